@@ -1,0 +1,43 @@
+# The two commands in the README: `make demo` (main job) and `make test` (all tests).
+GO      ?= go
+BIN     := $(CURDIR)/bin
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# DefaultToolsDir lets bin/kube build the sandbox from any working directory.
+LDFLAGS := -X github.com/kube-idp/kube/internal/version.Version=$(VERSION) \
+           -X github.com/kube-idp/kube/internal/sandbox.DefaultToolsDir=$(CURDIR)/hack/tools
+GOFILES  = $(shell find . -name '*.go' -not -path './.git/*')
+
+.PHONY: all build test unit lint demo bench clean
+
+all: build
+
+## build: compile kube and kube-controller into bin/
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
+
+## lint: gofmt and go vet
+lint:
+	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+## demo: bring the local sandbox up (building it the first time) and show it through kube
+demo: build
+	$(BIN)/kube sandbox up
+	$(BIN)/kube version
+	@echo
+	@echo "Next: bin/kube sandbox status, bin/kube sandbox down. Docs: docs/sandbox.md"
+
+## test: lint, then unit and end-to-end tests against the sandbox; prints a summary line
+test: lint build
+	KUBE=$(BIN)/kube hack/test.sh
+
+## unit: only the tests that need no cluster
+unit:
+	$(GO) test -short ./...
+
+## bench: cold build time, warm start time and memory of the sandbox
+bench: build
+	KUBE=$(BIN)/kube bench/sandbox.sh
+
+clean:
+	rm -rf $(BIN)

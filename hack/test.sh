@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every test against the local sandbox and prints "tests: N passed, N failed".
+# Starts the sandbox first (building its components once, with progress) so the
+# build does not happen inside a test binary; stops it at the end only if this
+# script started it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+KUBE=${KUBE:-bin/kube}
+
+started=false
+if ! "$KUBE" sandbox status >/dev/null 2>&1; then
+  "$KUBE" sandbox up
+  started=true
+fi
+stop() { if $started; then "$KUBE" sandbox down || true; fi; }
+trap stop EXIT
+
+set +e
+go test -json -count=1 -timeout 40m ./... | go run ./hack/testsummary
+rc=$?
+set -e
+exit $rc

@@ -1,0 +1,92 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = Run(context.Background(), &IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}, args)
+	return code, out.String(), errOut.String()
+}
+
+func isolate(t *testing.T) {
+	t.Helper()
+	t.Setenv("KUBE_STATE_DIR", t.TempDir())
+	t.Setenv("KUBE_CACHE_DIR", t.TempDir())
+	t.Setenv("KUBE_CLUSTER", "")
+}
+
+func TestVersionWithoutClusterIsNotAnError(t *testing.T) {
+	isolate(t)
+	code, out, _ := run(t, "version", "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	var v versionInfo
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if v.Client == "" || v.Go != runtime.Version() || v.Server != "" || !strings.Contains(v.ServerErr, "kube sandbox up") {
+		t.Fatalf("version = %+v", v)
+	}
+	code, out, _ = run(t, "version")
+	if code != 0 || !strings.Contains(out, "go:     "+runtime.Version()) || !strings.Contains(out, "server: not reachable") {
+		t.Fatalf("exit %d, output:\n%s", code, out)
+	}
+}
+
+func TestBadInputIsAUsageError(t *testing.T) {
+	isolate(t)
+	for _, args := range [][]string{
+		{"version", "-o", "yaml"},
+		{"version", "--no-such-flag"},
+		{"sandbox", "status", "-o", "xml"},
+	} {
+		code, _, errOut := run(t, args...)
+		if code != 2 || !strings.HasPrefix(errOut, "Error: ") {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 with an error", args, code, errOut)
+		}
+	}
+	if code, _, errOut := run(t, "sandbox", "up", "--name", "Bad_Name"); code != 1 || !strings.Contains(errOut, "invalid sandbox name") {
+		t.Errorf("bad name: exit %d, %q", code, errOut)
+	}
+}
+
+func TestSandboxStatusWhenStopped(t *testing.T) {
+	isolate(t)
+	code, out, _ := run(t, "sandbox", "status")
+	if code != 3 || !strings.Contains(out, "state:      stopped") || !strings.Contains(out, "kube sandbox up") {
+		t.Fatalf("exit %d, output:\n%s", code, out)
+	}
+	code, out, _ = run(t, "sandbox", "status", "-o", "json")
+	if code != 3 || !strings.Contains(out, `"state": "stopped"`) {
+		t.Fatalf("exit %d, output:\n%s", code, out)
+	}
+	code, _, errOut := run(t, "sandbox", "kubeconfig")
+	if code != 1 || !strings.Contains(errOut, "not running") {
+		t.Fatalf("kubeconfig: exit %d, %q", code, errOut)
+	}
+	code, _, errOut = run(t, "sandbox", "down")
+	if code != 0 || !strings.Contains(errOut, "nothing to do") {
+		t.Fatalf("down: exit %d, %q", code, errOut)
+	}
+}
+
+func TestHelpTeaches(t *testing.T) {
+	code, out, _ := run(t, "sandbox", "--help")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{"kube sandbox up", "-c local", "12 minutes", "KUBE_CACHE_DIR"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("help lacks %q", want)
+		}
+	}
+}

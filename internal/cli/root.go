@@ -1,0 +1,118 @@
+// Package cli is the thin command-line layer of kube: it parses flags, calls the
+// core packages and prints. It holds no logic that a test of the core would miss.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/kube-idp/kube/internal/cluster"
+	"github.com/kube-idp/kube/internal/progress"
+)
+
+// IOStreams are injected so that every command runs in tests without a terminal.
+type IOStreams struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+	// ErrTTY is true when ErrOut is a terminal: progress redraws lines in place.
+	ErrTTY bool
+}
+
+// SystemStreams are the process's standard streams.
+func SystemStreams() *IOStreams {
+	return &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr, ErrTTY: term.IsTerminal(int(os.Stderr.Fd()))}
+}
+
+// Progress reports long steps on the error stream, keeping stdout for results.
+func (s *IOStreams) Progress() *progress.Reporter {
+	return &progress.Reporter{Out: s.ErrOut, TTY: s.ErrTTY}
+}
+
+// usageError marks bad command-line input (exit code 2).
+type usageError struct{ error }
+
+// Main runs kube with the process's arguments and returns the exit code.
+func Main() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return Run(ctx, SystemStreams(), os.Args[1:])
+}
+
+// Run executes one command line; errors are printed to ErrOut.
+func Run(ctx context.Context, streams *IOStreams, args []string) int {
+	root := NewRootCmd(streams)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	var exit exitCode
+	if errors.As(err, &exit) {
+		return int(exit)
+	}
+	fmt.Fprintf(streams.ErrOut, "Error: %v\n", err)
+	var usage usageError
+	if errors.As(err, &usage) {
+		return 2
+	}
+	return 1
+}
+
+// exitCode ends the command with a status and no extra message (the command has
+// already printed what went wrong).
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// NewRootCmd builds the command tree.
+func NewRootCmd(streams *IOStreams) *cobra.Command {
+	sel := &cluster.Selection{}
+	root := &cobra.Command{
+		Use:   "kube",
+		Short: "kube = kubectl + development features: ship services to Kubernetes safely with one command",
+		Long: `kube is the developers' and CI's command for the platform's Kubernetes clusters.
+
+It picks the cluster for you (-c NAME) and never uses ~/.kube/config or $KUBECONFIG
+implicitly, so a command cannot land on whatever cluster happens to be current.
+
+Start here:
+  kube sandbox up        start a local cluster of real Kubernetes components
+  kube sandbox status    see it, with its nodes
+  kube version           versions of kube and of the cluster's API server`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(streams.Out)
+	root.SetErr(streams.ErrOut)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+
+	pf := root.PersistentFlags()
+	pf.StringVarP(&sel.Cluster, "cluster", "c", "", `cluster to talk to (default $`+cluster.EnvCluster+`, else "local": the sandbox)`)
+	pf.StringVar(&sel.Kubeconfig, "kubeconfig", "", "use this kubeconfig file instead of a named cluster")
+	pf.StringVar(&sel.Context, "context", "", "context of --kubeconfig to use (default: its current context)")
+
+	root.AddCommand(newVersionCmd(streams, sel))
+	root.AddCommand(newSandboxCmd(streams))
+	return root
+}
+
+// outputFlag adds -o/--output (text or json) to a command.
+func outputFlag(cmd *cobra.Command, out *string) {
+	cmd.Flags().StringVarP(out, "output", "o", "text", "output format: text or json")
+}
+
+func checkOutput(out string) error {
+	if out != "text" && out != "json" {
+		return usageError{fmt.Errorf("--output must be text or json, not %q", out)}
+	}
+	return nil
+}

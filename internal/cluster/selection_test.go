@@ -1,0 +1,93 @@
+package cluster
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const kubeconfig = `apiVersion: v1
+kind: Config
+clusters:
+- name: a
+  cluster: {server: "https://a.example:6443"}
+- name: b
+  cluster: {server: "https://b.example:6443"}
+users:
+- name: u
+  user: {token: "t"}
+contexts:
+- name: ctx-a
+  context: {cluster: a, user: u}
+- name: ctx-b
+  context: {cluster: b, user: u}
+current-context: ctx-a
+`
+
+func isolate(t *testing.T) {
+	t.Helper()
+	t.Setenv("KUBE_STATE_DIR", t.TempDir())
+	t.Setenv(EnvCluster, "")
+	// A current cluster in the user's environment must never be picked up.
+	t.Setenv("KUBECONFIG", writeKubeconfig(t))
+}
+
+func writeKubeconfig(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "config")
+	if err := os.WriteFile(p, []byte(kubeconfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestResolveExplicitKubeconfig(t *testing.T) {
+	isolate(t)
+	p := writeKubeconfig(t)
+	for _, c := range []struct{ context, name, host string }{
+		{"", "kubeconfig:ctx-a", "https://a.example:6443"},
+		{"ctx-b", "kubeconfig:ctx-b", "https://b.example:6443"},
+	} {
+		tg, err := Selection{Kubeconfig: p, Context: c.context}.Resolve()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tg.Name != c.name || tg.Config.Host != c.host {
+			t.Errorf("context %q: got %s %s, want %s %s", c.context, tg.Name, tg.Config.Host, c.name, c.host)
+		}
+	}
+}
+
+func TestResolveErrors(t *testing.T) {
+	isolate(t)
+	p := writeKubeconfig(t)
+	cases := []struct {
+		name string
+		sel  Selection
+		env  string
+		want []string
+	}{
+		{"both", Selection{Kubeconfig: p, Cluster: "local"}, "", []string{"use one of them"}},
+		{"context alone", Selection{Context: "ctx-a"}, "", []string{"--context", "--kubeconfig"}},
+		{"unknown flag", Selection{Cluster: "qa"}, "", []string{`unknown cluster "qa"`, "--kubeconfig FILE"}},
+		{"unknown env", Selection{}, "prod", []string{`unknown cluster "prod"`}},
+		{"missing file", Selection{Kubeconfig: filepath.Join(t.TempDir(), "nope")}, "", []string{"reading --kubeconfig"}},
+		{"sandbox down", Selection{}, "", []string{`cluster "local"`, "kube sandbox up"}},
+		{"bad context", Selection{Kubeconfig: p, Context: "nope"}, "", []string{"nope"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv(EnvCluster, c.env)
+			_, err := c.sel.Resolve()
+			if err == nil {
+				t.Fatal("Resolve() succeeded")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}

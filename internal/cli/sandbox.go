@@ -37,11 +37,15 @@ Other commands reach the sandbox with -c local (the default).`,
 	open := func() (*sandbox.Sandbox, error) { return sandbox.Open(name) }
 
 	var port, nodes int
+	var upOutput string
 	up := &cobra.Command{
 		Use:   "up",
 		Short: "Start the sandbox (building its components the first time); a no-op when it is running",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(upOutput); err != nil {
+				return err
+			}
 			sb, err := open()
 			if err != nil {
 				return err
@@ -57,10 +61,14 @@ Other commands reach the sandbox with -c local (the default).`,
 			} else {
 				fmt.Fprintf(streams.ErrOut, "Sandbox %q is up (%s).\n", sb.Name, progress.Round(time.Since(start)))
 			}
+			if upOutput == "json" {
+				return writeJSON(streams.Out, st)
+			}
 			printStatus(streams, st)
 			return nil
 		},
 	}
+	outputFlag(up, &upOutput)
 	up.Flags().IntVar(&port, "port", 0, "API server port (0 picks a free one)")
 	up.Flags().IntVar(&nodes, "nodes", sandbox.DefaultNodes, "number of fake nodes")
 

@@ -108,6 +108,18 @@ func (s *Sandbox) Up(ctx context.Context, opts UpOptions) (alreadyUp bool, err e
 	if err := os.MkdirAll(s.kwokDir(), 0o755); err != nil {
 		return false, err
 	}
+	defer func() {
+		if err != nil && ctx.Err() != nil {
+			// Interrupted: remove the half-started cluster rather than leave it behind.
+			cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if terr := s.teardown(cctx, comps); terr != nil {
+				err = fmt.Errorf("interrupted (%w); removing the partly started sandbox failed: %v", ctx.Err(), terr)
+			} else {
+				err = fmt.Errorf("interrupted (%w); removed the partly started sandbox", ctx.Err())
+			}
+		}
+	}()
 	p.Printf("Starting sandbox %q (Kubernetes %s) in %s.", s.Name, KubernetesVersion, s.Dir)
 	err = p.Step("starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok", func() error {
 		return s.create(ctx, comps, opts.Port)

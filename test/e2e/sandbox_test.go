@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -289,4 +290,42 @@ func equal(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// Interrupting `up` while components are starting leaves nothing behind.
+func TestSandboxUpInterruptedLeavesNothing(t *testing.T) {
+	stateDir := t.TempDir()
+	sb := openIn(t, stateDir, "e2e-int")
+	cmd := exec.Command(kubeBin, "sandbox", "up", "--name", "e2e-int")
+	cmd.Env = append(os.Environ(), "KUBE_STATE_DIR="+stateDir)
+	var errOut strings.Builder
+	cmd.Stderr = &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { kube(t, []string{"KUBE_STATE_DIR=" + stateDir}, "sandbox", "down", "--name", "e2e-int") })
+	// Wait until kwokctl has started at least one component besides itself.
+	deadline := time.Now().Add(time.Minute)
+	for len(sandbox.ProcessesUsing(sb.Dir)) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("no process of the sandbox appeared")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	if err == nil {
+		t.Fatalf("up succeeded despite the interrupt:\n%s", errOut.String())
+	}
+	if !strings.Contains(errOut.String(), "interrupted") {
+		t.Errorf("stderr does not say it was interrupted:\n%s", errOut.String())
+	}
+	if left := sandbox.ProcessesUsing(sb.Dir); len(left) > 0 {
+		t.Fatalf("processes left after an interrupted up: %v", left)
+	}
+	if _, err := os.Stat(sb.Dir); !os.IsNotExist(err) {
+		t.Fatalf("%s still exists after an interrupted up", sb.Dir)
+	}
 }

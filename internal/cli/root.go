@@ -102,6 +102,7 @@ Start here:
 
 	root.AddCommand(newVersionCmd(streams, sel))
 	root.AddCommand(newSandboxCmd(streams))
+	root.AddCommand(newGenerateCmd(streams))
 	return root
 }
 

@@ -1,0 +1,89 @@
+package generate
+
+import (
+	"path/filepath"
+	"runtime"
+	"sync"
+
+	"github.com/kube-idp/kube/internal/spec"
+)
+
+// Report is the outcome of generating one repository.
+type Report struct {
+	Dir   string   `json:"dir"`
+	Files []Result `json:"files,omitempty"`
+	// Err is the spec's errors or an I/O failure; the repository was not touched.
+	Err error `json:"-"`
+	// Error is Err as text, for JSON output.
+	Error string `json:"error,omitempty"`
+}
+
+// Count returns how many files are in each state.
+func (r *Report) Count() map[State]int {
+	c := map[State]int{}
+	for _, f := range r.Files {
+		c[f.State]++
+	}
+	return c
+}
+
+// OutOfDate is the number of files --update would write or remove.
+func (r *Report) OutOfDate() int {
+	n := 0
+	for _, f := range r.Files {
+		if f.OutOfDate() {
+			n++
+		}
+	}
+	return n
+}
+
+// Repo generates the repository at dir from its spec (specPath, or
+// dir/kube-generate.yaml when empty), compares with the disk and, with update,
+// brings the disk up to date. Nothing is written when the spec has errors.
+func Repo(dir, specPath string, update bool) *Report {
+	r := &Report{Dir: dir}
+	if specPath == "" {
+		specPath = filepath.Join(dir, spec.FileName)
+	}
+	fail := func(err error) *Report {
+		r.Err, r.Error = err, err.Error()
+		return r
+	}
+	f, err := spec.Load(specPath)
+	if err != nil {
+		return fail(err)
+	}
+	files, err := Generate(f, filepath.Dir(specPath))
+	if err != nil {
+		return fail(err)
+	}
+	r.Files, err = Compare(dir, files)
+	if err != nil {
+		return fail(err)
+	}
+	if update {
+		if err := Update(dir, files, r.Files); err != nil {
+			return fail(err)
+		}
+	}
+	return r
+}
+
+// Fleet runs Repo over many repositories in parallel (one per CPU) and returns the
+// reports in the order of dirs.
+func Fleet(dirs []string, update bool) []*Report {
+	reports := make([]*Report, len(dirs))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, d := range dirs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			reports[i] = Repo(d, "", update)
+		}()
+	}
+	wg.Wait()
+	return reports
+}

@@ -1,0 +1,69 @@
+package spec
+
+import (
+	"reflect"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// PerCluster is a value that may differ by cluster. In the file it is either the
+// value itself (`replicas: 3`) or a mapping from cluster names to values with an
+// optional `default` (`replicas: {default: 2, prod: 6}`). When the value is itself
+// a mapping (resources), the per-cluster form must have a `default` key.
+type PerCluster[T any] struct {
+	Default  T
+	Clusters map[string]T
+	// Set is true when the key was present in the file.
+	Set bool
+	// Loc holds the positions of the cluster keys, for validation.
+	Loc Loc
+}
+
+// For returns the value for a cluster.
+func (p PerCluster[T]) For(cluster string) T {
+	if v, ok := p.Clusters[cluster]; ok {
+		return v
+	}
+	return p.Default
+}
+
+// Of returns a PerCluster with only a default value (for defaulting and tests).
+func Of[T any](v T) PerCluster[T] { return PerCluster[T]{Default: v, Set: true} }
+
+func (p *PerCluster[T]) decodeYAML(d *decoder, n *yaml.Node) {
+	p.Set = true
+	p.Loc = Loc{Pos: Pos{n.Line, n.Column}, Keys: map[string]Pos{}}
+	var zero T
+	isStruct := reflect.TypeOf(zero).Kind() == reflect.Struct
+	if n.Kind != yaml.MappingNode || (isStruct && !hasKey(n, "default")) {
+		d.decode(n, reflect.ValueOf(&p.Default).Elem())
+		return
+	}
+	for i := 0; i < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		if _, dup := p.Loc.Keys[k.Value]; dup {
+			d.errorf(k, "duplicate key %q", k.Value)
+			continue
+		}
+		p.Loc.Keys[k.Value] = Pos{k.Line, k.Column}
+		if k.Value == "default" {
+			d.decode(val, reflect.ValueOf(&p.Default).Elem())
+			continue
+		}
+		var v T
+		d.decode(val, reflect.ValueOf(&v).Elem())
+		if p.Clusters == nil {
+			p.Clusters = map[string]T{}
+		}
+		p.Clusters[k.Value] = v
+	}
+}
+
+func hasKey(n *yaml.Node, key string) bool {
+	for i := 0; i < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return true
+		}
+	}
+	return false
+}

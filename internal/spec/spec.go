@@ -55,13 +55,13 @@ type NamespaceGen struct {
 
 // Container is what web, worker and cronjob run.
 type Container struct {
-	Image          string                 `yaml:"image" required:"true" doc:"Image repository without tag, e.g. registry.example.com/billing."`
-	Tag            PerCluster[string]     `yaml:"tag" required:"true" doc:"Image tag or digest (sha256:...), per cluster."`
-	Command        []string               `yaml:"command" doc:"Entrypoint; default: the image's."`
-	Args           []string               `yaml:"args" doc:"Arguments; default: the image's."`
-	Env            map[string]EnvValue    `yaml:"env" doc:"Environment: a literal, a per-cluster value, or {secret: NAME, key: KEY}. Never put credentials here as literals."`
-	Resources      PerCluster[Resources]  `yaml:"resources" doc:"Requests (and memory limit), per cluster."`
-	ServiceAccount string                 `yaml:"serviceAccount" doc:"ServiceAccount name; default: the namespace's default."`
+	Image          string                `yaml:"image" required:"true" doc:"Image repository without tag, e.g. registry.example.com/billing."`
+	Tag            PerCluster[string]    `yaml:"tag" required:"true" doc:"Image tag or digest (sha256:...), per cluster."`
+	Command        []string              `yaml:"command" doc:"Entrypoint; default: the image's."`
+	Args           []string              `yaml:"args" doc:"Arguments; default: the image's."`
+	Env            map[string]EnvValue   `yaml:"env" doc:"Environment: a literal, a per-cluster value, or {secret: NAME, key: KEY}. Never put credentials here as literals."`
+	Resources      PerCluster[Resources] `yaml:"resources" doc:"Requests (and memory limit), per cluster."`
+	ServiceAccount string                `yaml:"serviceAccount" doc:"ServiceAccount name; default: the namespace's default."`
 	Loc            Loc
 }
 
@@ -78,12 +78,12 @@ type Resources struct {
 type WebGen struct {
 	Common    `yaml:",inline"`
 	Container `yaml:",inline"`
-	Name      string             `yaml:"name" doc:"Process name. Default: the app name."`
-	Replicas  PerCluster[int32]  `yaml:"replicas" doc:"Replicas per cluster (ignored when autoscale is set). Default: 2."`
-	Port      int32              `yaml:"port" doc:"Container port serving HTTP. Default: 8080."`
-	Health    string             `yaml:"health" doc:"HTTP path of the readiness and liveness probes. Default: /healthz."`
-	Autoscale *Autoscale         `yaml:"autoscale" doc:"HorizontalPodAutoscaler on CPU."`
-	PDB       *PDB               `yaml:"pdb" doc:"PodDisruptionBudget. Default: maxUnavailable 1 when more than one replica."`
+	Name      string            `yaml:"name" doc:"Process name. Default: the app name."`
+	Replicas  PerCluster[int32] `yaml:"replicas" doc:"Replicas per cluster (ignored when autoscale is set). Default: 2."`
+	Port      int32             `yaml:"port" doc:"Container port serving HTTP. Default: 8080."`
+	Health    string            `yaml:"health" doc:"HTTP path of the readiness and liveness probes. Default: /healthz."`
+	Autoscale *Autoscale        `yaml:"autoscale" doc:"HorizontalPodAutoscaler on CPU."`
+	PDB       *PDB              `yaml:"pdb" doc:"PodDisruptionBudget. Default: maxUnavailable 1 when more than one replica."`
 	Loc       Loc
 }
 
@@ -167,14 +167,14 @@ type RouteGen struct {
 
 // ArgoCDGen generates an Argo CD Application per cluster.
 type ArgoCDGen struct {
-	Common     `yaml:",inline"`
-	Repo       string `yaml:"repo" required:"true" doc:"Git URL of this repository."`
-	Revision   string `yaml:"revision" doc:"Branch, tag or commit. Default: HEAD."`
-	Project    string `yaml:"project" doc:"Argo CD project. Default: default."`
-	Namespace  string `yaml:"namespace" doc:"Namespace where Argo CD runs. Default: argocd."`
-	Server     string `yaml:"server" doc:"Destination API server. Default: https://kubernetes.default.svc."`
-	AutoSync   bool   `yaml:"autoSync" doc:"Sync automatically, with prune and self-heal."`
-	Loc        Loc
+	Common    `yaml:",inline"`
+	Repo      string `yaml:"repo" required:"true" doc:"Git URL of this repository."`
+	Revision  string `yaml:"revision" doc:"Branch, tag or commit. Default: HEAD."`
+	Project   string `yaml:"project" doc:"Argo CD project. Default: default."`
+	Namespace string `yaml:"namespace" doc:"Namespace where Argo CD runs. Default: argocd."`
+	Server    string `yaml:"server" doc:"Destination API server. Default: https://kubernetes.default.svc."`
+	AutoSync  bool   `yaml:"autoSync" doc:"Sync automatically, with prune and self-heal."`
+	Loc       Loc
 }
 
 // Patch changes generated objects after the templates.

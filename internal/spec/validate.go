@@ -380,5 +380,3 @@ func mapValues[V any](m map[string]V) []V {
 	}
 	return out
 }
-
-

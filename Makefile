@@ -24,8 +24,9 @@ lint:
 demo: build
 	$(BIN)/kube sandbox up
 	$(BIN)/kube version
+	$(BIN)/kube generate examples/billing examples/storefront
 	@echo
-	@echo "Next: bin/kube sandbox status, bin/kube sandbox down. Docs: docs/sandbox.md"
+	@echo "Next: bin/kube sandbox status, bin/kube sandbox down. Docs: docs/sandbox.md, docs/generate.md"
 
 ## test: lint, then unit and end-to-end tests against the sandbox; prints a summary line
 test: lint build
@@ -35,9 +36,10 @@ test: lint build
 unit:
 	$(GO) test -short ./...
 
-## bench: cold build time, warm start time and memory of the sandbox
+## bench: the sandbox (build, start, memory) and kube generate on a fleet, next to helm and kustomize
 bench: build
 	KUBE=$(BIN)/kube bench/sandbox.sh
+	KUBE=$(BIN)/kube bench/generate.sh
 
 clean:
 	rm -rf $(BIN)

@@ -14,7 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/client-go/kubernetes/scheme"
-	"sigs.k8s.io/yaml"
+	yamlv2 "go.yaml.in/yaml/v2"
 
 	"github.com/kube-idp/kube/internal/spec"
 )
@@ -169,12 +169,8 @@ func (d doc) name() string {
 func (d doc) key() string { return d.kind() + "/" + d.name() }
 
 func toDoc(o runtime.Object) (doc, error) {
-	data, err := json.Marshal(o)
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
 	if err != nil {
-		return doc{}, err
-	}
-	var m map[string]any
-	if err := json.Unmarshal(data, &m); err != nil {
 		return doc{}, err
 	}
 	// Fields a typed object always serialises but a manifest must not carry.
@@ -257,8 +253,8 @@ func applyPatches(objs []runtime.Object, patches []spec.Patch, specName string) 
 			if err != nil {
 				return nil, nil, fmt.Errorf("patch at %s:%d on %s: %v", specName, p.Loc.Pos.Line, d.key(), err)
 			}
-			var m map[string]any
-			if err := json.Unmarshal(out, &m); err != nil {
+			m, err := decodeJSON(out)
+			if err != nil {
 				return nil, nil, err
 			}
 			d.obj = m
@@ -275,10 +271,43 @@ func applyPatches(objs []runtime.Object, patches []spec.Patch, specName string) 
 	return docs, applied, nil
 }
 
+// decodeJSON decodes an object keeping whole numbers as int64, as the unstructured
+// converter does, so that they render as integers.
+func decodeJSON(data []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, err
+	}
+	return convertNumbers(m).(map[string]any), nil
+}
+
+func convertNumbers(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, x := range t {
+			t[k] = convertNumbers(x)
+		}
+	case []any:
+		for i, x := range t {
+			t[i] = convertNumbers(x)
+		}
+	case json.Number:
+		if i, err := t.Int64(); err == nil {
+			return i
+		}
+		f, _ := t.Float64()
+		return f
+	}
+	return v
+}
+
 // render writes the header and the object as YAML with sorted keys: the same bytes
-// on every run and machine.
+// on every run and machine. It marshals the map directly (yaml.v2 sorts keys)
+// instead of going through JSON, which halves the cost.
 func render(d doc, header string) ([]byte, error) {
-	data, err := yaml.Marshal(d.obj)
+	data, err := yamlv2.Marshal(d.obj)
 	if err != nil {
 		return nil, err
 	}

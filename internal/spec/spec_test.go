@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"os"
@@ -125,5 +126,26 @@ func TestSchemaCoversEveryGenerator(t *testing.T) {
 	web := props["web"].(map[string]any)
 	if web["additionalProperties"] != false || len(web["required"].([]string)) == 0 {
 		t.Errorf("web schema is not strict: %v", web)
+	}
+}
+
+// docs/kube-generate.schema.json is what `kube generate --schema` prints.
+func TestCommittedSchemaIsCurrent(t *testing.T) {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(Schema()); err != nil {
+		t.Fatal(err)
+	}
+	const path = "../../docs/kube-generate.schema.json"
+	if *update {
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil || string(want) != b.String() {
+		t.Fatalf("%s is not current (%v): run go test ./internal/spec -update", path, err)
 	}
 }

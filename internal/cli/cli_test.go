@@ -90,3 +90,33 @@ func TestHelpTeaches(t *testing.T) {
 		}
 	}
 }
+
+func TestGenerateJSONAndSchema(t *testing.T) {
+	code, out, _ := run(t, "generate", "-o", "json", "../../examples/storefront")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	var reports []struct {
+		Dir   string
+		Files []struct{ Path, State string }
+	}
+	if err := json.Unmarshal([]byte(out), &reports); err != nil || len(reports) != 1 || len(reports[0].Files) < 5 {
+		t.Fatalf("%v: %s", err, out)
+	}
+	for _, f := range reports[0].Files {
+		if f.State != "unchanged" {
+			t.Errorf("%s: %s", f.Path, f.State)
+		}
+	}
+	code, out, _ = run(t, "generate", "--schema")
+	var schema map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &schema) != nil || schema["title"] != "kube-generate.yaml" {
+		t.Fatalf("--schema: exit %d, %.200s", code, out)
+	}
+	if code, _, errOut := run(t, "generate", "--file", "x.yaml", "a", "b"); code != 2 || !strings.Contains(errOut, "one directory") {
+		t.Fatalf("--file with two dirs: exit %d %q", code, errOut)
+	}
+	if code, _, errOut := run(t, "generate", t.TempDir()); code != 1 || !strings.Contains(errOut, "kube-generate.yaml") {
+		t.Fatalf("no spec: exit %d %q", code, errOut)
+	}
+}

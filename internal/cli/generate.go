@@ -103,7 +103,7 @@ func expandDirs(args []string) ([]string, error) {
 func printRepoReport(streams *IOStreams, r *generate.Report, update bool) {
 	if r.Err != nil {
 		fmt.Fprintln(streams.ErrOut, r.Err)
-		fmt.Fprintf(streams.ErrOut, "kube generate: %s has errors; nothing was written\n", specOf(r))
+		fmt.Fprintln(streams.ErrOut, "kube generate: nothing was written")
 		return
 	}
 	c := r.Count()
@@ -163,5 +163,3 @@ func printFleetReport(streams *IOStreams, reports []*generate.Report, update boo
 	}
 	fmt.Fprintf(streams.ErrOut, "kube generate: %d repositories: %d %s, %d unchanged, %d failed\n", len(reports), changed, label, unchanged, failed)
 }
-
-func specOf(r *generate.Report) string { return filepath.Join(r.Dir, spec.FileName) }

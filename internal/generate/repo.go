@@ -1,6 +1,9 @@
 package generate
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -51,6 +54,9 @@ func Repo(dir, specPath string, update bool) *Report {
 		return r
 	}
 	f, err := spec.Load(specPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fail(fmt.Errorf("no %s: write one (kube generate --schema lists every key; docs/generate.md has examples) or pass --file", specPath))
+	}
 	if err != nil {
 		return fail(err)
 	}

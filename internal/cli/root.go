@@ -25,11 +25,17 @@ type IOStreams struct {
 	ErrOut io.Writer
 	// ErrTTY is true when ErrOut is a terminal: progress redraws lines in place.
 	ErrTTY bool
+	// InTTY is true when In is a terminal: commands may ask for confirmation.
+	InTTY bool
 }
 
 // SystemStreams are the process's standard streams.
 func SystemStreams() *IOStreams {
-	return &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr, ErrTTY: term.IsTerminal(int(os.Stderr.Fd()))}
+	return &IOStreams{
+		In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
+		ErrTTY: term.IsTerminal(int(os.Stderr.Fd())),
+		InTTY:  term.IsTerminal(int(os.Stdin.Fd())),
+	}
 }
 
 // Progress reports long steps on the error stream, keeping stdout for results.
@@ -103,6 +109,7 @@ Start here:
 	root.AddCommand(newVersionCmd(streams, sel))
 	root.AddCommand(newSandboxCmd(streams))
 	root.AddCommand(newGenerateCmd(streams))
+	addDeployCmds(root, streams, sel)
 	return root
 }
 

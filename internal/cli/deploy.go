@@ -1,0 +1,387 @@
+package cli
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/kube-idp/kube/internal/cluster"
+	"github.com/kube-idp/kube/internal/deploy"
+	"github.com/kube-idp/kube/internal/generate"
+	"github.com/kube-idp/kube/internal/spec"
+)
+
+// appFlags are -f and --app, shared by deploy, diff, history and rollback.
+type appFlags struct {
+	dir, app string
+}
+
+func (a *appFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&a.dir, "filename", "f", "", "directory of manifests (default: kubernetes/<cluster>/ of the repository's "+spec.FileName+")")
+	cmd.Flags().StringVar(&a.app, "app", "", "app name (default: app of "+spec.FileName+"; required with -f)")
+}
+
+// target is the app and cluster a command works on.
+type target struct {
+	app, namespace, dir string
+	cluster             *cluster.Target
+	client              *deploy.Client
+}
+
+// resolve finds the cluster, the app and its manifests. Without -f it reads
+// kube-generate.yaml in the working directory and uses kubernetes/<cluster>/;
+// the local sandbox deploys the "sandbox" manifests.
+func (a *appFlags) resolve(sel *cluster.Selection, needDir bool) (*target, error) {
+	t := &target{app: a.app, dir: a.dir}
+	ct, err := sel.Resolve()
+	if err != nil {
+		return nil, err
+	}
+	t.cluster = ct
+	if t.dir == "" {
+		f, err := spec.Load(spec.FileName)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, usageError{fmt.Errorf("no %s here: run from the app's repository, or pass -f DIR --app NAME", spec.FileName)}
+		}
+		if err != nil {
+			return nil, err
+		}
+		if t.app == "" {
+			t.app = f.App
+		}
+		t.namespace = f.Namespace
+		name := ct.Name
+		if _, err := os.Stat(filepath.Join(generate.OutputDir, name)); err != nil && name == cluster.Local {
+			name = "sandbox"
+		}
+		t.dir = filepath.Join(generate.OutputDir, name)
+	} else if t.app == "" {
+		return nil, usageError{errors.New("--app is required with -f: it names the inventory that records what the app owns")}
+	}
+	if needDir {
+		if st, err := os.Stat(t.dir); err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("no manifests directory %s (for cluster %s): run kube generate --update, or pass -f DIR", t.dir, ct.Name)
+		}
+	}
+	t.client, err = deploy.NewClient(ct.Config)
+	return t, err
+}
+
+// objects loads the manifests and picks the inventory namespace.
+func (t *target) objects() ([]*unstructured.Unstructured, error) {
+	objs, err := deploy.Load(t.dir)
+	if err != nil {
+		return nil, err
+	}
+	if t.namespace == "" {
+		t.namespace = namespaceOf(objs)
+	}
+	return objs, nil
+}
+
+// namespaceOf is the app's namespace: its only Namespace object, else the
+// namespace most of its objects are in, else "default".
+func namespaceOf(objs []*unstructured.Unstructured) string {
+	var nsObjs []string
+	count := map[string]int{}
+	for _, o := range objs {
+		if o.GetKind() == "Namespace" && o.GetAPIVersion() == "v1" {
+			nsObjs = append(nsObjs, o.GetName())
+		}
+		if ns := o.GetNamespace(); ns != "" {
+			count[ns]++
+		}
+	}
+	if len(nsObjs) == 1 {
+		return nsObjs[0]
+	}
+	best, n := "default", 0
+	for ns, c := range count {
+		if c > n || (c == n && ns < best) {
+			best, n = ns, c
+		}
+	}
+	return best
+}
+
+func addDeployCmds(root *cobra.Command, streams *IOStreams, sel *cluster.Selection) {
+	root.AddCommand(newDeployCmd(streams, sel), newDiffCmd(streams, sel), newHistoryCmd(streams, sel), newRollbackCmd(streams, sel))
+}
+
+type deployFlags struct {
+	yes, forceConflicts, allowEmpty bool
+	timeout                         time.Duration
+}
+
+func (d *deployFlags) register(cmd *cobra.Command) {
+	cmd.Flags().BoolVarP(&d.yes, "yes", "y", false, "apply without asking (required when not on a terminal)")
+	cmd.Flags().BoolVar(&d.forceConflicts, "force-conflicts", false, "take over fields owned by other field managers")
+	cmd.Flags().DurationVar(&d.timeout, "timeout", 5*time.Minute, "how long to wait until everything is ready (0: do not wait)")
+}
+
+func (d *deployFlags) options(streams *IOStreams, t *target, objs []*unstructured.Unstructured) deploy.Options {
+	return deploy.Options{
+		App: t.app, Namespace: t.namespace, Objects: objs,
+		ApplyOptions: deploy.ApplyOptions{ForceConflicts: d.forceConflicts, Progress: streams.Progress()},
+		AllowEmpty:   d.allowEmpty,
+		Timeout:      d.timeout,
+		ShowPlan:     func(p *deploy.Plan) { printPlan(streams, p, false) },
+		Confirm:      func(p *deploy.Plan) (bool, error) { return confirm(streams, d.yes, t) },
+		Revision:     deploy.RevisionInfo{User: whoami(), Commit: gitCommit(t.dir), Cause: "deploy"},
+	}
+}
+
+func newDeployCmd(streams *IOStreams, sel *cluster.Selection) *cobra.Command {
+	var a appFlags
+	var d deployFlags
+	var imageFlags []string
+	cmd := &cobra.Command{
+		Use:   "deploy",
+		Short: "Apply the app's manifests, prune what it no longer has, wait until ready, record a revision",
+		Long: `Deploy the app in one command: show what will change (a diff per object and the
+objects that will be deleted), ask (or --yes), apply with server-side apply in
+dependency order, delete the objects the app no longer has, wait until everything
+is ready, and record a revision for kube rollback.
+
+Nothing another app or person owns is touched: the objects an app owns are recorded
+in an inventory (an ApplySet that kubectl understands), and only those are pruned.
+When nothing changed, it says "no changes" and records nothing.`,
+		Example: `  kube deploy -c qa
+  kube deploy -c qa --image registry.example.com/billing=registry.example.com/billing:sha-1a2b3c --yes
+  kube deploy -f manifests/ --app billing -c local`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			t, err := a.resolve(sel, true)
+			if err != nil {
+				return err
+			}
+			objs, err := t.objects()
+			if err != nil {
+				return err
+			}
+			if len(imageFlags) > 0 {
+				overrides := map[string]string{}
+				for _, f := range imageFlags {
+					name, ref, ok := strings.Cut(f, "=")
+					if !ok || name == "" || ref == "" {
+						return usageError{fmt.Errorf("--image %q: use NAME=REF, e.g. registry.example.com/app=registry.example.com/app:v2", f)}
+					}
+					overrides[name] = ref
+				}
+				if err := deploy.OverrideImages(objs, overrides); err != nil {
+					return usageError{err}
+				}
+			}
+			fmt.Fprintf(streams.ErrOut, "Deploying %s to cluster %s (namespace %s) from %s\n", t.app, t.cluster.Name, t.namespace, t.dir)
+			res, err := t.client.Deploy(cmd.Context(), d.options(streams, t, objs))
+			return reportDeploy(streams, res, err)
+		},
+	}
+	a.register(cmd)
+	d.register(cmd)
+	cmd.Flags().BoolVar(&d.allowEmpty, "allow-empty", false, "allow deploying no objects (deletes everything the app has)")
+	cmd.Flags().StringArrayVar(&imageFlags, "image", nil, "override an image: NAME=REF, NAME being the image without tag (repeatable)")
+	return cmd
+}
+
+func reportDeploy(streams *IOStreams, res *deploy.Result, err error) error {
+	if res != nil {
+		switch {
+		case res.Declined:
+			fmt.Fprintln(streams.ErrOut, "Nothing applied.")
+		case !res.Plan.HasChanges():
+			fmt.Fprintln(streams.ErrOut, "No changes; nothing to deploy.")
+		case res.Revision > 0 && err == nil:
+			fmt.Fprintf(streams.ErrOut, "Deployed revision %d.\n", res.Revision)
+		case res.Revision > 0:
+			fmt.Fprintf(streams.ErrOut, "Revision %d was applied but is not healthy; kube rollback returns to the previous one.\n", res.Revision)
+		}
+	}
+	return err
+}
+
+func newDiffCmd(streams *IOStreams, sel *cluster.Selection) *cobra.Command {
+	var a appFlags
+	cmd := &cobra.Command{
+		Use:   "diff",
+		Short: "Show what kube deploy would change (exit 0: nothing, 1: changes, 2: trouble)",
+		Long: `Show what kube deploy would change: a unified diff per object computed by a
+server-side dry-run, and the objects that would be deleted. Exit status as diff(1):
+0 no changes, 1 changes, 2 trouble; CI can use it to gate or annotate.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			trouble := func(err error) error {
+				fmt.Fprintf(streams.ErrOut, "Error: %v\n", err)
+				return exitCode(2)
+			}
+			t, err := a.resolve(sel, true)
+			if err != nil {
+				return trouble(err)
+			}
+			objs, err := t.objects()
+			if err != nil {
+				return trouble(err)
+			}
+			plan, err := t.client.MakePlan(cmd.Context(), t.app, t.namespace, objs, deploy.ApplyOptions{})
+			if err != nil {
+				return trouble(err)
+			}
+			printPlan(streams, plan, true)
+			if plan.HasChanges() {
+				return exitCode(1)
+			}
+			return nil
+		},
+	}
+	a.register(cmd)
+	return cmd
+}
+
+func printPlan(streams *IOStreams, p *deploy.Plan, allDiffs bool) {
+	for _, ch := range p.Changes {
+		if ch.Action == deploy.Unchanged {
+			continue
+		}
+		fmt.Fprintf(streams.Out, "%-9s %s\n", ch.Action, ch.ID.Short())
+		if ch.Diff != "" && (allDiffs || ch.Action == deploy.Update || ch.Action == deploy.Adopt) {
+			fmt.Fprint(streams.Out, indentLines(ch.Diff))
+		}
+	}
+	fmt.Fprintf(streams.ErrOut, "Plan for %s: %s (%d objects unchanged).\n", p.App, deploy.Summary(p), p.Count()[deploy.Unchanged])
+}
+
+func indentLines(s string) string {
+	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ") + "\n"
+}
+
+// confirm asks on a terminal; elsewhere it requires --yes.
+func confirm(streams *IOStreams, yes bool, t *target) (bool, error) {
+	if yes {
+		return true, nil
+	}
+	if !streams.InTTY {
+		return false, usageError{errors.New("not on a terminal, so kube cannot ask: pass --yes to apply")}
+	}
+	fmt.Fprintf(streams.ErrOut, "Apply these changes to %s on cluster %s? [y/N] ", t.app, t.cluster.Name)
+	line, err := bufio.NewReader(streams.In).ReadString('\n')
+	if err != nil && line == "" {
+		return false, nil
+	}
+	ans := strings.ToLower(strings.TrimSpace(line))
+	return ans == "y" || ans == "yes", nil
+}
+
+func whoami() string {
+	if out, err := exec.Command("git", "config", "user.email").Output(); err == nil && len(strings.TrimSpace(string(out))) > 0 {
+		return strings.TrimSpace(string(out))
+	}
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	return "unknown"
+}
+
+// gitCommit is the commit of the repository holding dir, marked -dirty when the
+// tree has changes; "" outside a repository.
+func gitCommit(dir string) string {
+	out, err := exec.Command("git", "-C", dir, "rev-parse", "--short=12", "HEAD").Output()
+	if err != nil {
+		return ""
+	}
+	commit := strings.TrimSpace(string(out))
+	if st, err := exec.Command("git", "-C", dir, "status", "--porcelain").Output(); err == nil && len(st) > 0 {
+		commit += "-dirty"
+	}
+	return commit
+}
+
+func newHistoryCmd(streams *IOStreams, sel *cluster.Selection) *cobra.Command {
+	var a appFlags
+	var output string
+	cmd := &cobra.Command{
+		Use:   "history",
+		Short: "List the app's recorded revisions, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			t, err := a.resolve(sel, false)
+			if err != nil {
+				return err
+			}
+			if t.namespace == "" {
+				if _, err := t.objects(); err != nil {
+					return err
+				}
+			}
+			hist, err := t.client.History(cmd.Context(), t.app, t.namespace)
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return writeJSON(streams.Out, hist)
+			}
+			if len(hist) == 0 {
+				fmt.Fprintf(streams.ErrOut, "%s has no revisions on cluster %s (namespace %s).\n", t.app, t.cluster.Name, t.namespace)
+				return nil
+			}
+			fmt.Fprintf(streams.Out, "%-8s %-20s %-24s %-14s %-7s %s\n", "REVISION", "TIME", "USER", "COMMIT", "OBJECTS", "CAUSE / IMAGES")
+			for _, r := range hist {
+				fmt.Fprintf(streams.Out, "%-8d %-20s %-24s %-14s %-7d %s %s\n", r.Number, r.Time.Local().Format("2006-01-02 15:04:05"),
+					r.User, r.Commit, r.Objects, r.Cause, strings.Join(r.Images, ","))
+			}
+			return nil
+		},
+	}
+	a.register(cmd)
+	outputFlag(cmd, &output)
+	return cmd
+}
+
+func newRollbackCmd(streams *IOStreams, sel *cluster.Selection) *cobra.Command {
+	var a appFlags
+	var d deployFlags
+	cmd := &cobra.Command{
+		Use:   "rollback [REVISION]",
+		Short: "Return to an earlier revision (default: the previous one), prune what it lacks, and wait",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rev := 0
+			if len(args) == 1 {
+				n, err := strconv.Atoi(args[0])
+				if err != nil || n < 1 {
+					return usageError{fmt.Errorf("REVISION must be a revision number from kube history, not %q", args[0])}
+				}
+				rev = n
+			}
+			t, err := a.resolve(sel, false)
+			if err != nil {
+				return err
+			}
+			if t.namespace == "" {
+				if _, err := t.objects(); err != nil {
+					return err
+				}
+			}
+			opts := d.options(streams, t, nil)
+			res, target, err := t.client.Rollback(cmd.Context(), opts, rev)
+			if target > 0 {
+				fmt.Fprintf(streams.ErrOut, "Rolled %s back to revision %d.\n", t.app, target)
+			}
+			return reportDeploy(streams, res, err)
+		},
+	}
+	a.register(cmd)
+	d.register(cmd)
+	return cmd
+}

@@ -114,7 +114,8 @@ func namespaceOf(objs []*unstructured.Unstructured) string {
 }
 
 func addDeployCmds(root *cobra.Command, streams *IOStreams, sel *cluster.Selection) {
-	root.AddCommand(newDeployCmd(streams, sel), newDiffCmd(streams, sel), newHistoryCmd(streams, sel), newRollbackCmd(streams, sel))
+	root.AddCommand(newDeployCmd(streams, sel), newDiffCmd(streams, sel), newStatusCmd(streams, sel),
+		newHistoryCmd(streams, sel), newRollbackCmd(streams, sel))
 }
 
 type deployFlags struct {
@@ -384,4 +385,67 @@ func newRollbackCmd(streams *IOStreams, sel *cluster.Selection) *cobra.Command {
 	a.register(cmd)
 	d.register(cmd)
 	return cmd
+}
+
+func newStatusCmd(streams *IOStreams, sel *cluster.Selection) *cobra.Command {
+	var a appFlags
+	var output string
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show what the app runs: its objects and their readiness, pods, current revision, last events",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			t, err := a.resolve(sel, false)
+			if err != nil {
+				return err
+			}
+			if t.namespace == "" {
+				if _, err := t.objects(); err != nil {
+					return err
+				}
+			}
+			st, err := t.client.Status(cmd.Context(), t.app, t.namespace)
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return writeJSON(streams.Out, st)
+			}
+			printAppStatus(streams, t, st)
+			return nil
+		},
+	}
+	a.register(cmd)
+	outputFlag(cmd, &output)
+	return cmd
+}
+
+func printAppStatus(streams *IOStreams, t *target, st *deploy.AppStatus) {
+	w := streams.Out
+	fmt.Fprintf(w, "app:       %s\ncluster:   %s\nnamespace: %s\n", st.App, t.cluster.Name, st.Namespace)
+	if r := st.Revision; r != nil {
+		fmt.Fprintf(w, "revision:  %d (%s by %s, %s)\n", r.Number, r.Time.Local().Format("2006-01-02 15:04:05"), r.User, r.Cause)
+	}
+	fmt.Fprintf(w, "\n%-50s %-11s %s\n", "OBJECT", "STATUS", "MESSAGE")
+	for _, o := range st.Objects {
+		fmt.Fprintf(w, "%-50s %-11s %s\n", o.ID.Kind+"/"+o.ID.Name, o.Status, o.Message)
+	}
+	for _, m := range st.Missing {
+		fmt.Fprintf(w, "%-50s %-11s %s\n", m, "Missing", "recorded in the inventory but not in the cluster")
+	}
+	if len(st.Pods) > 0 {
+		fmt.Fprintf(w, "\n%-30s %-40s %-11s %-6s %-8s %s\n", "WORKLOAD", "POD", "PHASE", "READY", "RESTARTS", "NODE")
+		for _, p := range st.Pods {
+			fmt.Fprintf(w, "%-30s %-40s %-11s %-6s %-8d %s\n", p.Workload, p.Name, p.Phase, p.Ready, p.Restarts, p.Node)
+		}
+	}
+	if len(st.Events) > 0 {
+		fmt.Fprintln(w, "\nLAST EVENTS")
+		for _, e := range st.Events {
+			fmt.Fprintf(w, "%s  %-7s %-30s %s: %s\n", e.Time.Local().Format("15:04:05"), e.Type, e.Object, e.Reason, e.Message)
+		}
+	}
 }

@@ -131,6 +131,24 @@ func TestDeployUpdatesPrunesAndLeavesOthersAlone(t *testing.T) {
 	if r = kube(t, nil, "diff", "-f", dir, "--app", name); r.code != 0 {
 		t.Errorf("diff after deploy: exit %d\n%s", r.code, r.stdout)
 	}
+
+	r = kube(t, nil, "status", "-f", dir, "--app", name, "-o", "json")
+	var st struct {
+		Revision struct{ Revision int }
+		Objects  []struct{ Status string }
+		Pods     []struct{ Workload, Ready string }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || r.code != 0 {
+		t.Fatalf("status: exit %d, %v\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+	if st.Revision.Revision != 2 || len(st.Objects) != 3 || len(st.Pods) != 3 {
+		t.Errorf("status = %+v", st)
+	}
+	for _, o := range st.Objects {
+		if o.Status != "Current" {
+			t.Errorf("object not Current in status: %+v", st.Objects)
+		}
+	}
 }
 
 // A Deployment whose pods cannot become ready fails the wait with the reason;

@@ -20,13 +20,16 @@ lint:
 	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-## demo: bring the local sandbox up (building it the first time) and show it through kube
+## demo: the developer flow on the local sandbox: start it (building it the first time), check the
+## examples' generated manifests, deploy one, show its status
 demo: build
 	$(BIN)/kube sandbox up
 	$(BIN)/kube version
 	$(BIN)/kube generate examples/billing examples/storefront
+	cd examples/billing && $(BIN)/kube deploy -c local --yes --timeout 2m
+	cd examples/billing && $(BIN)/kube status -c local
 	@echo
-	@echo "Next: bin/kube sandbox status, bin/kube sandbox down. Docs: docs/sandbox.md, docs/generate.md"
+	@echo "Next: bin/kube sandbox status, bin/kube sandbox down. Docs: docs/sandbox.md, docs/generate.md, docs/deploy.md"
 
 ## test: lint, then unit and end-to-end tests against the sandbox; prints a summary line
 test: lint build

@@ -25,6 +25,10 @@ generates:
     clusters: [sandbox, qa, prod]
 - serviceAccount:
     clusters: [sandbox, qa, prod]
+- configMap:
+    name: settings
+    clusters: [sandbox, qa, prod]
+    data: {REGION: eu, FEATURE_X: "on"}
 - web:
     clusters: [sandbox, qa, prod]
     image: registry.example.com/%[1]s

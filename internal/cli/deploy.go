@@ -76,6 +76,22 @@ func (a *appFlags) resolve(sel *cluster.Selection, needDir bool) (*target, error
 	return t, err
 }
 
+// resolveDeployed is resolve for commands about what is already deployed
+// (status, history, rollback): the manifests are read only to find the namespace
+// when the spec does not say it.
+func (a *appFlags) resolveDeployed(sel *cluster.Selection) (*target, error) {
+	t, err := a.resolve(sel, false)
+	if err != nil {
+		return nil, err
+	}
+	if t.namespace == "" {
+		if _, err := t.objects(); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
 // objects loads the manifests and picks the inventory namespace.
 func (t *target) objects() ([]*unstructured.Unstructured, error) {
 	objs, err := deploy.Load(t.dir)
@@ -316,14 +332,9 @@ func newHistoryCmd(streams *IOStreams, sel *cluster.Selection) *cobra.Command {
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			t, err := a.resolve(sel, false)
+			t, err := a.resolveDeployed(sel)
 			if err != nil {
 				return err
-			}
-			if t.namespace == "" {
-				if _, err := t.objects(); err != nil {
-					return err
-				}
 			}
 			hist, err := t.client.History(cmd.Context(), t.app, t.namespace)
 			if err != nil {
@@ -365,14 +376,9 @@ func newRollbackCmd(streams *IOStreams, sel *cluster.Selection) *cobra.Command {
 				}
 				rev = n
 			}
-			t, err := a.resolve(sel, false)
+			t, err := a.resolveDeployed(sel)
 			if err != nil {
 				return err
-			}
-			if t.namespace == "" {
-				if _, err := t.objects(); err != nil {
-					return err
-				}
 			}
 			opts := d.options(streams, t, nil)
 			res, target, err := t.client.Rollback(cmd.Context(), opts, rev)
@@ -398,14 +404,9 @@ func newStatusCmd(streams *IOStreams, sel *cluster.Selection) *cobra.Command {
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			t, err := a.resolve(sel, false)
+			t, err := a.resolveDeployed(sel)
 			if err != nil {
 				return err
-			}
-			if t.namespace == "" {
-				if _, err := t.objects(); err != nil {
-					return err
-				}
 			}
 			st, err := t.client.Status(cmd.Context(), t.app, t.namespace)
 			if err != nil {

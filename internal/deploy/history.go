@@ -15,6 +15,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
+
+	"github.com/kube-idp/kube/internal/manifest"
 )
 
 // Revision labels and annotations.
@@ -139,7 +141,7 @@ func (c *Client) RevisionObjects(ctx context.Context, app, namespace string, n i
 	if err != nil {
 		return nil, err
 	}
-	objs, err := Decode(data)
+	objs, err := manifest.Decode(data)
 	if err != nil {
 		return nil, err
 	}

@@ -5,10 +5,7 @@
 package deploy
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -16,7 +13,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+
+	"github.com/kube-idp/kube/internal/manifest"
 )
 
 // ID identifies an object: group, kind, namespace and name. Its string form
@@ -73,7 +71,7 @@ func Load(dir string) ([]*unstructured.Unstructured, error) {
 		if err != nil {
 			return nil, err
 		}
-		docs, err := Decode(data)
+		docs, err := manifest.Decode(data)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
@@ -96,24 +94,6 @@ func Load(dir string) ([]*unstructured.Unstructured, error) {
 		seen[id] = true
 	}
 	return objs, nil
-}
-
-// Decode splits a YAML or JSON stream into objects, skipping empty documents.
-func Decode(data []byte) ([]*unstructured.Unstructured, error) {
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	var out []*unstructured.Unstructured
-	for {
-		var m map[string]any
-		if err := dec.Decode(&m); err != nil {
-			if errors.Is(err, io.EOF) {
-				return out, nil
-			}
-			return nil, err
-		}
-		if len(m) > 0 {
-			out = append(out, &unstructured.Unstructured{Object: m})
-		}
-	}
 }
 
 // rank orders kinds so that what others depend on is applied first (and deleted last).

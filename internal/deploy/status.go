@@ -8,7 +8,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 )
 
@@ -89,22 +88,9 @@ func (c *Client) Status(ctx context.Context, app, namespace string) (*AppStatus,
 func workloadSelector(ctx context.Context, c *Client, id ID) labels.Selector {
 	switch id.Kind {
 	case "Deployment", "StatefulSet", "DaemonSet", "Job":
-	default:
-		return nil
+		return c.podSelector(ctx, id)
 	}
-	ri, err := c.resource(id)
-	if err != nil {
-		return nil
-	}
-	u, err := ri.Get(ctx, id.Name, metav1.GetOptions{})
-	if err != nil {
-		return nil
-	}
-	sel, found, _ := unstructured.NestedStringMap(u.Object, "spec", "selector", "matchLabels")
-	if !found || len(sel) == 0 {
-		return nil
-	}
-	return labels.SelectorFromSet(sel)
+	return nil
 }
 
 func (c *Client) pods(ctx context.Context, id ID, sel labels.Selector) []PodStatus {

@@ -104,19 +104,11 @@ func (c *Client) explain(ctx context.Context, ids []ID, last map[ID]string) []st
 }
 
 func (c *Client) podProblems(ctx context.Context, id ID) []string {
-	ri, err := c.resource(id)
-	if err != nil {
-		return nil
-	}
-	u, err := ri.Get(ctx, id.Name, metav1.GetOptions{})
-	if err != nil {
-		return nil
-	}
-	sel, found, _ := unstructured.NestedStringMap(u.Object, "spec", "selector", "matchLabels")
-	if !found || len(sel) == 0 {
+	sel := c.podSelector(ctx, id)
+	if sel == nil {
 		return c.warnings(ctx, id.Namespace, id.Kind, id.Name)
 	}
-	pods, err := c.Kube.CoreV1().Pods(id.Namespace).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(sel).String()})
+	pods, err := c.Kube.CoreV1().Pods(id.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
 	if err != nil {
 		return nil
 	}
@@ -152,6 +144,24 @@ func (c *Client) podProblems(ctx context.Context, id ID) []string {
 		out = append(out[:8], fmt.Sprintf("... and %d more", len(out)-8))
 	}
 	return out
+}
+
+// podSelector is the pod selector of a workload (spec.selector.matchLabels), or
+// nil for other objects.
+func (c *Client) podSelector(ctx context.Context, id ID) labels.Selector {
+	ri, err := c.resource(id)
+	if err != nil {
+		return nil
+	}
+	u, err := ri.Get(ctx, id.Name, metav1.GetOptions{})
+	if err != nil {
+		return nil
+	}
+	sel, found, _ := unstructured.NestedStringMap(u.Object, "spec", "selector", "matchLabels")
+	if !found || len(sel) == 0 {
+		return nil
+	}
+	return labels.SelectorFromSet(sel)
 }
 
 // warnings are the last warning events of an object.

@@ -57,6 +57,16 @@ spec:
 	}
 }
 
+// appEnv is a sandbox namespace for one test app (removed at the end), a
+// directory for its manifests and an app name unique to the test.
+func appEnv(t *testing.T) (*testcluster.Env, string, string, string) {
+	t.Helper()
+	env := testcluster.Sandbox(t)
+	ns := env.Namespace + "-app"
+	t.Cleanup(func() { _ = env.Kube.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+	return env, ns, t.TempDir(), "demo-" + env.Namespace[len(env.Namespace)-6:]
+}
+
 func revisions(t *testing.T, dir, name string) int {
 	t.Helper()
 	r := kube(t, nil, "history", "-f", dir, "--app", name, "-o", "json")
@@ -74,12 +84,8 @@ func revisions(t *testing.T, dir, name string) int {
 // Deployment is updated, the ConfigMap deleted, and nothing else touched, not even
 // an object with the same labels created by hand. A no-op redeploy records nothing.
 func TestDeployUpdatesPrunesAndLeavesOthersAlone(t *testing.T) {
-	env := testcluster.Sandbox(t)
+	env, ns, dir, name := appEnv(t)
 	ctx := context.Background()
-	ns := env.Namespace + "-app"
-	dir := t.TempDir()
-	name := "demo-" + env.Namespace[len(env.Namespace)-6:]
-	t.Cleanup(func() { _ = env.Kube.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}) })
 
 	app{ns: ns, replicas: 2, cpu: "10m", withB: true}.write(t, dir)
 	r := kube(t, nil, "deploy", "-f", dir, "--app", name, "--yes", "--timeout", "1m")
@@ -154,12 +160,8 @@ func TestDeployUpdatesPrunesAndLeavesOthersAlone(t *testing.T) {
 // A Deployment whose pods cannot become ready fails the wait with the reason;
 // rollback restores the previous revision and waits successfully.
 func TestDeployFailsWithReasonAndRollbackRestores(t *testing.T) {
-	env := testcluster.Sandbox(t)
+	env, ns, dir, name := appEnv(t)
 	ctx := context.Background()
-	ns := env.Namespace + "-app"
-	dir := t.TempDir()
-	name := "demo-" + env.Namespace[len(env.Namespace)-6:]
-	t.Cleanup(func() { _ = env.Kube.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}) })
 
 	app{ns: ns, replicas: 2, cpu: "10m"}.write(t, dir)
 	if r := kube(t, nil, "deploy", "-f", dir, "--app", name, "--yes", "--timeout", "1m"); r.code != 0 {
@@ -191,11 +193,7 @@ func TestDeployFailsWithReasonAndRollbackRestores(t *testing.T) {
 
 // Objects of another app's inventory are never taken over.
 func TestDeployRefusesAnotherAppsObject(t *testing.T) {
-	env := testcluster.Sandbox(t)
-	ctx := context.Background()
-	ns := env.Namespace + "-app"
-	t.Cleanup(func() { _ = env.Kube.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}) })
-	dir := t.TempDir()
+	_, ns, dir, _ := appEnv(t)
 	app{ns: ns, replicas: 1, cpu: "10m"}.write(t, dir)
 	if r := kube(t, nil, "deploy", "-f", dir, "--app", "first", "--yes", "--timeout", "0"); r.code != 0 {
 		t.Fatalf("deploy first: exit %d\n%s", r.code, r.stderr)
@@ -208,10 +206,7 @@ func TestDeployRefusesAnotherAppsObject(t *testing.T) {
 
 // Without a terminal, deploy does not apply unless --yes says so.
 func TestDeployNeedsYesWithoutTerminal(t *testing.T) {
-	env := testcluster.Sandbox(t)
-	ns := env.Namespace + "-app"
-	t.Cleanup(func() { _ = env.Kube.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
-	dir := t.TempDir()
+	env, ns, dir, _ := appEnv(t)
 	app{ns: ns, replicas: 1, cpu: "10m"}.write(t, dir)
 	r := kube(t, nil, "deploy", "-f", dir, "--app", "x")
 	if r.code != 2 || !strings.Contains(r.stderr, "pass --yes") {

@@ -1,0 +1,51 @@
+package progress
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestStepInCI(t *testing.T) {
+	var out bytes.Buffer
+	r := &Reporter{Out: &out, Interval: 20 * time.Millisecond}
+	err := r.Step("building x", func() error { time.Sleep(70 * time.Millisecond); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	if !strings.HasPrefix(got, "- building x ...\n") || !strings.Contains(got, "  building x: still running after") ||
+		!strings.Contains(got, "- building x: ok (") || strings.Contains(got, "\r") {
+		t.Fatalf("output:\n%q", got)
+	}
+	out.Reset()
+	boom := errors.New("boom")
+	if err := r.Step("y", func() error { return boom }); err != boom || !strings.Contains(out.String(), "- y: FAILED (") {
+		t.Fatalf("failed step: %v %q", err, out.String())
+	}
+}
+
+func TestStepOnTerminalRedrawsOneLine(t *testing.T) {
+	var out bytes.Buffer
+	r := &Reporter{Out: &out, TTY: true}
+	_ = r.Step("z", func() error { return nil })
+	if got := out.String(); !strings.HasPrefix(got, "\r\033[K- z ...") || !strings.HasSuffix(got, "\n") || strings.Count(got, "\n") != 1 {
+		t.Fatalf("output: %q", got)
+	}
+}
+
+func TestNilReporterIsSilent(t *testing.T) {
+	var r *Reporter
+	r.Printf("x")
+	if err := r.Step("x", func() error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRound(t *testing.T) {
+	if Round(1234*time.Millisecond) != 1200*time.Millisecond || Round(12345*time.Millisecond) != 12*time.Second {
+		t.Fatal(Round(1234*time.Millisecond), Round(12345*time.Millisecond))
+	}
+}

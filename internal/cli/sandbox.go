@@ -100,7 +100,8 @@ Other commands reach the sandbox with -c local (the default).`,
 		Short: "Tell whether the sandbox is up, its API server, kubeconfig, components and nodes",
 		Long: `Tell whether the sandbox is up, its API server address, its kubeconfig path, its
 components and its nodes. Exit status: 0 running, 3 stopped, 1 broken (a component
-exited: the last lines of its log and the log's path are shown).`,
+exited: the last lines of its log and the log's path are shown) or outdated (started
+by another version of kube; up restarts it).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(output); err != nil {
@@ -121,7 +122,7 @@ exited: the last lines of its log and the log's path are shown).`,
 			switch st.State {
 			case sandbox.StateStopped:
 				return exitCode(3)
-			case sandbox.StateBroken:
+			case sandbox.StateBroken, sandbox.StateOutdated:
 				return exitCode(1)
 			}
 			return nil

@@ -5,6 +5,8 @@ package sandbox
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -17,6 +19,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/kube-idp/kube/internal/progress"
 )
@@ -131,6 +135,12 @@ func (s *Sandbox) Up(ctx context.Context, opts UpOptions) (alreadyUp bool, err e
 	if err != nil {
 		return false, err
 	}
+	// kwokctl reports ready from its own probe; make sure our client is answered too.
+	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		return checkReady(ctx, c.cfg) == nil, nil
+	}); err != nil {
+		return false, s.withDiagnosis(fmt.Errorf("the API server did not become ready: %w", err))
+	}
 	err = p.Step(fmt.Sprintf("registering %d fake nodes and waiting until they are Ready", opts.Nodes), func() error {
 		return c.registerNodes(ctx, opts.Nodes)
 	})
@@ -149,10 +159,20 @@ func (s *Sandbox) Up(ctx context.Context, opts UpOptions) (alreadyUp bool, err e
 	return false, s.withDiagnosis(err)
 }
 
-// create runs `kwokctl create cluster` with the cached binaries.
+// create runs `kwokctl create cluster` with the cached binaries and the
+// sandbox's kwok stages, then stamps the sandbox with its configuration.
 func (s *Sandbox) create(ctx context.Context, comps Components, port int) error {
+	cfg, err := kwokConfig()
+	if err != nil {
+		return err
+	}
+	cfgPath := filepath.Join(s.Dir, "kwokctl-config.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		return err
+	}
 	args := []string{
 		"create", "cluster",
+		"--config", cfgPath,
 		"--name", s.Name,
 		"--runtime", "binary",
 		"--etcd-binary", comps.Bin("etcd"),
@@ -170,7 +190,17 @@ func (s *Sandbox) create(ctx context.Context, comps Components, port int) error 
 	if err := s.kwokctl(ctx, comps, args...); err != nil {
 		return s.withDiagnosis(err)
 	}
-	return nil
+	return os.WriteFile(s.stampPath(), []byte(configStamp()), 0o644)
+}
+
+func (s *Sandbox) stampPath() string { return filepath.Join(s.Dir, "stamp") }
+
+// configStamp identifies everything that shapes a running sandbox: a sandbox
+// started by another kube version is restarted by `up` rather than reused.
+func configStamp() string {
+	cfg, _ := kwokConfig()
+	sum := sha256.Sum256([]byte(CacheKey() + "\n" + cfg))
+	return hex.EncodeToString(sum[:8]) + "\n"
 }
 
 // kwokctl runs kwokctl confined to the sandbox directory, logging to kwokctl.log.

@@ -37,6 +37,8 @@ func TestVersionsMatchToolModules(t *testing.T) {
 		{"crds/go.mod", "sigs.k8s.io/gateway-api", GatewayAPIVersion},
 		{"crds/go.mod", "istio.io/api", IstioAPIVersion},
 		{"crds/go.mod", "github.com/prometheus-operator/prometheus-operator", PrometheusOperatorVersion},
+		// The kwok stages come from the main module's kwok: the same version as the binary.
+		{"../../go.mod", "sigs.k8s.io/kwok", KwokVersion},
 	}
 	for _, c := range cases {
 		if got := requirement(t, filepath.Join(tools, c.gomod), c.module); got != c.want {
@@ -191,5 +193,20 @@ func TestTail(t *testing.T) {
 	}
 	if got := tail([]byte("a"), 5); got != "a" {
 		t.Fatalf("tail = %q", got)
+	}
+}
+
+func TestKwokConfigHasEveryStage(t *testing.T) {
+	cfg, err := kwokConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"node-initialize", "node-heartbeat-with-lease", "pod-ready", "pod-complete", "pod-delete", "pod-exit"} {
+		if !strings.Contains(cfg, "name: "+name+"\n") {
+			t.Errorf("stage %s missing", name)
+		}
+	}
+	if strings.Count(cfg, AnnotationExitCode) < 3 {
+		t.Errorf("pod-complete does not leave exit-code pods to pod-exit:\n%s", cfg)
 	}
 }

@@ -20,6 +20,9 @@ const (
 	StateRunning = "running" // every component runs and the API server is ready
 	StateStopped = "stopped" // nothing of it exists
 	StateBroken  = "broken"  // files exist but a component is not running or not ready
+	// StateOutdated is a running sandbox started by another version of kube
+	// (other components or kwok stages); `up` restarts it.
+	StateOutdated = "outdated"
 )
 
 // Status is what `kube sandbox status` reports.
@@ -84,6 +87,10 @@ func (s *Sandbox) Status(ctx context.Context) Status {
 	}
 	st.State = StateRunning
 	st.Version, st.Nodes = describe(ctx, cfg)
+	if stamp, _ := os.ReadFile(s.stampPath()); string(stamp) != configStamp() {
+		st.State = StateOutdated
+		st.Problems = append(st.Problems, "this sandbox was started by another version of kube: `kube sandbox up` restarts it with the current components and settings")
+	}
 	return st
 }
 
@@ -96,6 +103,12 @@ func (s *Sandbox) RESTConfig() (*rest.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the sandbox kubeconfig %s: %w", s.KubeconfigPath(), err)
 	}
+	// Inline the certificates: client-go caches TLS transports by file path, and a
+	// restarted sandbox has new certificates at the same paths.
+	if err := rest.LoadTLSFiles(cfg); err != nil {
+		return nil, fmt.Errorf("reading the sandbox certificates: %w", err)
+	}
+	cfg.CAFile, cfg.CertFile, cfg.KeyFile = "", "", ""
 	return cfg, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -250,6 +251,19 @@ func TestSandboxLifecycle(t *testing.T) {
 	r = kube(t, env, append([]string{"sandbox", "up"}, name...)...)
 	if r.code != 0 || !strings.Contains(r.stdout, "state:      running") {
 		t.Fatalf("up on a broken sandbox: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+
+	// A sandbox started by another kube version (other stamp) is restarted by up,
+	// with new certificates on the same paths.
+	if err := os.WriteFile(filepath.Join(sb.Dir, "stamp"), []byte("older\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r = kube(t, env, append([]string{"sandbox", "status"}, name...)...); r.code != 1 || !strings.Contains(r.stdout, "state:      outdated") {
+		t.Fatalf("status of an outdated sandbox: exit %d\n%s", r.code, r.stdout)
+	}
+	r = kube(t, env, append([]string{"sandbox", "up"}, name...)...)
+	if r.code != 0 || !strings.Contains(r.stdout, "state:      running") || !strings.Contains(r.stdout, "kwok-node-2") {
+		t.Fatalf("up on an outdated sandbox: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 
 	r = kube(t, env, append([]string{"sandbox", "down"}, name...)...)

@@ -1,0 +1,105 @@
+package sandbox
+
+import (
+	"fmt"
+	"strings"
+
+	nodefast "sigs.k8s.io/kwok/kustomize/stage/node/fast"
+	nodeheartbeat "sigs.k8s.io/kwok/kustomize/stage/node/heartbeat-with-lease"
+	podfast "sigs.k8s.io/kwok/kustomize/stage/pod/fast"
+	"sigs.k8s.io/yaml"
+)
+
+// Annotations that make the sandbox's fake pods behave like real programs.
+const (
+	// AnnotationExitCode on a Job's pod makes it terminate with this exit code
+	// (and fail when it is not 0) instead of succeeding.
+	AnnotationExitCode = "sandbox.kube-idp.dev/exit-code"
+	// AnnotationRunMillis on a Job's pod keeps it running this long before it ends.
+	AnnotationRunMillis = "sandbox.kube-idp.dev/run-milliseconds"
+)
+
+// podExitStage ends a Job's pod with the exit code of its annotation.
+const podExitStage = `apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: pod-exit
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Pod
+  selector:
+    matchExpressions:
+    - key: '.metadata.deletionTimestamp'
+      operator: 'DoesNotExist'
+    - key: '.status.phase'
+      operator: 'In'
+      values: ['Running']
+    - key: '.metadata.ownerReferences.[].kind'
+      operator: 'In'
+      values: ['Job']
+    - key: '.metadata.annotations["` + AnnotationExitCode + `"]'
+      operator: 'Exists'
+  delay:
+    durationMilliseconds: 0
+    durationFrom:
+      expressionFrom: '.metadata.annotations["` + AnnotationRunMillis + `"]'
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      {{ $code := index .metadata.annotations "` + AnnotationExitCode + `" }}
+      containerStatuses:
+      {{ range $index, $item := .spec.containers }}
+      - image: {{ $item.image | Quote }}
+        name: {{ $item.name | Quote }}
+        ready: false
+        restartCount: 0
+        started: false
+        state:
+          terminated:
+            exitCode: {{ $code }}
+            finishedAt: {{ $now | Quote }}
+            reason: {{ if eq $code "0" }}Completed{{ else }}Error{{ end }}
+            startedAt: {{ $now | Quote }}
+      {{ end }}
+      phase: {{ if eq $code "0" }}Succeeded{{ else }}Failed{{ end }}
+`
+
+// kwokConfig is the kwokctl configuration of the sandbox: kwok's own fast node and
+// pod stages (from the kwok module we build), with pod-complete leaving alone the
+// pods that pod-exit handles, and pod-complete honouring the run time annotation.
+func kwokConfig() (string, error) {
+	complete := map[string]any{}
+	if err := yaml.Unmarshal([]byte(podfast.DefaultPodComplete), &complete); err != nil {
+		return "", err
+	}
+	spec, _ := complete["spec"].(map[string]any)
+	sel, _ := spec["selector"].(map[string]any)
+	exprs, _ := sel["matchExpressions"].([]any)
+	if spec == nil || sel == nil || exprs == nil {
+		return "", fmt.Errorf("kwok's pod-complete stage has an unexpected shape")
+	}
+	sel["matchExpressions"] = append(exprs, map[string]any{
+		"key": `.metadata.annotations["` + AnnotationExitCode + `"]`, "operator": "DoesNotExist",
+	})
+	spec["delay"] = map[string]any{
+		"durationMilliseconds": 0,
+		"durationFrom":         map[string]any{"expressionFrom": `.metadata.annotations["` + AnnotationRunMillis + `"]`},
+	}
+	completeYAML, err := yaml.Marshal(complete)
+	if err != nil {
+		return "", err
+	}
+	docs := []string{
+		nodefast.DefaultNodeInit,
+		nodeheartbeat.DefaultNodeHeartbeatWithLease,
+		podfast.DefaultPodReady,
+		string(completeYAML),
+		podfast.DefaultPodDelete,
+		podExitStage,
+	}
+	for i, d := range docs {
+		docs[i] = strings.TrimSpace(d)
+	}
+	return strings.Join(docs, "\n---\n") + "\n", nil
+}

@@ -131,7 +131,7 @@ func namespaceOf(objs []*unstructured.Unstructured) string {
 
 func addDeployCmds(root *cobra.Command, streams *IOStreams, sel *cluster.Selection) {
 	root.AddCommand(newDeployCmd(streams, sel), newDiffCmd(streams, sel), newStatusCmd(streams, sel),
-		newHistoryCmd(streams, sel), newRollbackCmd(streams, sel))
+		newHistoryCmd(streams, sel), newRollbackCmd(streams, sel), newRunCmd(streams, sel))
 }
 
 type deployFlags struct {
@@ -449,4 +449,51 @@ func printAppStatus(streams *IOStreams, t *target, st *deploy.AppStatus) {
 			fmt.Fprintf(w, "%s  %-7s %-30s %s: %s\n", e.Time.Local().Format("15:04:05"), e.Type, e.Object, e.Reason, e.Message)
 		}
 	}
+}
+
+func newRunCmd(streams *IOStreams, sel *cluster.Selection) *cobra.Command {
+	var a appFlags
+	var process string
+	var timeout time.Duration
+	var keep bool
+	cmd := &cobra.Command{
+		Use:   "run [flags] -- COMMAND [ARG...]",
+		Short: "Run a one-off task (a migration, a script) in a pod like the app's, and return its exit code",
+		Long: `Run a one-off task the way heroku run and hako oneshot do: a Job is started from
+the app's Deployment pod template (same image, environment, secrets, volumes and
+service account), with COMMAND instead of the container's command. Its logs are
+streamed, kube exits with the task's exit code, and the Job is deleted afterwards
+(--keep leaves it; the cluster removes it after an hour anyway).
+
+The Job's pods get their own labels, so the app's Services never send them traffic.`,
+		Example: `  kube run -c qa -- bin/rails db:migrate
+  kube run -c qa --process worker -- ./scripts/reindex.sh --all`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.ArgsLenAtDash() != 0 {
+				return usageError{errors.New("put the command after --, e.g. kube run -- bin/rails db:migrate")}
+			}
+			t, err := a.resolveDeployed(sel)
+			if err != nil {
+				return err
+			}
+			code, err := t.client.Run(cmd.Context(), deploy.RunOptions{
+				App: t.app, Namespace: t.namespace, Process: process, Command: args,
+				Timeout: timeout, Keep: keep, Logs: streams.Out, Progress: streams.Progress(),
+			})
+			if err != nil {
+				return err
+			}
+			if code != 0 {
+				fmt.Fprintf(streams.ErrOut, "The task exited with code %d.\n", code)
+				return exitCode(code)
+			}
+			return nil
+		},
+	}
+	a.register(cmd)
+	cmd.Flags().StringVar(&process, "process", "", "Deployment whose pod template to use (default: the app's web process)")
+	cmd.Flags().DurationVar(&timeout, "timeout", time.Hour, "stop the task after this long")
+	cmd.Flags().BoolVar(&keep, "keep", false, "keep the Job after it ends")
+	return cmd
 }

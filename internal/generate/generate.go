@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -50,7 +51,7 @@ func Generate(f *spec.File, root string) ([]File, error) {
 		for i := range f.Generates {
 			g := &f.Generates[i]
 			c := common(g)
-			if !contains(c.Clusters, cluster) {
+			if !slices.Contains(c.Clusters, cluster) {
 				continue
 			}
 			objs, err := b.objects(g)
@@ -132,15 +133,6 @@ func generatorName(g *spec.Generator) string {
 		return "argocdApplication"
 	}
 	return "?"
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func header(specName, generator string, line int, patches []string) string {

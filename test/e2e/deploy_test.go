@@ -216,3 +216,47 @@ func TestDeployNeedsYesWithoutTerminal(t *testing.T) {
 		t.Fatal("something was applied without confirmation")
 	}
 }
+
+// kube run starts a task from the app's pod template and returns its exit code.
+func TestRunReturnsTheTaskExitCode(t *testing.T) {
+	env, ns, dir, name := appEnv(t)
+	app{ns: ns, replicas: 1, cpu: "10m"}.write(t, dir)
+	if r := kube(t, nil, "deploy", "-f", dir, "--app", name, "--yes", "--timeout", "1m"); r.code != 0 {
+		t.Fatalf("deploy: exit %d\n%s", r.code, r.stderr)
+	}
+	r := kube(t, nil, "run", "-f", dir, "--app", name, "--timeout", "1m", "--", "bin/migrate", "--all")
+	if r.code != 0 || !strings.Contains(r.stderr, "Started job "+ns+"/web-run-") || !strings.Contains(r.stderr, "bin/migrate --all") {
+		t.Fatalf("run: exit %d\n%s", r.code, r.stderr)
+	}
+	// The sandbox ends a Job's pod with the exit code its annotation names.
+	p := filepath.Join(dir, "deployment.yaml")
+	data, _ := os.ReadFile(p)
+	annotated := strings.Replace(string(data), "metadata: {labels: {app: demo}}",
+		`metadata: {labels: {app: demo}, annotations: {"sandbox.kube-idp.dev/exit-code": "7"}}`, 1)
+	if err := os.WriteFile(p, []byte(annotated), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := kube(t, nil, "deploy", "-f", dir, "--app", name, "--yes", "--timeout", "1m"); r.code != 0 {
+		t.Fatalf("redeploy: exit %d\n%s", r.code, r.stderr)
+	}
+	r = kube(t, nil, "run", "-f", dir, "--app", name, "--", "false")
+	if r.code != 7 || !strings.Contains(r.stderr, "exited with code 7") {
+		t.Fatalf("run of a failing task: exit %d\n%s", r.code, r.stderr)
+	}
+	jobs, err := env.Kube.BatchV1().Jobs(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range jobs.Items {
+		if j.DeletionTimestamp == nil {
+			t.Errorf("job %s was not cleaned up", j.Name)
+		}
+	}
+	// The task's pods are not selected by the app's selector (no traffic from Services).
+	pods, _ := env.Kube.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app=demo"})
+	for _, p := range pods.Items {
+		if strings.Contains(p.Name, "-run-") {
+			t.Errorf("task pod %s carries the app's selector labels", p.Name)
+		}
+	}
+}

@@ -58,6 +58,9 @@ func Run(ctx context.Context, streams *IOStreams, args []string) int {
 	root := NewRootCmd(streams)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	if s := cluster.APIStats(); s != "" {
+		fmt.Fprintln(streams.ErrOut, s)
+	}
 	if err == nil {
 		return 0
 	}

@@ -59,6 +59,7 @@ func (s Selection) Resolve() (*Target, error) {
 		if s.Context != "" {
 			ctx = s.Context
 		}
+		countRequests(cfg)
 		return &Target{Name: "kubeconfig:" + ctx, Config: cfg}, nil
 	}
 	if s.Context != "" {
@@ -83,5 +84,6 @@ func (s Selection) Resolve() (*Target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster %q: %w", Local, err)
 	}
+	countRequests(cfg)
 	return &Target{Name: Local, Config: cfg}, nil
 }

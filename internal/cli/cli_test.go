@@ -120,3 +120,14 @@ func TestGenerateJSONAndSchema(t *testing.T) {
 		t.Fatalf("no spec: exit %d %q", code, errOut)
 	}
 }
+
+func TestDiffIsColoredOnlyOnATerminal(t *testing.T) {
+	d := "--- a\n+++ b\n@@ -1 +1 @@\n-old\n+new\n same\n"
+	if got := (&IOStreams{}).Diff(d); got != d {
+		t.Fatalf("colored without a terminal: %q", got)
+	}
+	got := (&IOStreams{OutTTY: true}).Diff(d)
+	if !strings.Contains(got, "\033[31m-old\033[0m\n") || !strings.Contains(got, "\033[32m+new\033[0m\n") || !strings.Contains(got, " same\n") {
+		t.Fatalf("colored diff: %q", got)
+	}
+}

@@ -270,7 +270,7 @@ func printPlan(streams *IOStreams, p *deploy.Plan, allDiffs bool) {
 		}
 		fmt.Fprintf(streams.Out, "%-9s %s\n", ch.Action, ch.ID.Short())
 		if ch.Diff != "" && (allDiffs || ch.Action == deploy.Update || ch.Action == deploy.Adopt) {
-			fmt.Fprint(streams.Out, indentLines(ch.Diff))
+			fmt.Fprint(streams.Out, streams.Diff(indentLines(ch.Diff)))
 		}
 	}
 	fmt.Fprintf(streams.ErrOut, "Plan for %s: %s (%d objects unchanged).\n", p.App, deploy.Summary(p), p.Count()[deploy.Unchanged])

@@ -121,7 +121,7 @@ func printRepoReport(streams *IOStreams, r *generate.Report, update bool) {
 			}
 		case generate.Changed:
 			if !update {
-				fmt.Fprint(streams.Out, f.Diff)
+				fmt.Fprint(streams.Out, streams.Diff(f.Diff))
 			}
 		}
 	}

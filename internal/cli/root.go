@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -27,6 +28,8 @@ type IOStreams struct {
 	ErrTTY bool
 	// InTTY is true when In is a terminal: commands may ask for confirmation.
 	InTTY bool
+	// OutTTY is true when Out is a terminal: diffs are colored.
+	OutTTY bool
 }
 
 // SystemStreams are the process's standard streams.
@@ -35,12 +38,35 @@ func SystemStreams() *IOStreams {
 		In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
 		ErrTTY: term.IsTerminal(int(os.Stderr.Fd())),
 		InTTY:  term.IsTerminal(int(os.Stdin.Fd())),
+		OutTTY: term.IsTerminal(int(os.Stdout.Fd())) && os.Getenv("NO_COLOR") == "",
 	}
 }
 
 // Progress reports long steps on the error stream, keeping stdout for results.
 func (s *IOStreams) Progress() *progress.Reporter {
 	return &progress.Reporter{Out: s.ErrOut, TTY: s.ErrTTY}
+}
+
+// Diff colors a unified diff on a terminal: additions green, removals red.
+func (s *IOStreams) Diff(d string) string {
+	if !s.OutTTY || d == "" {
+		return d
+	}
+	lines := strings.SplitAfter(d, "\n")
+	for i, l := range lines {
+		trimmed := strings.TrimLeft(l, " ")
+		switch {
+		case strings.HasPrefix(trimmed, "+++"), strings.HasPrefix(trimmed, "---"):
+			lines[i] = "\033[1m" + strings.TrimSuffix(l, "\n") + "\033[0m\n"
+		case strings.HasPrefix(trimmed, "+"):
+			lines[i] = "\033[32m" + strings.TrimSuffix(l, "\n") + "\033[0m\n"
+		case strings.HasPrefix(trimmed, "-"):
+			lines[i] = "\033[31m" + strings.TrimSuffix(l, "\n") + "\033[0m\n"
+		case strings.HasPrefix(trimmed, "@@"):
+			lines[i] = "\033[36m" + strings.TrimSuffix(l, "\n") + "\033[0m\n"
+		}
+	}
+	return strings.Join(lines, "")
 }
 
 // usageError marks bad command-line input (exit code 2).

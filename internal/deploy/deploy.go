@@ -70,7 +70,7 @@ func (c *Client) Deploy(ctx context.Context, o Options) (*Result, error) {
 			return res, nil
 		}
 	}
-	err = p.Step(fmt.Sprintf("applying %s", summary(plan)), func() error {
+	err = p.Phase(fmt.Sprintf("applying %s", summary(plan)), func() error {
 		return c.Apply(ctx, plan, o.ApplyOptions)
 	})
 	if err != nil {
@@ -84,7 +84,7 @@ func (c *Client) Deploy(ctx context.Context, o Options) (*Result, error) {
 				ids = append(ids, ch.ID)
 			}
 		}
-		err = p.Step(fmt.Sprintf("waiting until %d objects are ready (timeout %s)", len(ids), o.Timeout), func() error {
+		err = p.Phase(fmt.Sprintf("waiting until %d objects are ready (timeout %s)", len(ids), o.Timeout), func() error {
 			return c.Wait(ctx, ids, o.Timeout, p)
 		})
 	}

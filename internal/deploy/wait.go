@@ -27,21 +27,26 @@ func (e *WaitError) Error() string {
 	return fmt.Sprintf("not ready after %s:\n  %s", e.Timeout, strings.Join(e.NotReady, "\n  "))
 }
 
-// Wait polls the objects until kstatus says every one is Current, printing a line
-// whenever an object's status changes. It fails early when one is Failed.
+// Wait polls the objects until kstatus says every one is Current, showing one
+// line per object (redrawn in place on a terminal, printed when it changes in CI).
+// It fails early when one is Failed.
 func (c *Client) Wait(ctx context.Context, ids []ID, timeout time.Duration, p *progress.Reporter) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	block := p.NewBlock()
 	last := map[ID]string{}
-	pending := append([]ID{}, ids...)
+	done := map[ID]bool{}
 	for {
-		var still []ID
-		var failed []ID
-		for _, id := range pending {
+		var pending, failed []ID
+		for _, id := range ids {
+			if done[id] {
+				continue
+			}
 			res, err := c.status(ctx, id)
 			if err != nil {
 				if ctx.Err() != nil {
-					break
+					pending = append(pending, id)
+					continue
 				}
 				return err
 			}
@@ -49,22 +54,24 @@ func (c *Client) Wait(ctx context.Context, ids []ID, timeout time.Duration, p *p
 			if res.Message != "" {
 				line += ": " + res.Message
 			}
-			if last[id] != line {
-				last[id] = line
-				p.Printf("  %-40s %s", id.Short(), line)
-			}
+			last[id] = line
 			switch res.Status {
 			case status.CurrentStatus:
+				done[id] = true
 			case status.FailedStatus:
 				failed = append(failed, id)
 			default:
-				still = append(still, id)
+				pending = append(pending, id)
 			}
 		}
+		lines := make([]string, len(ids))
+		for i, id := range ids {
+			lines[i] = fmt.Sprintf("  %-40s %s", id.Short(), last[id])
+		}
+		block.Update(lines)
 		if len(failed) > 0 {
 			return &WaitError{Timeout: timeout, NotReady: c.explain(context.Background(), failed, last)}
 		}
-		pending = still
 		if len(pending) == 0 {
 			return nil
 		}

@@ -97,3 +97,56 @@ func Round(d time.Duration) time.Duration {
 	}
 	return d.Round(time.Second)
 }
+
+// Block is a group of lines redrawn in place on a terminal (one line per object
+// being waited for). Elsewhere Update prints only the lines that changed.
+type Block struct {
+	r    *Reporter
+	last []string
+}
+
+// NewBlock starts an empty block below the current output.
+func (r *Reporter) NewBlock() *Block { return &Block{r: r} }
+
+// Update shows lines; on a terminal it replaces the block drawn before.
+func (b *Block) Update(lines []string) {
+	r := b.r
+	if r == nil || r.Out == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.TTY {
+		for i, l := range lines {
+			if i >= len(b.last) || b.last[i] != l {
+				fmt.Fprintln(r.Out, l)
+			}
+		}
+		b.last = append(b.last[:0], lines...)
+		return
+	}
+	if len(b.last) > 0 {
+		fmt.Fprintf(r.Out, "\033[%dA", len(b.last)) // back to the block's first line
+	}
+	for _, l := range lines {
+		fmt.Fprintf(r.Out, "\r\033[K%s\n", l)
+	}
+	for i := len(lines); i < len(b.last); i++ {
+		fmt.Fprint(r.Out, "\r\033[K\n")
+	}
+	b.last = append(b.last[:0], lines...)
+}
+
+// Phase is Step for work that prints its own lines: the start and the outcome
+// are lines of their own, nothing is redrawn.
+func (r *Reporter) Phase(msg string, fn func() error) error {
+	start := time.Now()
+	r.Printf("- %s ...", msg)
+	err := fn()
+	mark := "ok"
+	if err != nil {
+		mark = "FAILED"
+	}
+	r.Printf("- %s: %s (%s)", msg, mark, Round(time.Since(start)))
+	return err
+}

@@ -49,3 +49,30 @@ func TestRound(t *testing.T) {
 		t.Fatal(Round(1234*time.Millisecond), Round(12345*time.Millisecond))
 	}
 }
+
+func TestBlock(t *testing.T) {
+	var out bytes.Buffer
+	b := (&Reporter{Out: &out}).NewBlock()
+	b.Update([]string{"a: InProgress", "b: InProgress"})
+	b.Update([]string{"a: Current", "b: InProgress"})
+	if got := out.String(); got != "a: InProgress\nb: InProgress\na: Current\n" {
+		t.Fatalf("CI output: %q", got)
+	}
+	out.Reset()
+	b = (&Reporter{Out: &out, TTY: true}).NewBlock()
+	b.Update([]string{"a", "b"})
+	b.Update([]string{"a2", "b2"})
+	if got := out.String(); got != "\r\033[Ka\n\r\033[Kb\n\033[2A\r\033[Ka2\n\r\033[Kb2\n" {
+		t.Fatalf("terminal output: %q", got)
+	}
+}
+
+func TestPhaseKeepsInnerLines(t *testing.T) {
+	var out bytes.Buffer
+	r := &Reporter{Out: &out, TTY: true}
+	_ = r.Phase("applying", func() error { r.Printf("  create x"); return nil })
+	got := out.String()
+	if !strings.HasPrefix(got, "- applying ...\n  create x\n- applying: ok (") || strings.Contains(got, "\r") {
+		t.Fatalf("output: %q", got)
+	}
+}

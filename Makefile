@@ -39,10 +39,12 @@ test: lint build
 unit:
 	$(GO) test -short ./...
 
-## bench: the sandbox (build, start, memory) and kube generate on a fleet, next to helm and kustomize
+## bench: the sandbox (build, start, memory), kube generate on a fleet next to helm and kustomize,
+## kube deploy next to kubectl and helm
 bench: build
 	KUBE=$(BIN)/kube bench/sandbox.sh
 	KUBE=$(BIN)/kube bench/generate.sh
+	KUBE=$(BIN)/kube bench/deploy.sh
 
 clean:
 	rm -rf $(BIN)

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/kube-idp/kube/internal/testcluster"
 )
@@ -150,5 +152,49 @@ func TestApplySetIDFollowsKEP(t *testing.T) {
 	id := applySetID("kube-inventory-demo", "ns")
 	if len(id) != len("applyset-")+43+len("-v1") || id[:9] != "applyset-" {
 		t.Fatalf("applySetID = %q", id)
+	}
+}
+
+// A kind the cluster does not serve fails the plan (unless a CRD of the same
+// deploy defines it), before anything is written.
+func TestUnknownKindFailsThePlan(t *testing.T) {
+	env := testcluster.Sandbox(t)
+	c, err := NewClient(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bogus := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "example.com/v1", "kind": "Widget",
+		"metadata": map[string]any{"name": "w", "namespace": env.Namespace},
+	}}
+	_, err = c.Deploy(context.Background(), Options{App: "demo", Namespace: env.Namespace, Objects: []*unstructured.Unstructured{configMap(env.Namespace, "a"), bogus}})
+	if err == nil || !strings.Contains(err.Error(), "Widget/w") || !strings.Contains(err.Error(), "does not serve") {
+		t.Fatalf("Deploy() error = %v", err)
+	}
+	if _, err := env.Kube.CoreV1().ConfigMaps(env.Namespace).Get(context.Background(), "a", metav1.GetOptions{}); err == nil {
+		t.Fatal("something was applied although the plan failed")
+	}
+
+	// With its CRD in the same deploy, the custom resource is created after it.
+	crd := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+		"metadata": map[string]any{"name": "widgets.example.com"},
+		"spec": map[string]any{
+			"group": "example.com", "scope": "Namespaced",
+			"names": map[string]any{"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
+			"versions": []any{map[string]any{"name": "v1", "served": true, "storage": true,
+				"schema": map[string]any{"openAPIV3Schema": map[string]any{"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}},
+		},
+	}}
+	t.Cleanup(func() {
+		_ = env.Dynamic.Resource(schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}).
+			Delete(context.Background(), "widgets.example.com", metav1.DeleteOptions{})
+	})
+	if _, err := c.Deploy(context.Background(), Options{App: "demo", Namespace: env.Namespace, Objects: []*unstructured.Unstructured{crd, bogus}}); err != nil {
+		t.Fatalf("deploy with the CRD: %v", err)
+	}
+	gvr := schema.GroupVersionResource{Group: "example.com", Version: "v1", Resource: "widgets"}
+	if _, err := env.Dynamic.Resource(gvr).Namespace(env.Namespace).Get(context.Background(), "w", metav1.GetOptions{}); err != nil {
+		t.Fatalf("the custom resource was not created: %v", err)
 	}
 }

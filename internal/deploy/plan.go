@@ -9,6 +9,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/yaml"
 )
@@ -98,9 +99,10 @@ func (c *Client) MakePlan(ctx context.Context, app, namespace string, objs []*un
 		ids = append(ids, id)
 	}
 	sortForApply(ids)
+	crdKinds := definedKinds(objs)
 	results := make([]Change, len(ids))
 	err = parallel(ctx, len(ids), func(i int) error {
-		ch, err := c.planOne(ctx, inv, byID[ids[i]], opts)
+		ch, err := c.planOne(ctx, inv, byID[ids[i]], crdKinds, opts)
 		results[i] = ch
 		return err
 	})
@@ -121,11 +123,14 @@ func (c *Client) MakePlan(ctx context.Context, app, namespace string, objs []*un
 	return plan, nil
 }
 
-func (c *Client) planOne(ctx context.Context, inv *Inventory, o *unstructured.Unstructured, opts ApplyOptions) (Change, error) {
+func (c *Client) planOne(ctx context.Context, inv *Inventory, o *unstructured.Unstructured, crdKinds map[schema.GroupKind]bool, opts ApplyOptions) (Change, error) {
 	id := IDOf(o)
 	ch := Change{ID: id, desired: o}
 	ri, err := c.resource(id)
 	if err != nil {
+		if !crdKinds[id.GroupKind()] {
+			return ch, fmt.Errorf("%s: %w", id.Short(), err)
+		}
 		// A custom resource whose CRD is in this same deploy: it will be created.
 		ch.Action = Create
 		ch.Diff = diffObjects(id, nil, o)
@@ -172,6 +177,20 @@ func (c *Client) planOne(ctx context.Context, inv *Inventory, o *unstructured.Un
 		}
 	}
 	return ch, nil
+}
+
+// definedKinds are the kinds defined by the CRDs among objs.
+func definedKinds(objs []*unstructured.Unstructured) map[schema.GroupKind]bool {
+	out := map[schema.GroupKind]bool{}
+	for _, o := range objs {
+		if o.GetKind() != "CustomResourceDefinition" {
+			continue
+		}
+		group, _, _ := unstructured.NestedString(o.Object, "spec", "group")
+		kind, _, _ := unstructured.NestedString(o.Object, "spec", "names", "kind")
+		out[schema.GroupKind{Group: group, Kind: kind}] = true
+	}
+	return out
 }
 
 // applyError explains a failed apply; field manager conflicts list each field

@@ -161,6 +161,7 @@ func newDeployCmd(streams *IOStreams, sel *cluster.Selection) *cobra.Command {
 	var a appFlags
 	var d deployFlags
 	var imageFlags []string
+	var output string
 	cmd := &cobra.Command{
 		Use:   "deploy",
 		Short: "Apply the app's manifests, prune what it no longer has, wait until ready, record a revision",
@@ -177,6 +178,9 @@ When nothing changed, it says "no changes" and records nothing.`,
   kube deploy -f manifests/ --app billing -c local`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
 			t, err := a.resolve(sel, true)
 			if err != nil {
 				return err
@@ -199,7 +203,16 @@ When nothing changed, it says "no changes" and records nothing.`,
 				}
 			}
 			fmt.Fprintf(streams.ErrOut, "Deploying %s to cluster %s (namespace %s) from %s\n", t.app, t.cluster.Name, t.namespace, t.dir)
-			res, err := t.client.Deploy(cmd.Context(), d.options(streams, t, objs))
+			opts := d.options(streams, t, objs)
+			if output == "json" {
+				opts.ShowPlan = nil // the plan is in the JSON result
+			}
+			res, err := t.client.Deploy(cmd.Context(), opts)
+			if output == "json" && res != nil {
+				if jerr := writeJSON(streams.Out, res); jerr != nil {
+					return jerr
+				}
+			}
 			return reportDeploy(streams, res, err)
 		},
 	}
@@ -207,6 +220,7 @@ When nothing changed, it says "no changes" and records nothing.`,
 	d.register(cmd)
 	cmd.Flags().BoolVar(&d.allowEmpty, "allow-empty", false, "allow deploying no objects (deletes everything the app has)")
 	cmd.Flags().StringArrayVar(&imageFlags, "image", nil, "override an image: NAME=REF, NAME being the image without tag (repeatable)")
+	outputFlag(cmd, &output)
 	return cmd
 }
 
@@ -228,6 +242,7 @@ func reportDeploy(streams *IOStreams, res *deploy.Result, err error) error {
 
 func newDiffCmd(streams *IOStreams, sel *cluster.Selection) *cobra.Command {
 	var a appFlags
+	var output string
 	cmd := &cobra.Command{
 		Use:   "diff",
 		Short: "Show what kube deploy would change (exit 0: nothing, 1: changes, 2: trouble)",
@@ -239,6 +254,9 @@ server-side dry-run, and the objects that would be deleted. Exit status as diff(
 			trouble := func(err error) error {
 				fmt.Fprintf(streams.ErrOut, "Error: %v\n", err)
 				return exitCode(2)
+			}
+			if err := checkOutput(output); err != nil {
+				return trouble(err)
 			}
 			t, err := a.resolve(sel, true)
 			if err != nil {
@@ -252,7 +270,13 @@ server-side dry-run, and the objects that would be deleted. Exit status as diff(
 			if err != nil {
 				return trouble(err)
 			}
-			printPlan(streams, plan, true)
+			if output == "json" {
+				if err := writeJSON(streams.Out, plan); err != nil {
+					return trouble(err)
+				}
+			} else {
+				printPlan(streams, plan, true)
+			}
 			if plan.HasChanges() {
 				return exitCode(1)
 			}
@@ -260,6 +284,7 @@ server-side dry-run, and the objects that would be deleted. Exit status as diff(
 		},
 	}
 	a.register(cmd)
+	outputFlag(cmd, &output)
 	return cmd
 }
 

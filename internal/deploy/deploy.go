@@ -31,9 +31,9 @@ type Options struct {
 
 // Result of a deploy.
 type Result struct {
-	Plan     *Plan
-	Revision int  // 0 when nothing changed
-	Declined bool // the user said no
+	Plan     *Plan `json:"plan"`
+	Revision int   `json:"revision,omitempty"` // 0 when nothing changed
+	Declined bool  `json:"declined,omitempty"` // the user said no
 }
 
 // ErrEmpty refuses an empty set, which would prune the whole app.

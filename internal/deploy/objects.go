@@ -20,7 +20,10 @@ import (
 // ID identifies an object: group, kind, namespace and name. Its string form
 // "group/Kind/namespace/name" is what the inventory stores.
 type ID struct {
-	Group, Kind, Namespace, Name string
+	Group     string `json:"group"`
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
 }
 
 func (id ID) String() string { return id.Group + "/" + id.Kind + "/" + id.Namespace + "/" + id.Name }

@@ -108,6 +108,23 @@ func TestDeployUpdatesPrunesAndLeavesOthersAlone(t *testing.T) {
 		!strings.Contains(r.stdout, "-  replicas: 2\n") {
 		t.Fatalf("diff: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
+	r = kube(t, nil, "diff", "-f", dir, "--app", name, "-o", "json")
+	var plan struct {
+		Changes []struct {
+			ID     struct{ Kind, Name string }
+			Action string
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &plan); err != nil || r.code != 1 {
+		t.Fatalf("diff -o json: exit %d, %v\n%s", r.code, err, r.stdout)
+	}
+	actions := map[string]string{}
+	for _, c := range plan.Changes {
+		actions[c.ID.Kind+"/"+c.ID.Name] = c.Action
+	}
+	if actions["Deployment/web"] != "update" || actions["ConfigMap/b"] != "delete" || actions["ConfigMap/a"] != "unchanged" {
+		t.Fatalf("diff -o json actions: %v", actions)
+	}
 	r = kube(t, nil, "deploy", "-f", dir, "--app", name, "--yes", "--timeout", "1m")
 	if r.code != 0 {
 		t.Fatalf("second deploy: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"github.com/kube-idp/kube/internal/strictyaml"
 	"reflect"
 
 	"go.yaml.in/yaml/v3"
@@ -30,40 +31,31 @@ func (p PerCluster[T]) For(cluster string) T {
 // Of returns a PerCluster with only a default value (for defaulting and tests).
 func Of[T any](v T) PerCluster[T] { return PerCluster[T]{Default: v, Set: true} }
 
-func (p *PerCluster[T]) decodeYAML(d *decoder, n *yaml.Node) {
+func (p *PerCluster[T]) DecodeYAML(d *strictyaml.Decoder, n *yaml.Node) {
 	p.Set = true
-	p.Loc = Loc{Pos: Pos{n.Line, n.Column}, Keys: map[string]Pos{}}
+	p.Loc = Loc{Pos: strictyaml.At(n), Keys: map[string]Pos{}}
 	var zero T
 	isStruct := reflect.TypeOf(zero).Kind() == reflect.Struct
-	if n.Kind != yaml.MappingNode || (isStruct && !hasKey(n, "default")) {
-		d.decode(n, reflect.ValueOf(&p.Default).Elem())
+	if n.Kind != yaml.MappingNode || (isStruct && !strictyaml.HasKey(n, "default")) {
+		d.Decode(n, reflect.ValueOf(&p.Default).Elem())
 		return
 	}
 	for i := 0; i < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
 		if _, dup := p.Loc.Keys[k.Value]; dup {
-			d.errorf(k, "duplicate key %q", k.Value)
+			d.Errorf(k, "duplicate key %q", k.Value)
 			continue
 		}
-		p.Loc.Keys[k.Value] = Pos{k.Line, k.Column}
+		p.Loc.Keys[k.Value] = strictyaml.At(k)
 		if k.Value == "default" {
-			d.decode(val, reflect.ValueOf(&p.Default).Elem())
+			d.Decode(val, reflect.ValueOf(&p.Default).Elem())
 			continue
 		}
 		var v T
-		d.decode(val, reflect.ValueOf(&v).Elem())
+		d.Decode(val, reflect.ValueOf(&v).Elem())
 		if p.Clusters == nil {
 			p.Clusters = map[string]T{}
 		}
 		p.Clusters[k.Value] = v
 	}
-}
-
-func hasKey(n *yaml.Node, key string) bool {
-	for i := 0; i < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return true
-		}
-	}
-	return false
 }

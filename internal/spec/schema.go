@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"github.com/kube-idp/kube/internal/strictyaml"
 	"reflect"
 )
 
@@ -46,7 +47,7 @@ func schemaOf(t reflect.Type) map[string]any {
 
 func structSchema(t reflect.Type) map[string]any {
 	props := map[string]any{}
-	fields, required := structFields(t)
+	fields, required := strictyaml.StructFields(t)
 	for name, idx := range fields {
 		f := t.FieldByIndex(idx)
 		p := schemaOf(f.Type)

@@ -5,6 +5,7 @@
 package spec
 
 import (
+	"github.com/kube-idp/kube/internal/strictyaml"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -201,14 +202,14 @@ type SecretRef struct {
 	Loc    Loc
 }
 
-func (e *EnvValue) decodeYAML(d *decoder, n *yaml.Node) {
-	e.Loc = Loc{Pos: Pos{n.Line, n.Column}}
-	if n.Kind == yaml.MappingNode && hasKey(n, "secret") {
+func (e *EnvValue) DecodeYAML(d *strictyaml.Decoder, n *yaml.Node) {
+	e.Loc = Loc{Pos: strictyaml.At(n)}
+	if n.Kind == yaml.MappingNode && strictyaml.HasKey(n, "secret") {
 		e.Secret = &SecretRef{}
-		d.decodeStruct(n, reflectValue(e.Secret))
+		d.DecodeStruct(n, strictyaml.Value(e.Secret))
 		return
 	}
-	e.Value.decodeYAML(d, n)
+	e.Value.DecodeYAML(d, n)
 }
 
 // Raw keeps a YAML value as generic data (patch bodies).
@@ -218,9 +219,9 @@ type Raw struct {
 	Pos   Pos
 }
 
-func (r *Raw) decodeYAML(d *decoder, n *yaml.Node) {
-	r.Set, r.Pos = true, Pos{n.Line, n.Column}
+func (r *Raw) DecodeYAML(d *strictyaml.Decoder, n *yaml.Node) {
+	r.Set, r.Pos = true, strictyaml.At(n)
 	if err := n.Decode(&r.Value); err != nil {
-		d.errorf(n, "%v", err)
+		d.Errorf(n, "%v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"github.com/kube-idp/kube/internal/strictyaml"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -90,28 +91,28 @@ var (
 	secretValue = regexp.MustCompile(`(AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY|xox[abpr]-[0-9A-Za-z-]{10,}|gh[pousr]_[0-9A-Za-z]{30,}|sk_live_[0-9A-Za-z]{10,}|://[^/\s:@]+:[^/\s@]+@)`)
 )
 
-func validate(d *decoder, f *File, dir string) {
+func validate(d *strictyaml.Decoder, f *File, dir string) {
 	appValid := validName(f.App)
 	if !appValid {
 		if _, set := f.Loc.Keys["app"]; set {
-			d.errorAt(f.Loc.At("app"), "app %q is not a valid name: %s", f.App, nameRule)
+			d.ErrorAt(f.Loc.At("app"), "app %q is not a valid name: %s", f.App, nameRule)
 		} else {
-			d.errorAt(Pos{1, 1}, "the app name defaults to the directory name %q, which is not a valid name (%s): set app: in the file", f.App, nameRule)
+			d.ErrorAt(Pos{Line: 1, Column: 1}, "the app name defaults to the directory name %q, which is not a valid name (%s): set app: in the file", f.App, nameRule)
 		}
 	}
 	if _, set := f.Loc.Keys["namespace"]; set && !validName(f.Namespace) {
-		d.errorAt(f.Loc.At("namespace"), "namespace %q is not a valid name: %s", f.Namespace, nameRule)
+		d.ErrorAt(f.Loc.At("namespace"), "namespace %q is not a valid name: %s", f.Namespace, nameRule)
 	}
 	if f.Slack != "" && !strings.HasPrefix(f.Slack, "#") {
-		d.errorAt(f.Loc.At("slack"), "slack %q must be a channel name starting with #", f.Slack)
+		d.ErrorAt(f.Loc.At("slack"), "slack %q must be a channel name starting with #", f.Slack)
 	}
 	for _, c := range f.Clusters {
 		if !validName(c) {
-			d.errorAt(f.Loc.At("clusters"), "cluster name %q is not valid: %s", c, nameRule)
+			d.ErrorAt(f.Loc.At("clusters"), "cluster name %q is not valid: %s", c, nameRule)
 		}
 	}
 	if len(f.Generates) == 0 {
-		d.errorAt(f.Loc.At("generates"), "generates is empty: list at least one generator (%s)", strings.Join(Kinds(), ", "))
+		d.ErrorAt(f.Loc.At("generates"), "generates is empty: list at least one generator (%s)", strings.Join(Kinds(), ", "))
 	}
 	v := &validator{d: d, f: f, dir: dir, seen: map[string]Pos{}}
 	for i := range f.Generates {
@@ -120,13 +121,13 @@ func validate(d *decoder, f *File, dir string) {
 }
 
 type validator struct {
-	d    *decoder
+	d    *strictyaml.Decoder
 	f    *File
 	dir  string
 	seen map[string]Pos // cluster/kind/name -> where first generated
 }
 
-func (v *validator) errorf(p Pos, format string, args ...any) { v.d.errorAt(p, format, args...) }
+func (v *validator) errorf(p Pos, format string, args ...any) { v.d.ErrorAt(p, format, args...) }
 
 func (v *validator) generator(g *Generator) {
 	switch {
@@ -335,7 +336,7 @@ func (v *validator) container(l Loc, c *Container) {
 			}
 		}
 	}
-	for _, name := range keys(c.Env) {
+	for _, name := range strictyaml.Keys(c.Env) {
 		e := c.Env[name]
 		if errs := validation.IsEnvVarName(name); len(errs) > 0 {
 			v.errorf(e.Loc.Pos, "env name %q is not valid: %s", name, errs[0])
@@ -375,7 +376,7 @@ func validCron(s string) bool {
 
 func mapValues[V any](m map[string]V) []V {
 	out := make([]V, 0, len(m))
-	for _, k := range keys(m) {
+	for _, k := range strictyaml.Keys(m) {
 		out = append(out, m[k])
 	}
 	return out

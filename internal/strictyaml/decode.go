@@ -1,7 +1,15 @@
-package spec
+// Package strictyaml decodes YAML into Go structs strictly: unknown keys, wrong
+// types and missing required keys are errors, every error carries its
+// file:line:column, and all of a file's errors are collected instead of the first.
+// Struct fields use `yaml:"key"`, `yaml:",inline"` and `required:"true"` tags; a
+// field `Loc Loc` receives the positions of the struct and its keys.
+package strictyaml
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"sort"
 	"strconv"
@@ -31,6 +39,9 @@ func (l Loc) At(key string) Pos {
 	return l.Pos
 }
 
+// At is the position of a node.
+func At(n *yaml.Node) Pos { return Pos{Line: n.Line, Column: n.Column} }
+
 // Error is one problem in a spec file.
 type Error struct {
 	File string
@@ -53,66 +64,83 @@ func (es Errors) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// decoder turns YAML nodes into spec structs, collecting every error with its
+// Decoder turns YAML nodes into structs, collecting every error with its
 // position instead of stopping at the first.
-type decoder struct {
+type Decoder struct {
 	file string
 	errs Errors
 }
 
-func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
+// NewDecoder collects errors for file.
+func NewDecoder(file string) *Decoder { return &Decoder{file: file} }
+
+// Errs returns the errors collected so far.
+func (d *Decoder) Errs() Errors { return d.errs }
+
+// Reset forgets the errors collected so far and returns them.
+func (d *Decoder) Reset() Errors {
+	errs := d.errs
+	d.errs = nil
+	return errs
+}
+
+// Errorf records an error at a node.
+func (d *Decoder) Errorf(n *yaml.Node, format string, args ...any) {
 	d.errs = append(d.errs, Error{File: d.file, Pos: Pos{n.Line, n.Column}, Msg: fmt.Sprintf(format, args...)})
 }
 
-func (d *decoder) errorAt(p Pos, format string, args ...any) {
+// ErrorAt records an error at a position.
+func (d *Decoder) ErrorAt(p Pos, format string, args ...any) {
 	d.errs = append(d.errs, Error{File: d.file, Pos: p, Msg: fmt.Sprintf(format, args...)})
 }
 
-// custom is implemented by types that decode themselves (one-of values, per-cluster values).
-type custom interface {
-	decodeYAML(d *decoder, n *yaml.Node)
+// Custom is implemented by types that decode themselves (one-of values, values
+// that may be a scalar or a mapping).
+type Custom interface {
+	DecodeYAML(d *Decoder, n *yaml.Node)
 }
 
 var locType = reflect.TypeOf(Loc{})
 
-func (d *decoder) decode(n *yaml.Node, v reflect.Value) {
+// Decode decodes n into v.
+func (d *Decoder) Decode(n *yaml.Node, v reflect.Value) {
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
 	if v.CanAddr() {
-		if c, ok := v.Addr().Interface().(custom); ok {
-			c.decodeYAML(d, n)
+		if c, ok := v.Addr().Interface().(Custom); ok {
+			c.DecodeYAML(d, n)
 			return
 		}
 	}
 	switch v.Kind() {
 	case reflect.Pointer:
-		if isNull(n) {
+		if IsNull(n) {
 			return
 		}
 		v.Set(reflect.New(v.Type().Elem()))
-		d.decode(n, v.Elem())
+		d.Decode(n, v.Elem())
 	case reflect.Struct:
-		d.decodeStruct(n, v)
+		d.DecodeStruct(n, v)
 	case reflect.Slice:
-		if isNull(n) {
+		if IsNull(n) {
 			return
 		}
 		if n.Kind != yaml.SequenceNode {
-			d.errorf(n, "expected a list, got %s", describe(n))
+			d.Errorf(n, "expected a list, got %s", Describe(n))
 			return
 		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 		for i, item := range n.Content {
-			d.decode(item, s.Index(i))
+			d.Decode(item, s.Index(i))
 		}
 		v.Set(s)
 	case reflect.Map:
-		if isNull(n) {
+		if IsNull(n) {
 			return
 		}
 		if n.Kind != yaml.MappingNode {
-			d.errorf(n, "expected a mapping, got %s", describe(n))
+			d.Errorf(n, "expected a mapping, got %s", Describe(n))
 			return
 		}
 		m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
@@ -120,11 +148,11 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value) {
 			k, val := n.Content[i], n.Content[i+1]
 			key := reflect.ValueOf(k.Value).Convert(v.Type().Key())
 			if m.MapIndex(key).IsValid() {
-				d.errorf(k, "duplicate key %q", k.Value)
+				d.Errorf(k, "duplicate key %q", k.Value)
 				continue
 			}
 			e := reflect.New(v.Type().Elem()).Elem()
-			d.decode(val, e)
+			d.Decode(val, e)
 			m.SetMapIndex(key, e)
 		}
 		v.Set(m)
@@ -136,7 +164,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value) {
 		if s, ok := d.scalar(n, "true or false"); ok {
 			b, err := strconv.ParseBool(s)
 			if err != nil || n.Tag != "!!bool" {
-				d.errorf(n, "expected true or false, got %q", s)
+				d.Errorf(n, "expected true or false, got %q", s)
 				return
 			}
 			v.SetBool(b)
@@ -145,7 +173,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value) {
 		if s, ok := d.scalar(n, "a whole number"); ok {
 			i, err := strconv.ParseInt(s, 10, v.Type().Bits())
 			if err != nil || n.Tag != "!!int" {
-				d.errorf(n, "expected a whole number, got %q", s)
+				d.Errorf(n, "expected a whole number, got %q", s)
 				return
 			}
 			v.SetInt(i)
@@ -156,38 +184,39 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value) {
 }
 
 // scalar returns the value of a scalar node, reporting anything else.
-func (d *decoder) scalar(n *yaml.Node, want string) (string, bool) {
+func (d *Decoder) scalar(n *yaml.Node, want string) (string, bool) {
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		d.errorf(n, "expected %s, got %s", want, describe(n))
+		d.Errorf(n, "expected %s, got %s", want, Describe(n))
 		return "", false
 	}
 	return n.Value, true
 }
 
-func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value) {
+// DecodeStruct decodes a mapping into the struct v.
+func (d *Decoder) DecodeStruct(n *yaml.Node, v reflect.Value) {
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "expected a mapping, got %s", describe(n))
+		d.Errorf(n, "expected a mapping, got %s", Describe(n))
 		return
 	}
-	fields, required := structFields(v.Type())
+	fields, required := StructFields(v.Type())
 	loc := Loc{Pos: Pos{n.Line, n.Column}, Keys: map[string]Pos{}}
 	for i := 0; i < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
 		idx, ok := fields[k.Value]
 		if !ok {
-			d.errorf(k, "unknown key %q%s; allowed: %s", k.Value, suggest(k.Value, keys(fields)), strings.Join(keys(fields), ", "))
+			d.Errorf(k, "unknown key %q%s; allowed: %s", k.Value, suggest(k.Value, Keys(fields)), strings.Join(Keys(fields), ", "))
 			continue
 		}
 		if _, dup := loc.Keys[k.Value]; dup {
-			d.errorf(k, "duplicate key %q", k.Value)
+			d.Errorf(k, "duplicate key %q", k.Value)
 			continue
 		}
 		loc.Keys[k.Value] = Pos{k.Line, k.Column}
-		d.decode(val, v.FieldByIndex(idx))
+		d.Decode(val, v.FieldByIndex(idx))
 	}
 	for _, r := range required {
 		if _, ok := loc.Keys[r]; !ok {
-			d.errorf(n, "missing required key %q", r)
+			d.Errorf(n, "missing required key %q", r)
 		}
 	}
 	if f := v.FieldByName("Loc"); f.IsValid() && f.Type() == locType {
@@ -195,15 +224,15 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value) {
 	}
 }
 
-// structFields maps each key of a struct to its field (following `yaml:",inline"`
+// StructFields maps each key of a struct to its field (following `yaml:",inline"`
 // embedded structs) and lists the required keys.
-func structFields(t reflect.Type) (map[string][]int, []string) {
+func StructFields(t reflect.Type) (map[string][]int, []string) {
 	fields := map[string][]int{}
 	var required []string
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		if f.Anonymous && strings.Contains(f.Tag.Get("yaml"), ",inline") {
-			sub, req := structFields(f.Type)
+			sub, req := StructFields(f.Type)
 			for k, idx := range sub {
 				fields[k] = append([]int{i}, idx...)
 			}
@@ -231,7 +260,8 @@ func yamlName(f reflect.StructField) string {
 	return strings.Split(tag, ",")[0]
 }
 
-func keys[V any](m map[string]V) []string {
+// Keys returns the keys of m, sorted.
+func Keys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)
@@ -240,9 +270,11 @@ func keys[V any](m map[string]V) []string {
 	return out
 }
 
-func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
+// IsNull is true for an explicit or implicit null.
+func IsNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
 
-func describe(n *yaml.Node) string {
+// Describe names what a node is, for messages.
+func Describe(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
 		return "a mapping"
@@ -294,4 +326,60 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
-func reflectValue(ptr any) reflect.Value { return reflect.ValueOf(ptr).Elem() }
+// Value is the addressable value a pointer points to.
+func Value(ptr any) reflect.Value { return reflect.ValueOf(ptr).Elem() }
+
+// HasKey tells whether a mapping node has key.
+func HasKey(n *yaml.Node, key string) bool {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return true
+		}
+	}
+	return false
+}
+
+// Unmarshal decodes one YAML document of file into v (a pointer to a struct) and
+// returns every error found, or nil.
+func Unmarshal(file string, data []byte, v any) Errors {
+	root, errs := Parse(file, data)
+	if errs != nil {
+		return errs
+	}
+	d := NewDecoder(file)
+	d.Decode(root, Value(v))
+	return d.errs
+}
+
+// ErrEmpty is the message for a file without a document.
+const ErrEmpty = "the file is empty"
+
+// Parse reads the single YAML document of a file, or returns why it cannot.
+func Parse(file string, data []byte) (*yaml.Node, Errors) {
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); errors.Is(err, io.EOF) || (err == nil && len(doc.Content) == 0) {
+		return nil, Errors{{File: file, Pos: Pos{1, 1}, Msg: ErrEmpty}}
+	} else if err != nil {
+		return nil, Errors{SyntaxError(file, err)}
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, Errors{{File: file, Pos: Pos{extra.Line, extra.Column}, Msg: "a second YAML document; the file holds one"}}
+	}
+	return doc.Content[0], nil
+}
+
+// SyntaxError turns a YAML parser error ("yaml: line 3: ...") into an Error.
+func SyntaxError(file string, err error) Error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 1
+	if _, scanErr := fmt.Sscanf(msg, "line %d:", &line); scanErr == nil {
+		msg = strings.TrimSpace(msg[strings.Index(msg, ":")+1:])
+	}
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		msg = strings.Join(te.Errors, "; ")
+	}
+	return Error{File: file, Pos: Pos{line, 1}, Msg: "invalid YAML: " + msg}
+}

@@ -10,7 +10,7 @@ tool (
 	k8s.io/kubernetes/cmd/kube-apiserver
 	k8s.io/kubernetes/cmd/kube-controller-manager
 	k8s.io/kubernetes/cmd/kube-scheduler
-	// Not part of the sandbox: bench/deploy.sh compares kube deploy with kubectl.
+	// Built with the sandbox for machines without kubectl (kube kubectl, tests, bench).
 	k8s.io/kubernetes/cmd/kubectl
 )
 

@@ -152,8 +152,8 @@ func (d *deployFlags) options(streams *IOStreams, t *target, objs []*unstructure
 		AllowEmpty:   d.allowEmpty,
 		Timeout:      d.timeout,
 		ShowPlan:     func(p *deploy.Plan) { printPlan(streams, p, false) },
-		Confirm:      func(p *deploy.Plan) (bool, error) { return confirm(streams, d.yes, t) },
-		Revision:     deploy.RevisionInfo{User: whoami(), Commit: gitCommit(t.dir), Cause: "deploy"},
+		Confirm:      func(p *deploy.Plan) (bool, error) { return d.confirm(streams, t, p) },
+		Revision:     deploy.RevisionInfo{User: cluster.Who(), Commit: gitCommit(t.dir), Cause: "deploy"},
 	}
 }
 
@@ -305,6 +305,20 @@ func indentLines(s string) string {
 	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ") + "\n"
 }
 
+// confirm lets a deploy proceed: through the production guard on a protected
+// cluster, else by asking on a terminal or by --yes.
+func (d *deployFlags) confirm(streams *IOStreams, t *target, p *deploy.Plan) (bool, error) {
+	if !t.cluster.Protected() {
+		return confirm(streams, d.yes, t)
+	}
+	err := t.cluster.Guard(cluster.Action{What: fmt.Sprintf("%s %s (%s)", p.Cause, t.app, deploy.Summary(p)), Dir: t.dir},
+		cluster.GuardIO{In: streams.In, ErrOut: streams.ErrOut, InTTY: streams.InTTY, Yes: d.yes})
+	if errors.Is(err, cluster.ErrNotConfirmed) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // confirm asks on a terminal; elsewhere it requires --yes.
 func confirm(streams *IOStreams, yes bool, t *target) (bool, error) {
 	if yes {
@@ -320,16 +334,6 @@ func confirm(streams *IOStreams, yes bool, t *target) (bool, error) {
 	}
 	ans := strings.ToLower(strings.TrimSpace(line))
 	return ans == "y" || ans == "yes", nil
-}
-
-func whoami() string {
-	if out, err := exec.Command("git", "config", "user.email").Output(); err == nil && len(strings.TrimSpace(string(out))) > 0 {
-		return strings.TrimSpace(string(out))
-	}
-	if u := os.Getenv("USER"); u != "" {
-		return u
-	}
-	return "unknown"
 }
 
 // gitCommit is the commit of the repository holding dir, marked -dirty when the
@@ -480,7 +484,7 @@ func newRunCmd(streams *IOStreams, sel *cluster.Selection) *cobra.Command {
 	var a appFlags
 	var process string
 	var timeout time.Duration
-	var keep bool
+	var keep, yes bool
 	cmd := &cobra.Command{
 		Use:   "run [flags] -- COMMAND [ARG...]",
 		Short: "Run a one-off task (a migration, a script) in a pod like the app's, and return its exit code",
@@ -502,6 +506,11 @@ The Job's pods get their own labels, so the app's Services never send them traff
 			if err != nil {
 				return err
 			}
+			err = t.cluster.Guard(cluster.Action{What: fmt.Sprintf("run %q as %s", strings.Join(args, " "), t.app)},
+				cluster.GuardIO{In: streams.In, ErrOut: streams.ErrOut, InTTY: streams.InTTY, Yes: yes})
+			if err != nil {
+				return err
+			}
 			code, err := t.client.Run(cmd.Context(), deploy.RunOptions{
 				App: t.app, Namespace: t.namespace, Process: process, Command: args,
 				Timeout: timeout, Keep: keep, Logs: streams.Out, Progress: streams.Progress(),
@@ -520,5 +529,6 @@ The Job's pods get their own labels, so the app's Services never send them traff
 	cmd.Flags().StringVar(&process, "process", "", "Deployment whose pod template to use (default: the app's web process)")
 	cmd.Flags().DurationVar(&timeout, "timeout", time.Hour, "stop the task after this long")
 	cmd.Flags().BoolVar(&keep, "keep", false, "keep the Job after it ends")
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "confirm on a protected cluster (only with CI=true)")
 	return cmd
 }

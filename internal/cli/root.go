@@ -134,11 +134,14 @@ Start here:
 	pf.StringVarP(&sel.Cluster, "cluster", "c", "", `cluster to talk to (default $`+cluster.EnvCluster+`, else "local": the sandbox)`)
 	pf.StringVar(&sel.Kubeconfig, "kubeconfig", "", "use this kubeconfig file instead of a named cluster")
 	pf.StringVar(&sel.Context, "context", "", "context of --kubeconfig to use (default: its current context)")
+	pf.StringVar(&sel.Registry, "registry", "", "cluster registry file (default $"+cluster.EnvRegistry+", else ~/.config/kube/clusters.yaml)")
+	_ = root.RegisterFlagCompletionFunc("cluster", completeClusters(sel))
 
 	root.AddCommand(newVersionCmd(streams, sel))
 	root.AddCommand(newSandboxCmd(streams))
 	root.AddCommand(newGenerateCmd(streams))
 	addDeployCmds(root, streams, sel)
+	root.AddCommand(newClustersCmd(streams, sel), newUseCmd(streams, sel), newKubectlCmd(streams, sel))
 	return root
 }
 

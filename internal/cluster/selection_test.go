@@ -72,7 +72,7 @@ func TestResolveErrors(t *testing.T) {
 		{"context alone", Selection{Context: "ctx-a"}, "", []string{"--context", "--kubeconfig"}},
 		{"unknown flag", Selection{Cluster: "qa"}, "", []string{`unknown cluster "qa"`, "--kubeconfig FILE"}},
 		{"unknown env", Selection{}, "prod", []string{`unknown cluster "prod"`}},
-		{"missing file", Selection{Kubeconfig: filepath.Join(t.TempDir(), "nope")}, "", []string{"reading --kubeconfig"}},
+		{"missing file", Selection{Kubeconfig: filepath.Join(t.TempDir(), "nope")}, "", []string{"reading kubeconfig"}},
 		{"sandbox down", Selection{}, "", []string{`cluster "local"`, "kube sandbox up"}},
 		{"bad context", Selection{Kubeconfig: p, Context: "nope"}, "", []string{"nope"}},
 	}

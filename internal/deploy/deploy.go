@@ -53,6 +53,7 @@ func (c *Client) Deploy(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	plan.Cause = o.Revision.Cause
 	res := &Result{Plan: plan}
 	if o.ShowPlan != nil {
 		o.ShowPlan(plan)

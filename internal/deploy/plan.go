@@ -37,7 +37,9 @@ type Change struct {
 
 // Plan is everything a deploy would do.
 type Plan struct {
-	App       string     `json:"app"`
+	App string `json:"app"`
+	// Cause is "deploy" or "rollback to revision N", for messages.
+	Cause     string     `json:"cause"`
 	Inventory *Inventory `json:"-"`
 	Changes   []Change   `json:"changes"`
 }

@@ -53,6 +53,8 @@ func binaries() []binary {
 		{"kube-apiserver", ".", "k8s.io/kubernetes/cmd/kube-apiserver", KubernetesVersion, kubeLDFlags()},
 		{"kube-controller-manager", ".", "k8s.io/kubernetes/cmd/kube-controller-manager", KubernetesVersion, kubeLDFlags()},
 		{"kube-scheduler", ".", "k8s.io/kubernetes/cmd/kube-scheduler", KubernetesVersion, kubeLDFlags()},
+		// Not a component: kube kubectl and the tests use it where kubectl is not installed.
+		{"kubectl", ".", "k8s.io/kubernetes/cmd/kubectl", KubernetesVersion, kubeLDFlags()},
 		{"kwok", "kwok", "sigs.k8s.io/kwok/cmd/kwok", KwokVersion, kwokLDFlags()},
 		{"kwokctl", "kwok", "sigs.k8s.io/kwok/cmd/kwokctl", KwokVersion, kwokLDFlags()},
 	}

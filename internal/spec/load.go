@@ -4,8 +4,6 @@ import (
 	"github.com/kube-idp/kube/internal/strictyaml"
 	"os"
 	"path/filepath"
-	"slices"
-	"sort"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -71,17 +69,7 @@ func Parse(path string, data []byte) (*File, error) {
 	decodeErrs := d.Reset()
 	applyDefaults(f, path)
 	validate(d, f, filepath.Dir(path))
-	errs = decodeErrs
-	for _, e := range d.Errs() {
-		if !slices.ContainsFunc(decodeErrs, func(de Error) bool { return de.Pos.Line == e.Pos.Line }) {
-			errs = append(errs, e)
-		}
-	}
-	if len(errs) > 0 {
-		sort.SliceStable(errs, func(i, j int) bool {
-			a, b := errs[i].Pos, errs[j].Pos
-			return a.Line < b.Line || (a.Line == b.Line && a.Column < b.Column)
-		})
+	if errs := strictyaml.Merge(decodeErrs, d.Errs()); errs != nil {
 		return nil, errs
 	}
 	return f, nil

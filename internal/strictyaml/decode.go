@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -382,4 +383,21 @@ func SyntaxError(file string, err error) Error {
 		msg = strings.Join(te.Errors, "; ")
 	}
 	return Error{File: file, Pos: Pos{line, 1}, Msg: "invalid YAML: " + msg}
+}
+
+// Merge combines decoding errors with the errors of checks run on the partly
+// decoded result: a check's error on a line that already has a decoding error is
+// dropped (it usually repeats it), and the result is in file order.
+func Merge(decode, checks Errors) Errors {
+	out := decode
+	for _, e := range checks {
+		if !slices.ContainsFunc(decode, func(de Error) bool { return de.Pos.Line == e.Pos.Line }) {
+			out = append(out, e)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i].Pos, out[j].Pos
+		return a.Line < b.Line || (a.Line == b.Line && a.Column < b.Column)
+	})
+	return out
 }

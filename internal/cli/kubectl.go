@@ -1,0 +1,142 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"slices"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/kube-idp/kube/internal/cluster"
+	"github.com/kube-idp/kube/internal/sandbox"
+)
+
+// readOnlyVerbs never change the cluster; every other kubectl verb is guarded on
+// protected clusters.
+var readOnlyVerbs = []string{"get", "describe", "logs", "top", "explain", "api-resources", "api-versions",
+	"version", "diff", "events", "auth", "cluster-info", "config", "completion", "wait", "plugin", "help", "kustomize"}
+
+func newKubectlCmd(streams *IOStreams, sel *cluster.Selection) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "kubectl [ARGS...]",
+		Aliases: []string{"k"},
+		Short:   "Run kubectl against the chosen cluster (everything kubectl can do, through kube)",
+		Long: `Run your kubectl with a temporary kubeconfig for the chosen cluster: kube's flags
+go before "kubectl", everything after it goes to kubectl unchanged, and kube exits
+with kubectl's exit code. The temporary kubeconfig is private (mode 0600) and removed
+when kubectl ends, also on Ctrl-C. Your ~/.kube/config is neither read nor changed.
+On a protected cluster, commands that change something need confirmation.`,
+		Example: `  kube -c qa kubectl get pods -n billing
+  kube -c local k describe node kwok-node-1`,
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") && len(args) == 1 {
+				return cmd.Help()
+			}
+			kubectl, err := findKubectl()
+			if err != nil {
+				return err
+			}
+			t, err := sel.Resolve()
+			if err != nil {
+				return err
+			}
+			if verb := firstArg(args); !slices.Contains(readOnlyVerbs, verb) {
+				err := t.Guard(cluster.Action{What: "run kubectl " + verb}, cluster.GuardIO{In: streams.In, ErrOut: streams.ErrOut, InTTY: streams.InTTY})
+				if err != nil {
+					return err
+				}
+			}
+			code, err := runKubectl(streams, kubectl, t, args)
+			if err != nil {
+				return err
+			}
+			if code != 0 {
+				return exitCode(code)
+			}
+			return nil
+		},
+	}
+	return cmd
+}
+
+// findKubectl is the user's kubectl, else the one built with the sandbox.
+func findKubectl() (string, error) {
+	if p, err := exec.LookPath("kubectl"); err == nil {
+		return p, nil
+	}
+	if comps, ok, _ := sandbox.CachedComponents(); ok {
+		return comps.Bin("kubectl"), nil
+	}
+	return "", errors.New("kubectl is not installed or not on PATH: install it (https://kubernetes.io/docs/tasks/tools/), or run kube sandbox up once, which builds one, and run again")
+}
+
+// firstArg is kubectl's verb: the first argument that is not a flag.
+func firstArg(args []string) string {
+	for _, a := range args {
+		if len(a) > 0 && a[0] != '-' {
+			return a
+		}
+	}
+	return ""
+}
+
+// runKubectl writes the cluster's kubeconfig to a private temporary file, runs
+// kubectl with it, and removes it whatever happens.
+func runKubectl(streams *IOStreams, kubectl string, t *cluster.Target, args []string) (int, error) {
+	f, err := os.CreateTemp("", "kube-kubeconfig-*.yaml")
+	if err != nil {
+		return 0, err
+	}
+	path := f.Name()
+	defer os.Remove(path)
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return 0, err
+	}
+	data, err := clientcmd.Write(*t.Kubeconfig)
+	if err != nil {
+		f.Close()
+		return 0, err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return 0, err
+	}
+	if err := f.Close(); err != nil {
+		return 0, err
+	}
+	c := exec.Command(kubectl, append([]string{"--kubeconfig", path}, args...)...)
+	c.Stdin, c.Stdout, c.Stderr = streams.In, streams.Out, streams.ErrOut
+	c.Env = append(os.Environ(), "KUBECONFIG="+path)
+	// kubectl gets the signals (a terminal sends Ctrl-C to both); kube waits for it
+	// to end so that the file is removed only then, and passes on what it alone got.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	if err := c.Start(); err != nil {
+		return 0, fmt.Errorf("starting kubectl: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Wait() }()
+	for {
+		select {
+		case s := <-sigs:
+			_ = c.Process.Signal(s)
+		case err := <-done:
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+					return 128 + int(ws.Signal()), nil
+				}
+				return ee.ExitCode(), nil
+			}
+			return 0, err
+		}
+	}
+}

@@ -27,17 +27,14 @@ func newKubectlCmd(streams *IOStreams, sel *cluster.Selection) *cobra.Command {
 		Aliases: []string{"k"},
 		Short:   "Run kubectl against the chosen cluster (everything kubectl can do, through kube)",
 		Long: `Run your kubectl with a temporary kubeconfig for the chosen cluster: kube's flags
-go before "kubectl", everything after it goes to kubectl unchanged, and kube exits
+go before "kubectl", and everything from kubectl's verb on goes to kubectl unchanged
+(so kubectl's own flags come after the verb: kube kubectl get pods -n billing), and kube exits
 with kubectl's exit code. The temporary kubeconfig is private (mode 0600) and removed
 when kubectl ends, also on Ctrl-C. Your ~/.kube/config is neither read nor changed.
 On a protected cluster, commands that change something need confirmation.`,
 		Example: `  kube -c qa kubectl get pods -n billing
   kube -c local k describe node kwok-node-1`,
-		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") && len(args) == 1 {
-				return cmd.Help()
-			}
 			kubectl, err := findKubectl()
 			if err != nil {
 				return err
@@ -62,6 +59,8 @@ On a protected cluster, commands that change something need confirmation.`,
 			return nil
 		},
 	}
+	// kube's flags stop at kubectl's verb; everything from there goes to kubectl.
+	cmd.Flags().SetInterspersed(false)
 	return cmd
 }
 

@@ -116,13 +116,16 @@ func NewRootCmd(streams *IOStreams) *cobra.Command {
 		Short: "kube = kubectl + development features: ship services to Kubernetes safely with one command",
 		Long: `kube is the developers' and CI's command for the platform's Kubernetes clusters.
 
-It picks the cluster for you (-c NAME) and never uses ~/.kube/config or $KUBECONFIG
-implicitly, so a command cannot land on whatever cluster happens to be current.
+It picks the cluster for you (-c NAME, from the organisation's registry) and never
+uses ~/.kube/config or $KUBECONFIG implicitly, so a command cannot land on whatever
+cluster happens to be current. Protected clusters ask for confirmation.
 
 Start here:
-  kube sandbox up        start a local cluster of real Kubernetes components
-  kube sandbox status    see it, with its nodes
-  kube version           versions of kube and of the cluster's API server`,
+  kube sandbox up          start a local cluster of real Kubernetes components
+  kube generate --update   write kubernetes/<cluster>/ from kube-generate.yaml
+  kube deploy              show the changes, apply, prune, wait, record a revision
+  kube status              what the app runs
+  kube clusters            the clusters you can use`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

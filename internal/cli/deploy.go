@@ -25,8 +25,12 @@ type appFlags struct {
 	dir, app string
 }
 
-func (a *appFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&a.dir, "filename", "f", "", "directory of manifests (default: kubernetes/<cluster>/ of the repository's "+spec.FileName+")")
+func (a *appFlags) register(cmd *cobra.Command) { a.registerFlags(cmd, "f") }
+
+// registerFlags registers -f with the given shorthand ("" for none: kube logs
+// uses -f for --follow, as kubectl does).
+func (a *appFlags) registerFlags(cmd *cobra.Command, short string) {
+	cmd.Flags().StringVarP(&a.dir, "filename", short, "", "directory of manifests (default: kubernetes/<cluster>/ of the repository's "+spec.FileName+")")
 	cmd.Flags().StringVar(&a.app, "app", "", "app name (default: app of "+spec.FileName+"; required with -f)")
 }
 

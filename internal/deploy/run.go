@@ -136,6 +136,10 @@ func (c *Client) follow(ctx context.Context, o RunOptions, job, container string
 	}
 	streaming := false
 	logsDone := make(chan struct{})
+	// The log stream is followed; once the container has ended it gets a moment
+	// to drain, then it is closed (some servers keep a followed stream open).
+	logCtx, stopLogs := context.WithCancel(ctx)
+	defer stopLogs()
 	for {
 		pods, err := c.Kube.CoreV1().Pods(o.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "job-name=" + job})
 		if err != nil {
@@ -148,11 +152,16 @@ func (c *Client) follow(ctx context.Context, o RunOptions, job, container string
 				streaming = true
 				go func() {
 					defer close(logsDone)
-					c.streamLogs(ctx, o, pod.Name, container)
+					c.streamLogs(logCtx, o, pod.Name, container)
 				}()
 			}
 			if t := st.Terminated; t != nil {
-				<-logsDone
+				select {
+				case <-logsDone:
+				case <-time.After(3 * time.Second):
+					stopLogs()
+					<-logsDone
+				}
 				return int(t.ExitCode), nil
 			}
 			for _, cond := range pod.Status.Conditions {

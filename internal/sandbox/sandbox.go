@@ -162,7 +162,11 @@ func (s *Sandbox) Up(ctx context.Context, opts UpOptions) (alreadyUp bool, err e
 // create runs `kwokctl create cluster` with the cached binaries and the
 // sandbox's kwok stages, then stamps the sandbox with its configuration.
 func (s *Sandbox) create(ctx context.Context, comps Components, port int) error {
-	cfg, err := kwokConfig()
+	podLogPath := filepath.Join(s.Dir, "pod.log")
+	if err := os.WriteFile(podLogPath, []byte(podLog(time.Now())), 0o644); err != nil {
+		return err
+	}
+	cfg, err := kwokConfig(podLogPath)
 	if err != nil {
 		return err
 	}
@@ -198,7 +202,7 @@ func (s *Sandbox) stampPath() string { return filepath.Join(s.Dir, "stamp") }
 // configStamp identifies everything that shapes a running sandbox: a sandbox
 // started by another kube version is restarted by `up` rather than reused.
 func configStamp() string {
-	cfg, _ := kwokConfig()
+	cfg, _ := kwokConfig("POD-LOG") // the path differs per sandbox; the shape does not
 	sum := sha256.Sum256([]byte(CacheKey() + "\n" + cfg))
 	return hex.EncodeToString(sum[:8]) + "\n"
 }

@@ -197,7 +197,7 @@ func TestTail(t *testing.T) {
 }
 
 func TestKwokConfigHasEveryStage(t *testing.T) {
-	cfg, err := kwokConfig()
+	cfg, err := kwokConfig("/x/pod.log")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,6 +205,9 @@ func TestKwokConfigHasEveryStage(t *testing.T) {
 		if !strings.Contains(cfg, "name: "+name+"\n") {
 			t.Errorf("stage %s missing", name)
 		}
+	}
+	if !strings.Contains(cfg, "kind: ClusterLogs") || !strings.Contains(cfg, "logsFile: /x/pod.log") {
+		t.Errorf("no ClusterLogs for the pod log:\n%s", cfg)
 	}
 	if strings.Count(cfg, AnnotationExitCode) < 3 {
 		t.Errorf("pod-complete does not leave exit-code pods to pod-exit:\n%s", cfg)

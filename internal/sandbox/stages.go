@@ -3,12 +3,28 @@ package sandbox
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	nodefast "sigs.k8s.io/kwok/kustomize/stage/node/fast"
 	nodeheartbeat "sigs.k8s.io/kwok/kustomize/stage/node/heartbeat-with-lease"
 	podfast "sigs.k8s.io/kwok/kustomize/stage/pod/fast"
 	"sigs.k8s.io/yaml"
 )
+
+// PodLogLines are what every container of the sandbox logs.
+var PodLogLines = []string{
+	"sandbox: this container runs no program; its node is simulated by kwok",
+	"sandbox: these lines stand in for the application's output",
+}
+
+// podLog renders PodLogLines in the CRI log format that kwok serves.
+func podLog(at time.Time) string {
+	var b strings.Builder
+	for _, l := range PodLogLines {
+		fmt.Fprintf(&b, "%s stdout F %s\n", at.UTC().Format(time.RFC3339Nano), l)
+	}
+	return b.String()
+}
 
 // Annotations that make the sandbox's fake pods behave like real programs.
 const (
@@ -67,8 +83,9 @@ spec:
 
 // kwokConfig is the kwokctl configuration of the sandbox: kwok's own fast node and
 // pod stages (from the kwok module we build), with pod-complete leaving alone the
-// pods that pod-exit handles, and pod-complete honouring the run time annotation.
-func kwokConfig() (string, error) {
+// pods that pod-exit handles and honouring the run time annotation, and podLog
+// served as the log of every container.
+func kwokConfig(podLog string) (string, error) {
 	complete := map[string]any{}
 	if err := yaml.Unmarshal([]byte(podfast.DefaultPodComplete), &complete); err != nil {
 		return "", err
@@ -97,6 +114,16 @@ func kwokConfig() (string, error) {
 		string(completeYAML),
 		podfast.DefaultPodDelete,
 		podExitStage,
+		// kwok serves this file as every container's log, so that log commands
+		// have something real to stream from the API server.
+		`apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterLogs
+metadata:
+  name: sandbox-logs
+spec:
+  logs:
+  - logsFile: ` + podLog + `
+    follow: false`,
 	}
 	for i, d := range docs {
 		docs[i] = strings.TrimSpace(d)

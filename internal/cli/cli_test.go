@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -129,5 +130,26 @@ func TestDiffIsColoredOnlyOnATerminal(t *testing.T) {
 	got := (&IOStreams{OutTTY: true}).Diff(d)
 	if !strings.Contains(got, "\033[31m-old\033[0m\n") || !strings.Contains(got, "\033[32m+new\033[0m\n") || !strings.Contains(got, " same\n") {
 		t.Fatalf("colored diff: %q", got)
+	}
+}
+
+func TestClusterNamesComplete(t *testing.T) {
+	isolate(t)
+	reg := t.TempDir() + "/clusters.yaml"
+	if err := os.WriteFile(reg, []byte("clusters:\n- name: qa\n  server: https://qa.example.com\n  certificateAuthority: ca.crt\n  auth: {exec: {command: aws}}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("KUBE_REGISTRY", reg)
+	code, out, _ := run(t, "__complete", "deploy", "-c", "")
+	if code != 0 || !strings.Contains(out, "local\n") || !strings.Contains(out, "qa\n") {
+		t.Fatalf("completion: exit %d\n%s", code, out)
+	}
+	code, out, _ = run(t, "clusters", "-o", "json")
+	if code != 0 || !strings.Contains(out, `"name": "qa"`) || !strings.Contains(out, `"auth": "exec"`) {
+		t.Fatalf("clusters: exit %d\n%s", code, out)
+	}
+	code, out, _ = run(t, "use", "--shell", "qa")
+	if code != 0 || out != "export KUBE_CLUSTER=qa\n" {
+		t.Fatalf("use --shell: exit %d %q", code, out)
 	}
 }

@@ -88,6 +88,13 @@ func newScaleCmd(streams *IOStreams, sel *cluster.Selection) *cobra.Command {
 kube deploy sets the count of the manifests again.`,
 		Example: "  kube scale -c qa web=4",
 		Args:    cobra.ExactArgs(1),
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+			names, dir := completeProcesses(&a, sel)(cmd, args, toComplete)
+			for i := range names {
+				names[i] += "="
+			}
+			return names, dir | cobra.ShellCompDirectiveNoSpace
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name, n, ok := strings.Cut(args[0], "=")
 			replicas, err := strconv.ParseInt(n, 10, 32)
@@ -120,10 +127,11 @@ func newExecCmd(streams *IOStreams, sel *cluster.Selection) *cobra.Command {
 	var a appFlags
 	var yes bool
 	cmd := &cobra.Command{
-		Use:     "exec PROCESS -- COMMAND [ARG...]",
-		Short:   "Run a command in a running pod of a process (through kubectl exec)",
-		Example: `  kube exec -c qa web -- bin/rails console`,
-		Args:    cobra.MinimumNArgs(2),
+		Use:               "exec PROCESS -- COMMAND [ARG...]",
+		Short:             "Run a command in a running pod of a process (through kubectl exec)",
+		Example:           `  kube exec -c qa web -- bin/rails console`,
+		Args:              cobra.MinimumNArgs(2),
+		ValidArgsFunction: completeProcesses(&a, sel),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cmd.ArgsLenAtDash() != 1 {
 				return usageError{fmt.Errorf("use kube exec PROCESS -- COMMAND")}

@@ -153,3 +153,20 @@ func TestUserKubeconfigIsNeverChanged(t *testing.T) {
 		}
 	}
 }
+
+// kube also works as a kubectl plugin: kubectl kube ...
+func TestKubectlPlugin(t *testing.T) {
+	testcluster.Sandbox(t)
+	dir := t.TempDir()
+	build := exec.Command("go", "build", "-o", filepath.Join(dir, "kubectl-kube"), "../../cmd/kubectl-kube")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the plugin: %v\n%s", err, out)
+	}
+	comps, _, _ := sandbox.CachedComponents()
+	cmd := exec.Command(comps.Bin("kubectl"), "kube", "version", "-c", "local")
+	cmd.Env = append(os.Environ(), "PATH="+dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "server: "+sandbox.KubernetesVersion) {
+		t.Fatalf("kubectl kube version: %v\n%s", err, out)
+	}
+}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -315,8 +316,7 @@ func (d *deployFlags) confirm(streams *IOStreams, t *target, p *deploy.Plan) (bo
 	if !t.cluster.Protected() {
 		return confirm(streams, d.yes, t)
 	}
-	err := t.cluster.Guard(cluster.Action{What: fmt.Sprintf("%s %s (%s)", p.Cause, t.app, deploy.Summary(p)), Dir: t.dir},
-		cluster.GuardIO{In: streams.In, ErrOut: streams.ErrOut, InTTY: streams.InTTY, Yes: d.yes})
+	err := streams.guard(t.cluster, d.yes, cluster.Action{What: fmt.Sprintf("%s %s (%s)", p.Cause, t.app, deploy.Summary(p)), Dir: t.dir})
 	if errors.Is(err, cluster.ErrNotConfirmed) {
 		return false, nil
 	}
@@ -355,38 +355,47 @@ func gitCommit(dir string) string {
 }
 
 func newHistoryCmd(streams *IOStreams, sel *cluster.Selection) *cobra.Command {
-	var a appFlags
-	var output string
-	cmd := &cobra.Command{
-		Use:   "history",
-		Short: "List the app's recorded revisions, newest first",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
-			t, err := a.resolveDeployed(sel)
-			if err != nil {
-				return err
-			}
-			hist, err := t.client.History(cmd.Context(), t.app, t.namespace)
-			if err != nil {
-				return err
-			}
-			if output == "json" {
-				return writeJSON(streams.Out, hist)
-			}
+	return appView(streams, sel, &cobra.Command{Use: "history", Short: "List the app's recorded revisions, newest first"},
+		func(ctx context.Context, t *target) ([]deploy.Revision, error) {
+			return t.client.History(ctx, t.app, t.namespace)
+		},
+		func(t *target, hist []deploy.Revision) {
 			if len(hist) == 0 {
 				fmt.Fprintf(streams.ErrOut, "%s has no revisions on cluster %s (namespace %s).\n", t.app, t.cluster.Name, t.namespace)
-				return nil
+				return
 			}
 			fmt.Fprintf(streams.Out, "%-8s %-20s %-24s %-14s %-7s %s\n", "REVISION", "TIME", "USER", "COMMIT", "OBJECTS", "CAUSE / IMAGES")
 			for _, r := range hist {
 				fmt.Fprintf(streams.Out, "%-8d %-20s %-24s %-14s %-7d %s %s\n", r.Number, r.Time.Local().Format("2006-01-02 15:04:05"),
 					r.User, r.Commit, r.Objects, r.Cause, strings.Join(r.Images, ","))
 			}
-			return nil
-		},
+		})
+}
+
+// appView builds a read-only command about a deployed app: it resolves the app,
+// fetches what to show, and prints it as JSON (-o json) or as text.
+func appView[T any](streams *IOStreams, sel *cluster.Selection, cmd *cobra.Command,
+	fetch func(context.Context, *target) (T, error), text func(*target, T)) *cobra.Command {
+	var a appFlags
+	var output string
+	cmd.Args = cobra.NoArgs
+	cmd.RunE = func(c *cobra.Command, _ []string) error {
+		if err := checkOutput(output); err != nil {
+			return err
+		}
+		t, err := a.resolveDeployed(sel)
+		if err != nil {
+			return err
+		}
+		v, err := fetch(c.Context(), t)
+		if err != nil {
+			return err
+		}
+		if output == "json" {
+			return writeJSON(streams.Out, v)
+		}
+		text(t, v)
+		return nil
 	}
 	a.register(cmd)
 	outputFlag(cmd, &output)
@@ -427,34 +436,14 @@ func newRollbackCmd(streams *IOStreams, sel *cluster.Selection) *cobra.Command {
 }
 
 func newStatusCmd(streams *IOStreams, sel *cluster.Selection) *cobra.Command {
-	var a appFlags
-	var output string
-	cmd := &cobra.Command{
+	return appView(streams, sel, &cobra.Command{
 		Use:   "status",
 		Short: "Show what the app runs: its objects and their readiness, pods, current revision, last events",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
-			t, err := a.resolveDeployed(sel)
-			if err != nil {
-				return err
-			}
-			st, err := t.client.Status(cmd.Context(), t.app, t.namespace)
-			if err != nil {
-				return err
-			}
-			if output == "json" {
-				return writeJSON(streams.Out, st)
-			}
-			printAppStatus(streams, t, st)
-			return nil
+	},
+		func(ctx context.Context, t *target) (*deploy.AppStatus, error) {
+			return t.client.Status(ctx, t.app, t.namespace)
 		},
-	}
-	a.register(cmd)
-	outputFlag(cmd, &output)
-	return cmd
+		func(t *target, st *deploy.AppStatus) { printAppStatus(streams, t, st) })
 }
 
 func printAppStatus(streams *IOStreams, t *target, st *deploy.AppStatus) {
@@ -510,9 +499,7 @@ The Job's pods get their own labels, so the app's Services never send them traff
 			if err != nil {
 				return err
 			}
-			err = t.cluster.Guard(cluster.Action{What: fmt.Sprintf("run %q as %s", strings.Join(args, " "), t.app)},
-				cluster.GuardIO{In: streams.In, ErrOut: streams.ErrOut, InTTY: streams.InTTY, Yes: yes})
-			if err != nil {
+			if err := streams.guard(t.cluster, yes, cluster.Action{What: fmt.Sprintf("run %q as %s", strings.Join(args, " "), t.app)}); err != nil {
 				return err
 			}
 			code, err := t.client.Run(cmd.Context(), deploy.RunOptions{

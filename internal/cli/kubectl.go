@@ -44,8 +44,7 @@ On a protected cluster, commands that change something need confirmation.`,
 				return err
 			}
 			if verb := firstArg(args); !slices.Contains(readOnlyVerbs, verb) {
-				err := t.Guard(cluster.Action{What: "run kubectl " + verb}, cluster.GuardIO{In: streams.In, ErrOut: streams.ErrOut, InTTY: streams.InTTY})
-				if err != nil {
+				if err := streams.guard(t, false, cluster.Action{What: "run kubectl " + verb}); err != nil {
 					return err
 				}
 			}

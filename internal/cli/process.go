@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -14,39 +15,18 @@ import (
 // Heroku-style verbs where kubectl is verbose: ps, logs, exec, scale.
 
 func newPsCmd(streams *IOStreams, sel *cluster.Selection) *cobra.Command {
-	var a appFlags
-	var output string
-	cmd := &cobra.Command{
-		Use:   "ps",
-		Short: "List the app's processes (Deployments) and their pods",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
-			t, err := a.resolveDeployed(sel)
-			if err != nil {
-				return err
-			}
-			procs, err := t.client.Processes(cmd.Context(), t.app, t.namespace)
-			if err != nil {
-				return err
-			}
-			if output == "json" {
-				return writeJSON(streams.Out, procs)
-			}
+	return appView(streams, sel, &cobra.Command{Use: "ps", Short: "List the app's processes (Deployments) and their pods"},
+		func(ctx context.Context, t *target) ([]deploy.Process, error) {
+			return t.client.Processes(ctx, t.app, t.namespace)
+		},
+		func(_ *target, procs []deploy.Process) {
 			for _, p := range procs {
 				fmt.Fprintf(streams.Out, "%s: %d/%d ready  %s\n", p.Name, p.Ready, p.Desired, strings.Join(p.Images, ", "))
 				for _, pod := range p.Pods {
 					fmt.Fprintf(streams.Out, "  %-45s %-11s %-5s restarts %-3d %s\n", pod.Name, pod.Phase, pod.Ready, pod.Restarts, pod.Node)
 				}
 			}
-			return nil
-		},
-	}
-	a.register(cmd)
-	outputFlag(cmd, &output)
-	return cmd
+		})
 }
 
 func newLogsCmd(streams *IOStreams, sel *cluster.Selection) *cobra.Command {
@@ -105,9 +85,7 @@ kube deploy sets the count of the manifests again.`,
 			if err != nil {
 				return err
 			}
-			err = t.cluster.Guard(cluster.Action{What: fmt.Sprintf("scale %s of %s to %d", name, t.app, replicas)},
-				cluster.GuardIO{In: streams.In, ErrOut: streams.ErrOut, InTTY: streams.InTTY, Yes: yes})
-			if err != nil {
+			if err := streams.guard(t.cluster, yes, cluster.Action{What: fmt.Sprintf("scale %s of %s to %d", name, t.app, replicas)}); err != nil {
 				return err
 			}
 			before, err := t.client.Scale(cmd.Context(), t.app, t.namespace, name, int32(replicas))
@@ -140,9 +118,7 @@ func newExecCmd(streams *IOStreams, sel *cluster.Selection) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			err = t.cluster.Guard(cluster.Action{What: fmt.Sprintf("exec %q in %s of %s", strings.Join(args[1:], " "), args[0], t.app)},
-				cluster.GuardIO{In: streams.In, ErrOut: streams.ErrOut, InTTY: streams.InTTY, Yes: yes})
-			if err != nil {
+			if err := streams.guard(t.cluster, yes, cluster.Action{What: fmt.Sprintf("exec %q in %s of %s", strings.Join(args[1:], " "), args[0], t.app)}); err != nil {
 				return err
 			}
 			kubectl, err := findKubectl()

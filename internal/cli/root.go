@@ -69,6 +69,11 @@ func (s *IOStreams) Diff(d string) string {
 	return strings.Join(lines, "")
 }
 
+// guard runs the production guard of t for a mutating command.
+func (s *IOStreams) guard(t *cluster.Target, yes bool, a cluster.Action) error {
+	return t.Guard(a, cluster.GuardIO{In: s.In, ErrOut: s.ErrOut, InTTY: s.InTTY, Yes: yes})
+}
+
 // usageError marks bad command-line input (exit code 2).
 type usageError struct{ error }
 

@@ -225,7 +225,7 @@ func parallel(ctx context.Context, n int, fn func(i int) error) error {
 	return errors.Join(errs...)
 }
 
-// unstructuredList is a helper for tests and status: the objects of a plan.
+// desiredObjects are the objects a plan applies (its revision records them).
 func (p *Plan) desiredObjects() []*unstructured.Unstructured {
 	var out []*unstructured.Unstructured
 	for _, ch := range p.Changes {

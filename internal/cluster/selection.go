@@ -15,6 +15,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/kube-idp/kube/internal/sandbox"
+	"github.com/kube-idp/kube/internal/spec"
 	"github.com/kube-idp/kube/internal/strictyaml"
 )
 
@@ -74,11 +75,15 @@ func (s Selection) ChosenName() (name, source string) {
 	if n, p := DirDefault(); n != "" {
 		return n, p
 	}
+	if f, err := spec.Load(spec.FileName); err == nil && f.Cluster != "" {
+		return f.Cluster, spec.FileName
+	}
 	return Local, "default"
 }
 
 // Resolve picks the cluster: --kubeconfig, else -c, else $KUBE_CLUSTER, else the
-// directory default (`kube use`), else "local". The user's ~/.kube/config and
+// directory default (`kube use`), else the cluster: of kube-generate.yaml, else
+// "local". Only -c and $KUBE_CLUSTER may name a protected cluster. The user's ~/.kube/config and
 // $KUBECONFIG are never used implicitly, so that a command cannot reach whatever
 // cluster happens to be current.
 func (s Selection) Resolve() (*Target, error) {
@@ -97,6 +102,9 @@ func (s Selection) Resolve() (*Target, error) {
 		return nil, err
 	}
 	entry, ok := reg.Find(name)
+	if ok && entry.Protected && source != "-c" && source != "$"+EnvCluster {
+		return nil, fmt.Errorf("cluster %s is protected, so it is never a default (here from %s): name it with -c %s", name, source, name)
+	}
 	if !ok {
 		where := "no registry file"
 		if reg.Path != "" {

@@ -91,3 +91,39 @@ func TestResolveErrors(t *testing.T) {
 		})
 	}
 }
+
+// -c, then $KUBE_CLUSTER, then .kube-cluster, then kube-generate.yaml's cluster:,
+// then local; a protected cluster is never taken from a default.
+func TestChosenNamePrecedence(t *testing.T) {
+	isolate(t)
+	abs, _ := filepath.Abs("testdata/registry/valid.yaml")
+	t.Setenv(EnvRegistry, abs)
+	dir := t.TempDir()
+	t.Chdir(dir)
+	check := func(sel Selection, want, wantSource string) {
+		t.Helper()
+		if got, src := sel.ChosenName(); got != want || !strings.HasSuffix(src, wantSource) {
+			t.Errorf("ChosenName() = %s (%s), want %s (%s)", got, src, want, wantSource)
+		}
+	}
+	check(Selection{}, "local", "default")
+	if err := os.WriteFile("kube-generate.yaml", []byte("cluster: qa\ngenerates:\n- namespace: {clusters: [sandbox]}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	check(Selection{}, "qa", "kube-generate.yaml")
+	if err := os.WriteFile(DirDefaultFile, []byte("legacy\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	check(Selection{}, "legacy", DirDefaultFile)
+	t.Setenv(EnvCluster, "tools")
+	check(Selection{}, "tools", "$"+EnvCluster)
+	check(Selection{Cluster: "prod"}, "prod", "-c")
+
+	t.Setenv(EnvCluster, "")
+	if err := os.WriteFile(DirDefaultFile, []byte("prod\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (Selection{}).Resolve(); err == nil || !strings.Contains(err.Error(), "protected, so it is never a default") {
+		t.Fatalf("a protected default was accepted: %v", err)
+	}
+}

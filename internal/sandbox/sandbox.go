@@ -166,7 +166,11 @@ func (s *Sandbox) create(ctx context.Context, comps Components, port int) error 
 	if err := os.WriteFile(podLogPath, []byte(podLog(time.Now())), 0o644); err != nil {
 		return err
 	}
-	cfg, err := kwokConfig(podLogPath)
+	execDir := filepath.Join(s.Dir, "exec")
+	if err := os.MkdirAll(execDir, 0o755); err != nil {
+		return err
+	}
+	cfg, err := kwokConfig(podLogPath, execDir)
 	if err != nil {
 		return err
 	}
@@ -202,7 +206,7 @@ func (s *Sandbox) stampPath() string { return filepath.Join(s.Dir, "stamp") }
 // configStamp identifies everything that shapes a running sandbox: a sandbox
 // started by another kube version is restarted by `up` rather than reused.
 func configStamp() string {
-	cfg, _ := kwokConfig("POD-LOG") // the path differs per sandbox; the shape does not
+	cfg, _ := kwokConfig("POD-LOG", "EXEC-DIR") // the paths differ per sandbox; the shape does not
 	sum := sha256.Sum256([]byte(CacheKey() + "\n" + cfg))
 	return hex.EncodeToString(sum[:8]) + "\n"
 }

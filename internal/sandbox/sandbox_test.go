@@ -197,7 +197,7 @@ func TestTail(t *testing.T) {
 }
 
 func TestKwokConfigHasEveryStage(t *testing.T) {
-	cfg, err := kwokConfig("/x/pod.log")
+	cfg, err := kwokConfig("/x/pod.log", "/x/exec")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,6 +205,9 @@ func TestKwokConfigHasEveryStage(t *testing.T) {
 		if !strings.Contains(cfg, "name: "+name+"\n") {
 			t.Errorf("stage %s missing", name)
 		}
+	}
+	if !strings.Contains(cfg, "kind: ClusterExec") || !strings.Contains(cfg, "workDir: /x/exec") {
+		t.Errorf("no ClusterExec:\n%s", cfg)
 	}
 	if !strings.Contains(cfg, "kind: ClusterLogs") || !strings.Contains(cfg, "logsFile: /x/pod.log") {
 		t.Errorf("no ClusterLogs for the pod log:\n%s", cfg)

@@ -83,9 +83,9 @@ spec:
 
 // kwokConfig is the kwokctl configuration of the sandbox: kwok's own fast node and
 // pod stages (from the kwok module we build), with pod-complete leaving alone the
-// pods that pod-exit handles and honouring the run time annotation, and podLog
-// served as the log of every container.
-func kwokConfig(podLog string) (string, error) {
+// pods that pod-exit handles and honouring the run time annotation, podLog
+// served as the log of every container, and exec run locally in execDir.
+func kwokConfig(podLog, execDir string) (string, error) {
 	complete := map[string]any{}
 	if err := yaml.Unmarshal([]byte(podfast.DefaultPodComplete), &complete); err != nil {
 		return "", err
@@ -124,6 +124,19 @@ spec:
   logs:
   - logsFile: ` + podLog + `
     follow: false`,
+		// There are no containers: exec runs the command on this machine, in the
+		// sandbox's exec directory, so that exec flows can be tried end to end.
+		`apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterExec
+metadata:
+  name: sandbox-exec
+spec:
+  execs:
+  - local:
+      workDir: ` + execDir + `
+      envs:
+      - name: KUBE_SANDBOX_EXEC
+        value: "true"`,
 	}
 	for i, d := range docs {
 		docs[i] = strings.TrimSpace(d)

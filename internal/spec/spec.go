@@ -22,6 +22,7 @@ type File struct {
 	Slack     string      `yaml:"slack" doc:"Slack channel for the app's alerts and CronJob notifications, e.g. '#payments-alerts'."`
 	Namespace string      `yaml:"namespace" doc:"Namespace of every object. Default: the app name."`
 	Clusters  []string    `yaml:"clusters" doc:"The organisation's cluster names. Default: sandbox, qa, prod."`
+	Cluster   string      `yaml:"cluster" doc:"Default cluster (a registry name, e.g. local or qa) of kube commands run in this repository; never a protected one."`
 	Generates []Generator `yaml:"generates" required:"true" doc:"What to generate: a list of generators, each a mapping with one key."`
 	Loc       Loc
 

@@ -106,6 +106,9 @@ func validate(d *strictyaml.Decoder, f *File, dir string) {
 	if f.Slack != "" && !strings.HasPrefix(f.Slack, "#") {
 		d.ErrorAt(f.Loc.At("slack"), "slack %q must be a channel name starting with #", f.Slack)
 	}
+	if f.Cluster != "" && !validName(f.Cluster) {
+		d.ErrorAt(f.Loc.At("cluster"), "cluster %q is not a valid cluster name", f.Cluster)
+	}
 	for _, c := range f.Clusters {
 		if !validName(c) {
 			d.ErrorAt(f.Loc.At("clusters"), "cluster name %q is not valid: %s", c, nameRule)

@@ -87,31 +87,34 @@ func TestProtectedClusterNeedsConfirmation(t *testing.T) {
 	}
 	base := withKubectl(t, "KUBE_REGISTRY="+reg)
 
-	r := kube(t, append(base, "CI="), "deploy", "-f", dir, "--app", name, "--yes")
+	r := kube(t, append(base, "CI="), "-c", "local", "deploy", "-f", dir, "--app", name, "--yes")
 	if r.code == 0 || !strings.Contains(r.stderr, "Protected cluster local") || !strings.Contains(r.stderr, "only in CI") {
 		t.Fatalf("deploy to a protected cluster without CI=true: exit %d\n%s", r.code, r.stderr)
 	}
 	if _, err := env.Kube.CoreV1().Namespaces().Get(context.Background(), ns, metav1.GetOptions{}); err == nil {
 		t.Fatal("the refused deploy applied something")
 	}
-	r = kube(t, append(base, "CI=true"), "deploy", "-f", dir, "--app", name, "--yes", "--timeout", "1m")
+	r = kube(t, append(base, "CI=true"), "-c", "local", "deploy", "-f", dir, "--app", name, "--yes", "--timeout", "1m")
 	if r.code != 0 {
 		t.Fatalf("deploy with --yes under CI=true: exit %d\n%s", r.code, r.stderr)
 	}
-	if r = kube(t, append(base, "CI=true"), "run", "-f", dir, "--app", name, "--", "true"); r.code == 0 {
+	if r = kube(t, append(base, "CI=true"), "-c", "local", "run", "-f", dir, "--app", name, "--", "true"); r.code == 0 {
 		t.Fatalf("run without --yes on a protected cluster succeeded:\n%s", r.stderr)
 	}
-	if r = kube(t, append(base, "CI=true"), "run", "-f", dir, "--app", name, "--yes", "--", "true"); r.code != 0 {
+	if r = kube(t, append(base, "CI=true"), "-c", "local", "run", "-f", dir, "--app", name, "--yes", "--", "true"); r.code != 0 {
 		t.Fatalf("run --yes under CI=true: exit %d\n%s", r.code, r.stderr)
 	}
-	if r = kube(t, base, "kubectl", "get", "deployments", "-n", ns); r.code != 0 || !strings.Contains(r.stdout, "web") {
+	if r = kube(t, base, "-c", "local", "kubectl", "get", "deployments", "-n", ns); r.code != 0 || !strings.Contains(r.stdout, "web") {
 		t.Fatalf("a read through kubectl was blocked: exit %d\n%s", r.code, r.stderr)
 	}
-	if r = kube(t, base, "kubectl", "delete", "deployment", "web", "-n", ns); r.code == 0 || !strings.Contains(r.stderr, "protected") {
+	if r = kube(t, base, "-c", "local", "kubectl", "delete", "deployment", "web", "-n", ns); r.code == 0 || !strings.Contains(r.stderr, "protected") {
 		t.Fatalf("kubectl delete on a protected cluster without confirmation: exit %d\n%s", r.code, r.stderr)
 	}
 	if _, err := env.Kube.AppsV1().Deployments(ns).Get(context.Background(), "web", metav1.GetOptions{}); err != nil {
 		t.Fatalf("the refused kubectl delete deleted: %v", err)
+	}
+	if r = kube(t, base, "kubectl", "get", "nodes"); r.code == 0 || !strings.Contains(r.stderr, "never a default") {
+		t.Errorf("a protected cluster was used without being named: exit %d\n%s", r.code, r.stderr)
 	}
 	if r = kube(t, base, "clusters"); !strings.Contains(r.stdout, "local") || !strings.Contains(r.stdout, "yes") {
 		t.Errorf("kube clusters does not show local as protected:\n%s", r.stdout)

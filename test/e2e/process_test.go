@@ -41,6 +41,12 @@ func TestPsLogsScaleAndRunLogs(t *testing.T) {
 		t.Errorf("logs of an unknown process: exit %d\n%s", r.code, r.stderr)
 	}
 
+	// The sandbox runs exec'd commands on this machine, in its exec directory.
+	r = kube(t, withKubectl(t), "exec", "-f", dir, "--app", name, "web", "--", "sh", "-c", "echo exec:$KUBE_SANDBOX_EXEC")
+	if r.code != 0 || r.stdout != "exec:true\n" {
+		t.Fatalf("exec: exit %d\n%q\n%s", r.code, r.stdout, r.stderr)
+	}
+
 	r = kube(t, nil, "run", "-f", dir, "--app", name, "--", "bin/task")
 	if r.code != 0 || !strings.Contains(r.stdout, sandbox.PodLogLines[0]) {
 		t.Fatalf("run does not stream the task's log: exit %d\n%s%s", r.code, r.stdout, r.stderr)
@@ -50,10 +56,10 @@ func TestPsLogsScaleAndRunLogs(t *testing.T) {
 	if err := os.WriteFile(reg, []byte("clusters:\n- name: local\n  protected: true\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if r = kube(t, []string{"KUBE_REGISTRY=" + reg, "CI="}, "scale", "-f", dir, "--app", name, "web=3"); r.code == 0 {
+	if r = kube(t, []string{"KUBE_REGISTRY=" + reg, "CI="}, "-c", "local", "scale", "-f", dir, "--app", name, "web=3"); r.code == 0 {
 		t.Fatalf("scale on a protected cluster without confirmation succeeded:\n%s", r.stderr)
 	}
-	r = kube(t, []string{"KUBE_REGISTRY=" + reg, "CI=true"}, "scale", "-f", dir, "--app", name, "web=3", "--yes")
+	r = kube(t, []string{"KUBE_REGISTRY=" + reg, "CI=true"}, "-c", "local", "scale", "-f", dir, "--app", name, "web=3", "--yes")
 	if r.code != 0 || !strings.Contains(r.stderr, "Scaled web of "+name+" from 2 to 3") {
 		t.Fatalf("scale --yes under CI=true: exit %d\n%s", r.code, r.stderr)
 	}

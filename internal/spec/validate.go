@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"github.com/kube-idp/kube/internal/secrets"
 	"github.com/kube-idp/kube/internal/strictyaml"
 	"os"
 	"path/filepath"
@@ -83,13 +84,7 @@ func def[T comparable](v *T, d T) {
 	}
 }
 
-var (
-	cronField = regexp.MustCompile(`^[0-9A-Za-z*/,?#LW-]+$`)
-	// Names of variables whose literal values are secrets.
-	secretName = regexp.MustCompile(`(?i)(pass(word|wd)?|secret|token|api_?key|private_?key|credential|auth)`)
-	// Values that are credentials whatever the variable is called.
-	secretValue = regexp.MustCompile(`(AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY|xox[abpr]-[0-9A-Za-z-]{10,}|gh[pousr]_[0-9A-Za-z]{30,}|sk_live_[0-9A-Za-z]{10,}|://[^/\s:@]+:[^/\s@]+@)`)
-)
+var cronField = regexp.MustCompile(`^[0-9A-Za-z*/,?#LW-]+$`)
 
 func validate(d *strictyaml.Decoder, f *File, dir string) {
 	appValid := validName(f.App)
@@ -352,7 +347,7 @@ func (v *validator) container(l Loc, c *Container) {
 			if val == "" {
 				continue
 			}
-			if secretValue.MatchString(val) || (secretName.MatchString(name) && len(val) >= 8 && !strings.Contains(val, " ")) {
+			if secrets.LooksLikeCredential(name, val) {
 				// Never echo the value: it may be a real credential.
 				v.errorf(e.Loc.Pos, "env %s has a literal value that looks like a credential: keep it in a Secret and reference it as %s: {secret: NAME, key: KEY}", name, name)
 				break

@@ -1,0 +1,56 @@
+// Package secrets recognises values that look like credentials, so that none is
+// written into a generated file, a log line or a message.
+package secrets
+
+import (
+	"regexp"
+	"strings"
+)
+
+var (
+	// Names of variables or keys whose values are secrets.
+	secretName = regexp.MustCompile(`(?i)(pass(word|wd)?|secret|token|api_?key|private_?key|credential|auth)`)
+	// Values that are credentials whatever they are called.
+	secretValue = regexp.MustCompile(`(AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY|xox[abpr]-[0-9A-Za-z-]{10,}|gh[pousr]_[0-9A-Za-z]{30,}|sk_live_[0-9A-Za-z]{10,}|://[^/\s:@]+:[^/\s@]+@)`)
+	// In free text: credential values, "Bearer x", and name=value / name: value pairs.
+	redactPatterns = []*regexp.Regexp{
+		regexp.MustCompile(`-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)`),
+		regexp.MustCompile(`AKIA[0-9A-Z]{16}|xox[abpr]-[0-9A-Za-z-]{10,}|gh[pousr]_[0-9A-Za-z]{30,}|sk_live_[0-9A-Za-z]{10,}`),
+		regexp.MustCompile(`(?i)(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}`),
+		regexp.MustCompile(`(://[^/\s:@]+:)[^/\s@]+(@)`),
+		regexp.MustCompile(`(?i)((?:pass(?:word|wd)?|secret|token|api[_-]?key|private[_-]?key|credential)[a-z_-]*["']?\s*[:=]\s*["']?)[^\s"',;&]+`),
+	}
+)
+
+// Redacted replaces what is hidden.
+const Redacted = "[REDACTED]"
+
+// LooksLikeCredential tells whether a named literal value is probably a secret:
+// a credential-shaped value, or a single-word value of at least 8 characters for
+// a variable named like a secret.
+func LooksLikeCredential(name, value string) bool {
+	if value == "" {
+		return false
+	}
+	return secretValue.MatchString(value) || (secretName.MatchString(name) && len(value) >= 8 && !strings.Contains(value, " "))
+}
+
+// Redact hides everything in free text (log lines, error bodies) that looks like
+// a credential, keeping the surrounding words so the text stays readable.
+func Redact(text string) string {
+	for i, re := range redactPatterns {
+		switch i {
+		case 3:
+			text = re.ReplaceAllString(text, "${1}"+Redacted+"${2}")
+		case 4:
+			text = re.ReplaceAllString(text, "${1}"+Redacted)
+		case 2:
+			text = re.ReplaceAllStringFunc(text, func(m string) string {
+				return strings.Fields(m)[0] + " " + Redacted
+			})
+		default:
+			text = re.ReplaceAllString(text, Redacted)
+		}
+	}
+	return text
+}

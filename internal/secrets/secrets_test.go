@@ -1,0 +1,48 @@
+package secrets
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestLooksLikeCredential(t *testing.T) {
+	for _, c := range []struct {
+		name, value string
+		want        bool
+	}{
+		{"DB_PASSWORD", "s3cr3t-Passw0rd", true},
+		{"UPSTREAM", "https://admin:hunter22@db.example.com/x", true},
+		{"AWS_ID", "AKIAABCDEFGHIJKLMNOP", true},
+		{"GREETING", "hello world", false},
+		{"LOG_LEVEL", "debug", false},
+		{"API_TOKEN", "short", false},
+		{"URL", "https://db.example.com/x", false},
+	} {
+		if got := LooksLikeCredential(c.name, c.value); got != c.want {
+			t.Errorf("LooksLikeCredential(%s, %s) = %v", c.name, c.value, got)
+		}
+	}
+}
+
+func TestRedact(t *testing.T) {
+	in := strings.Join([]string{
+		"connecting to postgres://app:hunter22@db:5432/app",
+		"Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig",
+		"password=topsecret123 retry=3",
+		`{"api_key": "abcd1234efgh"}`,
+		"aws AKIAABCDEFGHIJKLMNOP used",
+		"-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----",
+		"plain line with no secret",
+	}, "\n")
+	out := Redact(in)
+	for _, leaked := range []string{"hunter22", "eyJhbGciOiJIUzI1NiJ9", "topsecret123", "abcd1234efgh", "AKIAABCDEFGHIJKLMNOP", "MIIEow"} {
+		if strings.Contains(out, leaked) {
+			t.Errorf("%q survived redaction:\n%s", leaked, out)
+		}
+	}
+	for _, kept := range []string{"postgres://app:[REDACTED]@db:5432/app", "Bearer [REDACTED]", "retry=3", "plain line with no secret"} {
+		if !strings.Contains(out, kept) {
+			t.Errorf("redaction lost %q:\n%s", kept, out)
+		}
+	}
+}

@@ -87,6 +87,12 @@ func firstArg(args []string) string {
 // runKubectl writes the cluster's kubeconfig to a private temporary file, runs
 // kubectl with it, and removes it whatever happens.
 func runKubectl(streams *IOStreams, kubectl string, t *cluster.Target, args []string) (int, error) {
+	// kubectl gets the signals (a terminal sends Ctrl-C to both); kube waits for it
+	// to end so that the file is removed only then, and passes on what it alone got.
+	// Caught from before the file exists, so no signal can skip the removal.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
 	f, err := os.CreateTemp("", "kube-kubeconfig-*.yaml")
 	if err != nil {
 		return 0, err
@@ -112,11 +118,6 @@ func runKubectl(streams *IOStreams, kubectl string, t *cluster.Target, args []st
 	c := exec.Command(kubectl, append([]string{"--kubeconfig", path}, args...)...)
 	c.Stdin, c.Stdout, c.Stderr = streams.In, streams.Out, streams.ErrOut
 	c.Env = append(os.Environ(), "KUBECONFIG="+path)
-	// kubectl gets the signals (a terminal sends Ctrl-C to both); kube waits for it
-	// to end so that the file is removed only then, and passes on what it alone got.
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
 	if err := c.Start(); err != nil {
 		return 0, fmt.Errorf("starting kubectl: %w", err)
 	}

@@ -1,20 +1,68 @@
-// Command kube-controller runs the platform's in-cluster controllers. For now it
-// only reports its version; the fork and CronJob controllers join it later.
+// Command kube-controller runs the platform's in-cluster controllers in one
+// manager: for now the CronJob notifier.
 package main
 
 import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/kube-idp/kube/internal/controller"
 	"github.com/kube-idp/kube/internal/version"
 )
 
 func main() {
-	showVersion := flag.Bool("version", false, "print the version and exit")
+	var o controller.Options
+	var showVersion bool
+	var webhooks, nsChannels string
+	flag.BoolVar(&showVersion, "version", false, "print the version and exit")
+	flag.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", "Prometheus metrics address (0 disables)")
+	flag.StringVar(&o.HealthAddr, "health-probe-bind-address", ":8081", "healthz/readyz address (0 disables)")
+	flag.BoolVar(&o.LeaderElection, "leader-elect", false, "elect a leader, for more than one replica")
+	flag.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader lease (default: the pod's)")
+	flag.StringVar(&o.Notifier.Cluster, "cluster-name", "", "cluster name shown in notifications")
+	flag.StringVar(&o.Notifier.DefaultChannel, "default-channel", "", "Slack channel when neither the CronJob nor its namespace names one")
+	flag.StringVar(&nsChannels, "namespace-channels", "", "per-namespace channels: ns1=#chan,ns2=#other")
+	flag.StringVar(&webhooks, "webhook-secret", "", "NAMESPACE/NAME of the Secret mapping channels (without #) to webhook URLs")
+	opts := zap.Options{}
+	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
-	fmt.Printf("kube-controller %s (%s)\n", version.String(), version.GoVersion())
-	if !*showVersion {
-		fmt.Fprintln(os.Stderr, "no controllers are implemented yet; this binary only reports its version")
+	fmt.Fprintf(os.Stderr, "kube-controller %s (%s)\n", version.String(), version.GoVersion())
+	if showVersion {
+		return
 	}
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	ns, name, ok := strings.Cut(webhooks, "/")
+	if !ok || ns == "" || name == "" {
+		fail("--webhook-secret NAMESPACE/NAME is required")
+	}
+	o.Notifier.WebhookSecret = types.NamespacedName{Namespace: ns, Name: name}
+	o.Notifier.NamespaceChannels = map[string]string{}
+	for _, pair := range strings.Split(nsChannels, ",") {
+		if pair == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(pair, "=")
+		if !ok || !strings.HasPrefix(v, "#") {
+			fail("--namespace-channels: " + pair + " is not NAMESPACE=#channel")
+		}
+		o.Notifier.NamespaceChannels[k] = v
+	}
+	mgr, err := controller.NewManager(ctrl.GetConfigOrDie(), o)
+	if err != nil {
+		fail(err.Error())
+	}
+	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+		fail(err.Error())
+	}
+}
+
+func fail(msg string) {
+	fmt.Fprintln(os.Stderr, "kube-controller:", msg)
+	os.Exit(2)
 }

@@ -1,0 +1,52 @@
+// Package cronjobnotifier tells a CronJob's owning team, on Slack, when one of its
+// runs fails and when it recovers, exactly once per event even across controller
+// restarts, and without losing a message while Slack is down.
+package cronjobnotifier
+
+import (
+	"strings"
+
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// Annotations read and written by the notifier.
+const (
+	// AnnotationChannel on a CronJob (written by kube generate) names its Slack channel.
+	AnnotationChannel = "kube-idp.dev/notify-channel"
+	// AnnotationOptIn on a Job not owned by a CronJob makes it notify too.
+	AnnotationOptIn = "kube-idp.dev/notify"
+	// AnnotationState on a Job records the delivery: "pending:<kind>" once decided,
+	// "sent:<kind>" once delivered, "none" when there is nothing to say, and
+	// "rejected:<kind>" when Slack refused it for good.
+	AnnotationState = "kube-idp.dev/notification"
+	// AnnotationLastOutcome on a CronJob is the outcome of its last finished run
+	// ("failed" or "succeeded"), to announce a recovery.
+	AnnotationLastOutcome = "kube-idp.dev/last-outcome"
+)
+
+// Config is the notifier's cluster-wide configuration.
+type Config struct {
+	// Cluster is the name shown in messages.
+	Cluster string
+	// DefaultChannel is used when neither the CronJob nor its namespace names one.
+	DefaultChannel string
+	// NamespaceChannels are per-namespace defaults.
+	NamespaceChannels map[string]string
+	// WebhookSecret holds one key per channel (the channel name without '#') whose
+	// value is that channel's incoming webhook URL. Annotations name channels, never URLs.
+	WebhookSecret types.NamespacedName
+}
+
+// channel routes a CronJob's notifications.
+func (c Config) channel(namespace string, annotations map[string]string) string {
+	if ch := annotations[AnnotationChannel]; ch != "" {
+		return ch
+	}
+	if ch := c.NamespaceChannels[namespace]; ch != "" {
+		return ch
+	}
+	return c.DefaultChannel
+}
+
+// webhookKey is the Secret key of a channel: Secret keys cannot hold '#'.
+func webhookKey(channel string) string { return strings.TrimPrefix(channel, "#") }

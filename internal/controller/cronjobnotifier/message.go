@@ -1,0 +1,55 @@
+package cronjobnotifier
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/kube-idp/kube/internal/secrets"
+	"github.com/kube-idp/kube/internal/slack"
+)
+
+// run describes a finished Job for a message.
+type run struct {
+	Cluster, Namespace, CronJob, Job string
+	Kind                             string // failed or recovered
+	Reason                           string
+	Duration                         time.Duration
+	LogTail                          string
+}
+
+// maxLog bounds the log excerpt (Slack sections hold 3,000 characters).
+const maxLog = 2500
+
+func (r run) message() slack.Message {
+	title := fmt.Sprintf(":x: CronJob %s/%s failed", r.Namespace, r.CronJob)
+	if r.Kind == "recovered" {
+		title = fmt.Sprintf(":white_check_mark: CronJob %s/%s recovered", r.Namespace, r.CronJob)
+	}
+	field := func(k, v string) *slack.Text { return &slack.Text{Type: "mrkdwn", Text: "*" + k + "*\n" + v} }
+	blocks := []slack.Block{
+		{Type: "section", Text: &slack.Text{Type: "mrkdwn", Text: "*" + title + "*"}},
+		{Type: "section", Fields: []*slack.Text{
+			field("Cluster", r.Cluster), field("Namespace", r.Namespace),
+			field("CronJob", r.CronJob), field("Job", r.Job),
+			field("Duration", r.Duration.Round(time.Second).String()), field("Reason", orDash(r.Reason)),
+		}},
+	}
+	if r.LogTail != "" {
+		log := secrets.Redact(r.LogTail)
+		if len(log) > maxLog {
+			log = "…" + log[len(log)-maxLog:]
+		}
+		blocks = append(blocks, slack.Block{Type: "section", Text: &slack.Text{Type: "mrkdwn", Text: "*Last log lines*\n```" + strings.ReplaceAll(log, "```", "'''") + "```"}})
+	}
+	blocks = append(blocks, slack.Block{Type: "section", Text: &slack.Text{Type: "mrkdwn",
+		Text: fmt.Sprintf("More: `kube -c %s kubectl logs -n %s job/%s`", r.Cluster, r.Namespace, r.Job)}})
+	return slack.Message{Text: title, Blocks: blocks}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,186 @@
+package cronjobnotifier_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/ptr"
+
+	"github.com/kube-idp/kube/internal/controller"
+	"github.com/kube-idp/kube/internal/controller/cronjobnotifier"
+	"github.com/kube-idp/kube/internal/sandbox"
+	"github.com/kube-idp/kube/internal/testcluster"
+)
+
+// webhook is a local Slack: it answers with the queued statuses (then 200) and
+// keeps the texts of the messages it accepted.
+type webhook struct {
+	mu       sync.Mutex
+	statuses []int
+	texts    []string
+	bodies   []string
+}
+
+func (w *webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	status := http.StatusOK
+	if len(w.statuses) > 0 {
+		status, w.statuses = w.statuses[0], w.statuses[1:]
+	}
+	if status == http.StatusOK {
+		body, _ := io.ReadAll(r.Body)
+		var m struct{ Text string }
+		_ = json.Unmarshal(body, &m)
+		w.texts = append(w.texts, m.Text)
+		w.bodies = append(w.bodies, string(body))
+	}
+	rw.WriteHeader(status)
+}
+
+func (w *webhook) count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.texts)
+}
+
+func (w *webhook) last() (string, string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.texts[len(w.texts)-1], w.bodies[len(w.bodies)-1]
+}
+
+func TestFailureAndRecoveryAreNotifiedExactlyOnce(t *testing.T) {
+	env := testcluster.Sandbox(t)
+	ctx := context.Background()
+	ns := env.Namespace
+	hook := &webhook{}
+	srv := httptest.NewServer(hook)
+	defer srv.Close()
+
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "slack-webhooks", Namespace: ns},
+		Data: map[string][]byte{"team-a": []byte(srv.URL + "/services/T/B/secret")}}
+	if _, err := env.Kube.CoreV1().Secrets(ns).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	start := func() context.CancelFunc {
+		mgr, err := controller.NewManager(env.Config, controller.Options{
+			MetricsAddr: "0", HealthAddr: "0", SlackBaseDelay: 10 * time.Millisecond, Restartable: true,
+			Notifier: cronjobnotifier.Config{Cluster: "sandbox", WebhookSecret: types.NamespacedName{Namespace: ns, Name: "slack-webhooks"}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); _ = mgr.Start(mctx) }()
+		return func() { cancel(); <-done }
+	}
+	stop := start()
+	defer func() { stop() }()
+
+	cron := &batchv1.CronJob{
+		ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: ns, Annotations: map[string]string{cronjobnotifier.AnnotationChannel: "#team-a"}},
+		Spec:       batchv1.CronJobSpec{Schedule: "0 0 1 1 *", Suspend: ptr.To(true), JobTemplate: batchv1.JobTemplateSpec{Spec: jobSpec("")}},
+	}
+	cron, err := env.Kube.BatchV1().CronJobs(ns).Create(ctx, cron, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runJob := func(name, exitCode string) {
+		t.Helper()
+		job := &batchv1.Job{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, OwnerReferences: []metav1.OwnerReference{{
+				APIVersion: "batch/v1", Kind: "CronJob", Name: cron.Name, UID: cron.UID, Controller: ptr.To(true),
+			}}},
+			Spec: jobSpec(exitCode),
+		}
+		if _, err := env.Kube.BatchV1().Jobs(ns).Create(ctx, job, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		// Wait until the notifier has settled the Job, whatever it decided.
+		err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+			j, err := env.Kube.BatchV1().Jobs(ns).Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return false, nil
+			}
+			s := j.Annotations[cronjobnotifier.AnnotationState]
+			return s == "none" || strings.HasPrefix(s, "sent:"), nil
+		})
+		if err != nil {
+			t.Fatalf("job %s was not settled by the notifier: %v", name, err)
+		}
+	}
+
+	runJob("nightly-1", "3")
+	if hook.count() != 1 {
+		t.Fatalf("%d messages after a failure, want 1", hook.count())
+	}
+	text, body := hook.last()
+	if !strings.Contains(text, "CronJob "+ns+"/nightly failed") || !strings.Contains(body, sandbox.PodLogLines[0]) ||
+		!strings.Contains(body, "nightly-1") || strings.Contains(body, "services/T/B/secret") {
+		t.Fatalf("failure message: %s\n%s", text, body)
+	}
+
+	runJob("nightly-2", "")
+	text, _ = hook.last()
+	if hook.count() != 2 || !strings.Contains(text, "recovered") {
+		t.Fatalf("after the recovery: %d messages, last %q", hook.count(), text)
+	}
+	runJob("nightly-3", "")
+	if hook.count() != 2 {
+		for _, n := range []string{"nightly-1", "nightly-2", "nightly-3"} {
+			j, _ := env.Kube.BatchV1().Jobs(ns).Get(ctx, n, metav1.GetOptions{})
+			t.Logf("%s: %v %v", n, j.Annotations, j.Status.Conditions)
+		}
+		c, _ := env.Kube.BatchV1().CronJobs(ns).Get(ctx, "nightly", metav1.GetOptions{})
+		t.Logf("cron: %v", c.Annotations)
+		t.Fatalf("a routine success was notified: %d messages: %v", hook.count(), hook.texts)
+	}
+
+	// A restart sends nothing again.
+	stop()
+	stop = start()
+	time.Sleep(2 * time.Second)
+	if hook.count() != 2 {
+		t.Fatalf("a restart repeated messages: %d", hook.count())
+	}
+
+	// Slack fails three times, then accepts: exactly one message.
+	hook.mu.Lock()
+	hook.statuses = []int{500, 500, 500}
+	hook.mu.Unlock()
+	runJob("nightly-4", "3")
+	if hook.count() != 3 {
+		t.Fatalf("%d messages after 500, 500, 500, 200; want one more (3)", hook.count())
+	}
+}
+
+func jobSpec(exitCode string) batchv1.JobSpec {
+	annotations := map[string]string{}
+	if exitCode != "" {
+		annotations[sandbox.AnnotationExitCode] = exitCode
+	}
+	return batchv1.JobSpec{
+		BackoffLimit: ptr.To[int32](0),
+		Template: corev1.PodTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{Annotations: annotations},
+			Spec: corev1.PodSpec{
+				RestartPolicy: corev1.RestartPolicyNever,
+				Containers:    []corev1.Container{{Name: "task", Image: "registry.example.com/task:1"}},
+			},
+		},
+	}
+}

@@ -1,0 +1,251 @@
+package cronjobnotifier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kube-idp/kube/internal/slack"
+)
+
+// Reconciler watches Jobs of CronJobs (and opted-in Jobs) and notifies their
+// outcome. Delivery state lives on the Job, so a restart neither repeats a sent
+// message nor forgets an unsent one.
+type Reconciler struct {
+	Client client.Client
+	// Reader reads from the API server, not the cache: the delivery state must
+	// never be judged from a stale copy, or a message would be sent twice.
+	Reader   client.Reader
+	Kube     kubernetes.Interface // for pod logs
+	Recorder events.EventRecorder
+	Slack    *slack.Client
+	Config   Config
+}
+
+// SetupWithManager registers the reconciler.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).Named("cronjob-notifier").For(&batchv1.Job{}).Complete(r)
+}
+
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=batch,resources=cronjobs,verbs=get;patch
+// +kubebuilder:rbac:groups="",resources=pods;pods/log,verbs=get;list
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile handles one Job.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var job batchv1.Job
+	if err := r.Reader.Get(ctx, req.NamespacedName, &job); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	state := job.Annotations[AnnotationState]
+	if state == "none" || strings.HasPrefix(state, "sent:") || strings.HasPrefix(state, "rejected:") {
+		return ctrl.Result{}, nil
+	}
+	cron, err := r.owner(ctx, &job)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if cron == nil && job.Annotations[AnnotationOptIn] != "true" {
+		return ctrl.Result{}, nil
+	}
+	kind := strings.TrimPrefix(state, "pending:")
+	outcome := finished(&job)
+	if state == "" {
+		if outcome == "" {
+			return ctrl.Result{}, nil
+		}
+		kind = r.decide(cron, outcome)
+		// Record the decision before anything is sent (optimistic lock: a stale
+		// copy cannot decide twice).
+		next := "none"
+		if kind != "" {
+			next = "pending:" + kind
+		}
+		if err := r.annotate(ctx, &job, AnnotationState, next, true); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	// Then the CronJob's last outcome, for the next run's recovery check; also on
+	// a retry, since the first attempt may have stopped in between. The CronJob is
+	// updated by its controller too, so this patch takes no lock.
+	if cron != nil && outcome != "" && cron.Annotations[AnnotationLastOutcome] != outcome {
+		if err := r.annotate(ctx, cron, AnnotationLastOutcome, outcome, false); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	if kind == "" {
+		return ctrl.Result{}, nil
+	}
+	return r.deliver(ctx, &job, cron, kind)
+}
+
+// finished is "failed" or "succeeded" once the Job has ended, else "".
+func finished(job *batchv1.Job) string {
+	for _, c := range job.Status.Conditions {
+		if c.Status != corev1.ConditionTrue {
+			continue
+		}
+		switch c.Type {
+		case batchv1.JobFailed:
+			return "failed"
+		case batchv1.JobComplete:
+			return "succeeded"
+		}
+	}
+	return ""
+}
+
+// decide what to say: every failure, and a success right after a failure.
+func (r *Reconciler) decide(cron *batchv1.CronJob, outcome string) string {
+	switch {
+	case outcome == "failed":
+		return "failed"
+	case cron != nil && cron.Annotations[AnnotationLastOutcome] == "failed":
+		return "recovered"
+	}
+	return ""
+}
+
+func (r *Reconciler) owner(ctx context.Context, job *batchv1.Job) (*batchv1.CronJob, error) {
+	ref := metav1.GetControllerOf(job)
+	if ref == nil || ref.Kind != "CronJob" {
+		return nil, nil
+	}
+	var cron batchv1.CronJob
+	if err := r.Reader.Get(ctx, types.NamespacedName{Namespace: job.Namespace, Name: ref.Name}, &cron); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return &cron, nil
+}
+
+// annotate sets one annotation; with lock it fails on a concurrent change.
+func (r *Reconciler) annotate(ctx context.Context, obj client.Object, key, value string, lock bool) error {
+	var patch client.Patch = client.MergeFrom(obj.DeepCopyObject().(client.Object))
+	if lock {
+		patch = client.MergeFromWithOptions(obj.DeepCopyObject().(client.Object), client.MergeFromWithOptimisticLock{})
+	}
+	a := obj.GetAnnotations()
+	if a == nil {
+		a = map[string]string{}
+	}
+	a[key] = value
+	obj.SetAnnotations(a)
+	return r.Client.Patch(ctx, obj, patch)
+}
+
+// deliver sends a pending notification and records it. A crash between the
+// send and the record is the only way a message can be sent twice.
+func (r *Reconciler) deliver(ctx context.Context, job *batchv1.Job, cron *batchv1.CronJob, kind string) (ctrl.Result, error) {
+	regarding := client.Object(job)
+	annotations := job.Annotations
+	name := job.Name
+	if cron != nil {
+		regarding, annotations, name = cron, cron.Annotations, cron.Name
+	}
+	channel := r.Config.channel(job.Namespace, annotations)
+	if channel == "" {
+		r.Recorder.Eventf(regarding, job, corev1.EventTypeWarning, "NoChannel", "Notify",
+			"job %s %s but no Slack channel is configured (annotation %s, namespace or cluster default)", job.Name, kind, AnnotationChannel)
+		return ctrl.Result{}, r.annotate(ctx, job, AnnotationState, "none", true)
+	}
+	webhook, err := r.webhook(ctx, channel)
+	if err != nil {
+		r.Recorder.Eventf(regarding, job, corev1.EventTypeWarning, "NoWebhook", "Notify", "%v", err)
+		return ctrl.Result{RequeueAfter: time.Minute}, nil // delivered once the Secret has it
+	}
+	msg := run{
+		Cluster: r.Config.Cluster, Namespace: job.Namespace, CronJob: name, Job: job.Name, Kind: kind,
+		Reason: reason(job), Duration: duration(job),
+	}
+	if kind == "failed" {
+		msg.LogTail = r.logTail(ctx, job)
+	}
+	_, err = r.Slack.Send(ctx, webhook, msg.message())
+	var rejected *slack.PermanentError
+	switch {
+	case errors.As(err, &rejected):
+		r.Recorder.Eventf(regarding, job, corev1.EventTypeWarning, "NotificationRejected", "Notify", "%s: %v", channel, err)
+		return ctrl.Result{}, r.annotate(ctx, job, AnnotationState, "rejected:"+kind, true)
+	case err != nil:
+		return ctrl.Result{}, fmt.Errorf("notifying %s: %w", channel, err) // retried with backoff
+	}
+	r.Recorder.Eventf(regarding, job, corev1.EventTypeNormal, "NotificationSent", "Notify", "told %s that job %s %s", channel, job.Name, kind)
+	return ctrl.Result{}, r.annotate(ctx, job, AnnotationState, "sent:"+kind, true)
+}
+
+func (r *Reconciler) webhook(ctx context.Context, channel string) (string, error) {
+	var s corev1.Secret
+	if err := r.Client.Get(ctx, r.Config.WebhookSecret, &s); err != nil {
+		return "", fmt.Errorf("reading webhook Secret %s: %w", r.Config.WebhookSecret, err)
+	}
+	url := strings.TrimSpace(string(s.Data[webhookKey(channel)]))
+	if url == "" {
+		return "", fmt.Errorf("Secret %s has no webhook for channel %s (key %q)", r.Config.WebhookSecret, channel, webhookKey(channel))
+	}
+	return url, nil
+}
+
+func reason(job *batchv1.Job) string {
+	for _, c := range job.Status.Conditions {
+		if c.Type == batchv1.JobFailed && c.Status == corev1.ConditionTrue {
+			return strings.TrimSpace(c.Reason + ": " + c.Message)
+		}
+	}
+	return ""
+}
+
+func duration(job *batchv1.Job) time.Duration {
+	if job.Status.StartTime == nil {
+		return 0
+	}
+	end := time.Now()
+	if job.Status.CompletionTime != nil {
+		end = job.Status.CompletionTime.Time
+	}
+	for _, c := range job.Status.Conditions {
+		if c.Type == batchv1.JobFailed && c.Status == corev1.ConditionTrue {
+			end = c.LastTransitionTime.Time
+		}
+	}
+	return end.Sub(job.Status.StartTime.Time)
+}
+
+// logTail is the end of the log of the Job's failed pod ("" when unavailable).
+func (r *Reconciler) logTail(ctx context.Context, job *batchv1.Job) string {
+	pods, err := r.Kube.CoreV1().Pods(job.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "job-name=" + job.Name})
+	if err != nil || len(pods.Items) == 0 {
+		return ""
+	}
+	pod := pods.Items[len(pods.Items)-1]
+	for _, p := range pods.Items {
+		if p.Status.Phase == corev1.PodFailed {
+			pod = p
+		}
+	}
+	tail := int64(20)
+	rc, err := r.Kube.CoreV1().Pods(job.Namespace).GetLogs(pod.Name, &corev1.PodLogOptions{TailLines: &tail}).Stream(ctx)
+	if err != nil {
+		return ""
+	}
+	defer rc.Close()
+	data, _ := io.ReadAll(io.LimitReader(rc, 64*1024))
+	return strings.TrimSpace(string(data))
+}

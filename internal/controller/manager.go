@@ -1,0 +1,79 @@
+// Package controller assembles kube-controller: one controller-runtime manager
+// running every platform controller (one per sub-folder).
+package controller
+
+import (
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/kube-idp/kube/internal/controller/cronjobnotifier"
+	"github.com/kube-idp/kube/internal/slack"
+)
+
+// Options configure the manager.
+type Options struct {
+	MetricsAddr    string // "0" disables the metrics endpoint
+	HealthAddr     string // "0" disables the health endpoints
+	LeaderElection bool
+	// LeaderElectionNamespace is where the lease lives (required outside a pod).
+	LeaderElectionNamespace string
+	Notifier                cronjobnotifier.Config
+	// SlackBaseDelay is the first retry delay of Slack deliveries (default 1 s).
+	SlackBaseDelay time.Duration
+	// Restartable allows a second manager in the same process (tests restart it).
+	Restartable bool
+}
+
+// NewManager builds the manager with every controller registered.
+func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  scheme,
+		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddr},
+		HealthProbeBindAddress:  o.HealthAddr,
+		LeaderElection:          o.LeaderElection,
+		LeaderElectionID:        "kube-controller.kube-idp.dev",
+		LeaderElectionNamespace: o.LeaderElectionNamespace,
+		Controller:              config.Controller{SkipNameValidation: ptr.To(o.Restartable)},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating the manager: %w", err)
+	}
+	if o.HealthAddr != "0" && o.HealthAddr != "" {
+		if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+			return nil, err
+		}
+		if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+			return nil, err
+		}
+	}
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	notifier := &cronjobnotifier.Reconciler{
+		Client:   mgr.GetClient(),
+		Reader:   mgr.GetAPIReader(),
+		Kube:     kube,
+		Recorder: mgr.GetEventRecorder("kube-controller"),
+		Slack:    &slack.Client{BaseDelay: o.SlackBaseDelay},
+		Config:   o.Notifier,
+	}
+	if err := notifier.SetupWithManager(mgr); err != nil {
+		return nil, err
+	}
+	return mgr, nil
+}

@@ -69,7 +69,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		Reader:   mgr.GetAPIReader(),
 		Kube:     kube,
 		Recorder: mgr.GetEventRecorder("kube-controller"),
-		Slack:    &slack.Client{BaseDelay: o.SlackBaseDelay},
+		Slack:    &slack.Client{BaseDelay: o.SlackBaseDelay, OnRetry: cronjobnotifier.OnRetry},
 		Config:   o.Notifier,
 	}
 	if err := notifier.SetupWithManager(mgr); err != nil {

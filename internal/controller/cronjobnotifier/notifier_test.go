@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/kube-idp/kube/internal/controller"
 	"github.com/kube-idp/kube/internal/controller/cronjobnotifier"
@@ -166,6 +167,47 @@ func TestFailureAndRecoveryAreNotifiedExactlyOnce(t *testing.T) {
 	if hook.count() != 3 {
 		t.Fatalf("%d messages after 500, 500, 500, 200; want one more (3)", hook.count())
 	}
+
+	// The deliveries are counted.
+	if got := metric(t, "kube_cronjob_notifications_total", map[string]string{"kind": "failed", "result": "sent"}); got != 2 {
+		t.Errorf("failed/sent = %v, want 2", got)
+	}
+	if got := metric(t, "kube_cronjob_notifications_total", map[string]string{"kind": "recovered", "result": "sent"}); got != 1 {
+		t.Errorf("recovered/sent = %v, want 1", got)
+	}
+	if got := metric(t, "kube_cronjob_notification_retries_total", map[string]string{"reason": "500"}); got != 3 {
+		t.Errorf("retries on 500 = %v, want 3", got)
+	}
+	if got := metric(t, "kube_cronjob_notifications_pending", nil); got != 0 {
+		t.Errorf("pending = %v, want 0", got)
+	}
+}
+
+// metric reads one sample from controller-runtime's registry.
+func metric(t *testing.T, name string, labels map[string]string) float64 {
+	t.Helper()
+	families, err := ctrlmetrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if v, ok := labels[l.GetName()]; ok && v != l.GetValue() {
+					continue next
+				}
+			}
+			if c := m.GetCounter(); c != nil {
+				return c.GetValue()
+			}
+			return m.GetGauge().GetValue()
+		}
+	}
+	return -1
 }
 
 func jobSpec(exitCode string) batchv1.JobSpec {

@@ -33,6 +33,8 @@ type Reconciler struct {
 	Recorder events.EventRecorder
 	Slack    *slack.Client
 	Config   Config
+
+	pending pendingSet
 }
 
 // SetupWithManager registers the reconciler.
@@ -153,7 +155,10 @@ func (r *Reconciler) annotate(ctx context.Context, obj client.Object, key, value
 
 // deliver sends a pending notification and records it. A crash between the
 // send and the record is the only way a message can be sent twice.
-func (r *Reconciler) deliver(ctx context.Context, job *batchv1.Job, cron *batchv1.CronJob, kind string) (ctrl.Result, error) {
+func (r *Reconciler) deliver(ctx context.Context, job *batchv1.Job, cron *batchv1.CronJob, kind string) (res ctrl.Result, err error) {
+	key := job.Namespace + "/" + job.Name
+	r.pending.set(key, true)
+	defer func() { r.pending.set(key, err != nil || res.RequeueAfter > 0) }()
 	regarding := client.Object(job)
 	annotations := job.Annotations
 	name := job.Name
@@ -162,12 +167,14 @@ func (r *Reconciler) deliver(ctx context.Context, job *batchv1.Job, cron *batchv
 	}
 	channel := r.Config.channel(job.Namespace, annotations)
 	if channel == "" {
+		notifications.WithLabelValues(kind, "no_channel").Inc()
 		r.Recorder.Eventf(regarding, job, corev1.EventTypeWarning, "NoChannel", "Notify",
 			"job %s %s but no Slack channel is configured (annotation %s, namespace or cluster default)", job.Name, kind, AnnotationChannel)
 		return ctrl.Result{}, r.annotate(ctx, job, AnnotationState, "none", true)
 	}
 	webhook, err := r.webhook(ctx, channel)
 	if err != nil {
+		notifications.WithLabelValues(kind, "no_webhook").Inc()
 		r.Recorder.Eventf(regarding, job, corev1.EventTypeWarning, "NoWebhook", "Notify", "%v", err)
 		return ctrl.Result{RequeueAfter: time.Minute}, nil // delivered once the Secret has it
 	}
@@ -182,11 +189,14 @@ func (r *Reconciler) deliver(ctx context.Context, job *batchv1.Job, cron *batchv
 	var rejected *slack.PermanentError
 	switch {
 	case errors.As(err, &rejected):
+		notifications.WithLabelValues(kind, "rejected").Inc()
 		r.Recorder.Eventf(regarding, job, corev1.EventTypeWarning, "NotificationRejected", "Notify", "%s: %v", channel, err)
 		return ctrl.Result{}, r.annotate(ctx, job, AnnotationState, "rejected:"+kind, true)
 	case err != nil:
+		notifications.WithLabelValues(kind, "error").Inc()
 		return ctrl.Result{}, fmt.Errorf("notifying %s: %w", channel, err) // retried with backoff
 	}
+	notifications.WithLabelValues(kind, "sent").Inc()
 	r.Recorder.Eventf(regarding, job, corev1.EventTypeNormal, "NotificationSent", "Notify", "told %s that job %s %s", channel, job.Name, kind)
 	return ctrl.Result{}, r.annotate(ctx, job, AnnotationState, "sent:"+kind, true)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -28,6 +29,7 @@ func main() {
 	flag.StringVar(&o.Notifier.Cluster, "cluster-name", "", "cluster name shown in notifications")
 	flag.StringVar(&o.Notifier.DefaultChannel, "default-channel", "", "Slack channel when neither the CronJob nor its namespace names one")
 	flag.StringVar(&nsChannels, "namespace-channels", "", "per-namespace channels: ns1=#chan,ns2=#other")
+	flag.DurationVar(&o.Notifier.StuckAfter, "stuck-after", time.Hour, "announce a run still active after this long (CronJob annotation kube-idp.dev/notify-after overrides)")
 	flag.StringVar(&webhooks, "webhook-secret", "", "NAMESPACE/NAME of the Secret mapping channels (without #) to webhook URLs")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)

@@ -31,8 +31,9 @@ const (
 	// AnnotationExitCode on a Job's pod makes it terminate with this exit code
 	// (and fail when it is not 0) instead of succeeding.
 	AnnotationExitCode = "sandbox.kube-idp.dev/exit-code"
-	// AnnotationRunMillis on a Job's pod keeps it running this long before it ends.
-	AnnotationRunMillis = "sandbox.kube-idp.dev/run-milliseconds"
+	// AnnotationRunTime on a Job's pod keeps it running this long (a Go duration,
+	// e.g. "5s") before it ends.
+	AnnotationRunTime = "sandbox.kube-idp.dev/run-time"
 )
 
 // podExitStage ends a Job's pod with the exit code of its annotation.
@@ -59,7 +60,7 @@ spec:
   delay:
     durationMilliseconds: 0
     durationFrom:
-      expressionFrom: '.metadata.annotations["` + AnnotationRunMillis + `"]'
+      expressionFrom: '.metadata.annotations["` + AnnotationRunTime + `"]'
   next:
     statusTemplate: |
       {{ $now := Now }}
@@ -101,7 +102,7 @@ func kwokConfig(podLog, execDir string) (string, error) {
 	})
 	spec["delay"] = map[string]any{
 		"durationMilliseconds": 0,
-		"durationFrom":         map[string]any{"expressionFrom": `.metadata.annotations["` + AnnotationRunMillis + `"]`},
+		"durationFrom":         map[string]any{"expressionFrom": `.metadata.annotations["` + AnnotationRunTime + `"]`},
 	}
 	completeYAML, err := yaml.Marshal(complete)
 	if err != nil {

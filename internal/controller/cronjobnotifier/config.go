@@ -5,6 +5,7 @@ package cronjobnotifier
 
 import (
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 )
@@ -19,6 +20,12 @@ const (
 	// "sent:<kind>" once delivered, "none" when there is nothing to say, and
 	// "rejected:<kind>" when Slack refused it for good.
 	AnnotationState = "kube-idp.dev/notification"
+	// AnnotationStuckAfter on a CronJob overrides how long a run may stay active
+	// before "still running" is announced (a Go duration, e.g. 2h).
+	AnnotationStuckAfter = "kube-idp.dev/notify-after"
+	// AnnotationStuckState on a Job records the "still running" delivery, like
+	// AnnotationState does for the outcome.
+	AnnotationStuckState = "kube-idp.dev/stuck-notification"
 	// AnnotationLastOutcome on a CronJob is the outcome of its last finished run
 	// ("failed" or "succeeded"), to announce a recovery.
 	AnnotationLastOutcome = "kube-idp.dev/last-outcome"
@@ -35,6 +42,20 @@ type Config struct {
 	// WebhookSecret holds one key per channel (the channel name without '#') whose
 	// value is that channel's incoming webhook URL. Annotations name channels, never URLs.
 	WebhookSecret types.NamespacedName
+	// StuckAfter is how long a run may stay active before it is announced as
+	// still running (default 1h).
+	StuckAfter time.Duration
+}
+
+// stuckAfter is the threshold for a CronJob's runs.
+func (c Config) stuckAfter(annotations map[string]string) time.Duration {
+	if d, err := time.ParseDuration(annotations[AnnotationStuckAfter]); err == nil && d > 0 {
+		return d
+	}
+	if c.StuckAfter > 0 {
+		return c.StuckAfter
+	}
+	return time.Hour
 }
 
 // channel routes a CronJob's notifications.

@@ -23,8 +23,11 @@ const maxLog = 2500
 
 func (r run) message() slack.Message {
 	title := fmt.Sprintf(":x: CronJob %s/%s failed", r.Namespace, r.CronJob)
-	if r.Kind == "recovered" {
+	switch r.Kind {
+	case "recovered":
 		title = fmt.Sprintf(":white_check_mark: CronJob %s/%s recovered", r.Namespace, r.CronJob)
+	case "stuck":
+		title = fmt.Sprintf(":hourglass: CronJob %s/%s is still running after %s", r.Namespace, r.CronJob, r.Duration.Round(time.Second))
 	}
 	field := func(k, v string) *slack.Text { return &slack.Text{Type: "mrkdwn", Text: "*" + k + "*\n" + v} }
 	blocks := []slack.Block{

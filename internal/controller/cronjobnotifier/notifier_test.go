@@ -168,6 +168,34 @@ func TestFailureAndRecoveryAreNotifiedExactlyOnce(t *testing.T) {
 		t.Fatalf("%d messages after 500, 500, 500, 200; want one more (3)", hook.count())
 	}
 
+	// A run active past its threshold is announced once, while it runs.
+	patch := []byte(`{"metadata":{"annotations":{"` + cronjobnotifier.AnnotationStuckAfter + `":"2s"}}}`)
+	if _, err := env.Kube.BatchV1().CronJobs(ns).Patch(ctx, "nightly", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	slow := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: "nightly-5", Namespace: ns, OwnerReferences: []metav1.OwnerReference{{
+			APIVersion: "batch/v1", Kind: "CronJob", Name: cron.Name, UID: cron.UID, Controller: ptr.To(true),
+		}}},
+		Spec: jobSpec(""),
+	}
+	slow.Spec.Template.Annotations[sandbox.AnnotationRunTime] = "30s"
+	if _, err := env.Kube.BatchV1().Jobs(ns).Create(ctx, slow, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
+		j, err := env.Kube.BatchV1().Jobs(ns).Get(ctx, "nightly-5", metav1.GetOptions{})
+		return err == nil && j.Annotations[cronjobnotifier.AnnotationStuckState] == "sent:stuck", nil
+	})
+	if err != nil {
+		j, _ := env.Kube.BatchV1().Jobs(ns).Get(ctx, "nightly-5", metav1.GetOptions{})
+		c, _ := env.Kube.BatchV1().CronJobs(ns).Get(ctx, "nightly", metav1.GetOptions{})
+		t.Fatalf("the slow run was not announced: %v\njob: %v %+v\ncron: %v", err, j.Annotations, j.Status, c.Annotations)
+	}
+	if text, _ := hook.last(); hook.count() != 4 || !strings.Contains(text, "is still running after") {
+		t.Fatalf("after the slow run: %d messages, last %q", hook.count(), text)
+	}
+
 	// The deliveries are counted.
 	if got := metric(t, "kube_cronjob_notifications_total", map[string]string{"kind": "failed", "result": "sent"}); got != 2 {
 		t.Errorf("failed/sent = %v, want 2", got)

@@ -55,7 +55,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	state := job.Annotations[AnnotationState]
-	if state == "none" || strings.HasPrefix(state, "sent:") || strings.HasPrefix(state, "rejected:") {
+	if settled(state) {
 		return ctrl.Result{}, nil
 	}
 	cron, err := r.owner(ctx, &job)
@@ -69,7 +69,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	outcome := finished(&job)
 	if state == "" {
 		if outcome == "" {
-			return ctrl.Result{}, nil
+			return r.checkStuck(ctx, &job, cron)
 		}
 		kind = r.decide(cron, outcome)
 		// Record the decision before anything is sent (optimistic lock: a stale
@@ -93,7 +93,34 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if kind == "" {
 		return ctrl.Result{}, nil
 	}
-	return r.deliver(ctx, &job, cron, kind)
+	return r.deliver(ctx, &job, cron, kind, AnnotationState)
+}
+
+// checkStuck announces once a run that is still active past its threshold, and
+// otherwise asks to be called again when the threshold is reached (no polling).
+func (r *Reconciler) checkStuck(ctx context.Context, job *batchv1.Job, cron *batchv1.CronJob) (ctrl.Result, error) {
+	if job.Status.StartTime == nil || settled(job.Annotations[AnnotationStuckState]) {
+		return ctrl.Result{}, nil
+	}
+	annotations := job.Annotations
+	if cron != nil {
+		annotations = cron.Annotations
+	}
+	left := r.Config.stuckAfter(annotations) - time.Since(job.Status.StartTime.Time)
+	if left > 0 {
+		return ctrl.Result{RequeueAfter: left}, nil
+	}
+	if job.Annotations[AnnotationStuckState] == "" {
+		if err := r.annotate(ctx, job, AnnotationStuckState, "pending:stuck", true); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	return r.deliver(ctx, job, cron, "stuck", AnnotationStuckState)
+}
+
+// settled tells whether a delivery state needs no more work.
+func settled(state string) bool {
+	return state == "none" || strings.HasPrefix(state, "sent:") || strings.HasPrefix(state, "rejected:")
 }
 
 // finished is "failed" or "succeeded" once the Job has ended, else "".
@@ -155,7 +182,7 @@ func (r *Reconciler) annotate(ctx context.Context, obj client.Object, key, value
 
 // deliver sends a pending notification and records it. A crash between the
 // send and the record is the only way a message can be sent twice.
-func (r *Reconciler) deliver(ctx context.Context, job *batchv1.Job, cron *batchv1.CronJob, kind string) (res ctrl.Result, err error) {
+func (r *Reconciler) deliver(ctx context.Context, job *batchv1.Job, cron *batchv1.CronJob, kind, stateKey string) (res ctrl.Result, err error) {
 	key := job.Namespace + "/" + job.Name
 	r.pending.set(key, true)
 	defer func() { r.pending.set(key, err != nil || res.RequeueAfter > 0) }()
@@ -170,7 +197,7 @@ func (r *Reconciler) deliver(ctx context.Context, job *batchv1.Job, cron *batchv
 		notifications.WithLabelValues(kind, "no_channel").Inc()
 		r.Recorder.Eventf(regarding, job, corev1.EventTypeWarning, "NoChannel", "Notify",
 			"job %s %s but no Slack channel is configured (annotation %s, namespace or cluster default)", job.Name, kind, AnnotationChannel)
-		return ctrl.Result{}, r.annotate(ctx, job, AnnotationState, "none", true)
+		return ctrl.Result{}, r.annotate(ctx, job, stateKey, "none", true)
 	}
 	webhook, err := r.webhook(ctx, channel)
 	if err != nil {
@@ -191,14 +218,14 @@ func (r *Reconciler) deliver(ctx context.Context, job *batchv1.Job, cron *batchv
 	case errors.As(err, &rejected):
 		notifications.WithLabelValues(kind, "rejected").Inc()
 		r.Recorder.Eventf(regarding, job, corev1.EventTypeWarning, "NotificationRejected", "Notify", "%s: %v", channel, err)
-		return ctrl.Result{}, r.annotate(ctx, job, AnnotationState, "rejected:"+kind, true)
+		return ctrl.Result{}, r.annotate(ctx, job, stateKey, "rejected:"+kind, true)
 	case err != nil:
 		notifications.WithLabelValues(kind, "error").Inc()
 		return ctrl.Result{}, fmt.Errorf("notifying %s: %w", channel, err) // retried with backoff
 	}
 	notifications.WithLabelValues(kind, "sent").Inc()
 	r.Recorder.Eventf(regarding, job, corev1.EventTypeNormal, "NotificationSent", "Notify", "told %s that job %s %s", channel, job.Name, kind)
-	return ctrl.Result{}, r.annotate(ctx, job, AnnotationState, "sent:"+kind, true)
+	return ctrl.Result{}, r.annotate(ctx, job, stateKey, "sent:"+kind, true)
 }
 
 func (r *Reconciler) webhook(ctx context.Context, channel string) (string, error) {

@@ -100,17 +100,22 @@ func TestFailureAndRecoveryAreNotifiedExactlyOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runJob := func(name, exitCode string) {
+	// createJob starts a run of the CronJob, as its controller would.
+	createJob := func(name string, spec batchv1.JobSpec) {
 		t.Helper()
 		job := &batchv1.Job{
 			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, OwnerReferences: []metav1.OwnerReference{{
 				APIVersion: "batch/v1", Kind: "CronJob", Name: cron.Name, UID: cron.UID, Controller: ptr.To(true),
 			}}},
-			Spec: jobSpec(exitCode),
+			Spec: spec,
 		}
 		if _, err := env.Kube.BatchV1().Jobs(ns).Create(ctx, job, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	runJob := func(name, exitCode string) {
+		t.Helper()
+		createJob(name, jobSpec(exitCode))
 		// Wait until the notifier has settled the Job, whatever it decided.
 		err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
 			j, err := env.Kube.BatchV1().Jobs(ns).Get(ctx, name, metav1.GetOptions{})
@@ -173,16 +178,9 @@ func TestFailureAndRecoveryAreNotifiedExactlyOnce(t *testing.T) {
 	if _, err := env.Kube.BatchV1().CronJobs(ns).Patch(ctx, "nightly", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	slow := &batchv1.Job{
-		ObjectMeta: metav1.ObjectMeta{Name: "nightly-5", Namespace: ns, OwnerReferences: []metav1.OwnerReference{{
-			APIVersion: "batch/v1", Kind: "CronJob", Name: cron.Name, UID: cron.UID, Controller: ptr.To(true),
-		}}},
-		Spec: jobSpec(""),
-	}
-	slow.Spec.Template.Annotations[sandbox.AnnotationRunTime] = "30s"
-	if _, err := env.Kube.BatchV1().Jobs(ns).Create(ctx, slow, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	slow := jobSpec("")
+	slow.Template.Annotations[sandbox.AnnotationRunTime] = "30s"
+	createJob("nightly-5", slow)
 	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
 		j, err := env.Kube.BatchV1().Jobs(ns).Get(ctx, "nightly-5", metav1.GetOptions{})
 		return err == nil && j.Annotations[cronjobnotifier.AnnotationStuckState] == "sent:stuck", nil

@@ -84,7 +84,11 @@ func def[T comparable](v *T, d T) {
 	}
 }
 
-var cronField = regexp.MustCompile(`^[0-9A-Za-z*/,?#LW-]+$`)
+var (
+	cronField        = regexp.MustCompile(`^[0-9A-Za-z*/,?#LW-]+$`)
+	maxUnavailableRE = regexp.MustCompile(`^([1-9][0-9]*|[1-9][0-9]?%)$`)
+	tagRE            = regexp.MustCompile(`^([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|sha256:[a-f0-9]{64})$`)
+)
 
 func validate(d *strictyaml.Decoder, f *File, dir string) {
 	appValid := validName(f.App)
@@ -133,9 +137,7 @@ func (v *validator) generator(g *Generator) {
 		v.common(g.Loc, &g.Namespace.Common, "namespace", "Namespace", v.f.Namespace)
 	case g.Web != nil:
 		w := g.Web
-		v.common(w.Loc, &w.Common, "web", "Deployment", w.Name)
-		v.name(w.Loc, "name", w.Name)
-		v.container(w.Loc, &w.Container)
+		v.process(w.Loc, &w.Common, &w.Container, "web", "Deployment", w.Name)
 		v.perCluster(w.Replicas.Loc)
 		v.port(w.Loc, "port", w.Port)
 		if !strings.HasPrefix(w.Health, "/") {
@@ -154,21 +156,17 @@ func (v *validator) generator(g *Generator) {
 			}
 		}
 		if p := w.PDB; p != nil && p.MaxUnavailable != "" {
-			if !regexp.MustCompile(`^([1-9][0-9]*|[1-9][0-9]?%)$`).MatchString(p.MaxUnavailable) {
+			if !maxUnavailableRE.MatchString(p.MaxUnavailable) {
 				v.errorf(p.Loc.At("maxUnavailable"), "pdb maxUnavailable %q must be a positive number or a percentage such as 25%%", p.MaxUnavailable)
 			}
 		}
 	case g.Worker != nil:
 		w := g.Worker
-		v.common(w.Loc, &w.Common, "worker", "Deployment", w.Name)
-		v.name(w.Loc, "name", w.Name)
-		v.container(w.Loc, &w.Container)
+		v.process(w.Loc, &w.Common, &w.Container, "worker", "Deployment", w.Name)
 		v.perCluster(w.Replicas.Loc)
 	case g.CronJob != nil:
 		c := g.CronJob
-		v.common(c.Loc, &c.Common, "cronjob", "CronJob", c.Name)
-		v.name(c.Loc, "name", c.Name)
-		v.container(c.Loc, &c.Container)
+		v.process(c.Loc, &c.Common, &c.Container, "cronjob", "CronJob", c.Name)
 		v.perCluster(c.Schedule.Loc)
 		v.perCluster(c.Suspend.Loc)
 		for _, cl := range c.Clusters {
@@ -249,6 +247,14 @@ func (v *validator) generator(g *Generator) {
 	}
 }
 
+// process checks what web, worker and cronjob share: clusters and patches, the
+// name, and the container.
+func (v *validator) process(l Loc, c *Common, ct *Container, gen, kind, name string) {
+	v.common(l, c, gen, kind, name)
+	v.name(l, "name", name)
+	v.container(l, ct)
+}
+
 // common checks the clusters and patches of a generator and records the object it
 // makes (kind/name per cluster) to find duplicates.
 func (v *validator) common(l Loc, c *Common, gen, kind, name string) {
@@ -319,7 +325,7 @@ func (v *validator) container(l Loc, c *Container) {
 		if t == "" && len(c.Tag.Clusters) == 0 {
 			v.errorf(l.At("tag"), "tag is empty")
 		}
-		if t != "" && !regexp.MustCompile(`^([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|sha256:[a-f0-9]{64})$`).MatchString(t) {
+		if t != "" && !tagRE.MatchString(t) {
 			v.errorf(l.At("tag"), "tag %q is not an image tag or a sha256: digest", t)
 		}
 	}

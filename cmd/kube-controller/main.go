@@ -26,10 +26,12 @@ func main() {
 	flag.StringVar(&o.HealthAddr, "health-probe-bind-address", ":8081", "healthz/readyz address (0 disables)")
 	flag.BoolVar(&o.LeaderElection, "leader-elect", false, "elect a leader, for more than one replica")
 	flag.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader lease (default: the pod's)")
+	flag.StringVar(&o.Namespace, "namespace", "", "watch only this namespace (default: all)")
 	flag.StringVar(&o.Notifier.Cluster, "cluster-name", "", "cluster name shown in notifications")
 	flag.StringVar(&o.Notifier.DefaultChannel, "default-channel", "", "Slack channel when neither the CronJob nor its namespace names one")
 	flag.StringVar(&nsChannels, "namespace-channels", "", "per-namespace channels: ns1=#chan,ns2=#other")
 	flag.DurationVar(&o.Notifier.StuckAfter, "stuck-after", time.Hour, "announce a run still active after this long (CronJob annotation kube-idp.dev/notify-after overrides)")
+	flag.DurationVar(&o.Notifier.MissedAfter, "missed-after", 2*time.Minute, "announce a scheduled run that has not started this long after its time")
 	flag.StringVar(&webhooks, "webhook-secret", "", "NAMESPACE/NAME of the Secret mapping channels (without #) to webhook URLs")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)

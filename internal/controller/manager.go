@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -30,6 +31,8 @@ type Options struct {
 	Notifier                cronjobnotifier.Config
 	// SlackBaseDelay is the first retry delay of Slack deliveries (default 1 s).
 	SlackBaseDelay time.Duration
+	// Namespace limits every controller to one namespace ("" watches all).
+	Namespace string
 	// Restartable allows a second manager in the same process (tests restart it).
 	Restartable bool
 }
@@ -40,8 +43,13 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return nil, err
 	}
+	cacheOpts := cache.Options{}
+	if o.Namespace != "" {
+		cacheOpts.DefaultNamespaces = map[string]cache.Config{o.Namespace: {}}
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
+		Cache:                   cacheOpts,
 		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddr},
 		HealthProbeBindAddress:  o.HealthAddr,
 		LeaderElection:          o.LeaderElection,
@@ -73,6 +81,9 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		Config:   o.Notifier,
 	}
 	if err := notifier.SetupWithManager(mgr); err != nil {
+		return nil, err
+	}
+	if err := (&cronjobnotifier.ScheduleReconciler{Reconciler: notifier}).SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
 	return mgr, nil

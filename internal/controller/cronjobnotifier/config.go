@@ -29,6 +29,12 @@ const (
 	// AnnotationLastOutcome on a CronJob is the outcome of its last finished run
 	// ("failed" or "succeeded"), to announce a recovery.
 	AnnotationLastOutcome = "kube-idp.dev/last-outcome"
+	// AnnotationMissedAt on a CronJob is the schedule time of the last missed run
+	// announced; the episode lasts until a run starts after it.
+	AnnotationMissedAt = "kube-idp.dev/missed-schedule"
+	// AnnotationMissedState on a CronJob records the missed-schedule delivery,
+	// like AnnotationState does on a Job.
+	AnnotationMissedState = "kube-idp.dev/missed-notification"
 )
 
 // Config is the notifier's cluster-wide configuration.
@@ -45,6 +51,25 @@ type Config struct {
 	// StuckAfter is how long a run may stay active before it is announced as
 	// still running (default 1h).
 	StuckAfter time.Duration
+	// MissedAfter is how late a scheduled run may start before it counts as
+	// missed (default 2m).
+	MissedAfter time.Duration
+	// Now is the clock (default time.Now); tests move it to a schedule's time.
+	Now func() time.Time
+}
+
+func (c Config) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+func (c Config) missedAfter() time.Duration {
+	if c.MissedAfter > 0 {
+		return c.MissedAfter
+	}
+	return 2 * time.Minute
 }
 
 // stuckAfter is the threshold for a CronJob's runs.

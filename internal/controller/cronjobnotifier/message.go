@@ -12,10 +12,18 @@ import (
 // run describes a finished Job for a message.
 type run struct {
 	Cluster, Namespace, CronJob, Job string
-	Kind                             string // failed or recovered
+	Kind                             string // failed, recovered, stuck or missed
 	Reason                           string
-	Duration                         time.Duration
+	Duration                         time.Duration // of the run; for missed, how late
 	LogTail                          string
+}
+
+// subject names what the message is about, for events.
+func (r run) subject() string {
+	if r.Job == "" {
+		return "CronJob " + r.CronJob
+	}
+	return "job " + r.Job
 }
 
 // maxLog bounds the log excerpt (Slack sections hold 3,000 characters).
@@ -26,16 +34,22 @@ func (r run) message() slack.Message {
 	switch r.Kind {
 	case "recovered":
 		title = fmt.Sprintf(":white_check_mark: CronJob %s/%s recovered", r.Namespace, r.CronJob)
+	case "missed":
+		title = fmt.Sprintf(":warning: CronJob %s/%s missed its schedule", r.Namespace, r.CronJob)
 	case "stuck":
 		title = fmt.Sprintf(":hourglass: CronJob %s/%s is still running after %s", r.Namespace, r.CronJob, r.Duration.Round(time.Second))
+	}
+	durationLabel := "Duration"
+	if r.Kind == "missed" {
+		durationLabel = "Late by"
 	}
 	field := func(k, v string) *slack.Text { return &slack.Text{Type: "mrkdwn", Text: "*" + k + "*\n" + v} }
 	blocks := []slack.Block{
 		{Type: "section", Text: &slack.Text{Type: "mrkdwn", Text: "*" + title + "*"}},
 		{Type: "section", Fields: []*slack.Text{
 			field("Cluster", r.Cluster), field("Namespace", r.Namespace),
-			field("CronJob", r.CronJob), field("Job", r.Job),
-			field("Duration", r.Duration.Round(time.Second).String()), field("Reason", orDash(r.Reason)),
+			field("CronJob", r.CronJob), field("Job", orDash(r.Job)),
+			field(durationLabel, r.Duration.Round(time.Second).String()), field("Reason", orDash(r.Reason)),
 		}},
 	}
 	if r.LogTail != "" {
@@ -45,8 +59,11 @@ func (r run) message() slack.Message {
 		}
 		blocks = append(blocks, slack.Block{Type: "section", Text: &slack.Text{Type: "mrkdwn", Text: "*Last log lines*\n```" + strings.ReplaceAll(log, "```", "'''") + "```"}})
 	}
-	blocks = append(blocks, slack.Block{Type: "section", Text: &slack.Text{Type: "mrkdwn",
-		Text: fmt.Sprintf("More: `kube -c %s kubectl logs -n %s job/%s`", r.Cluster, r.Namespace, r.Job)}})
+	more := fmt.Sprintf("kube -c %s kubectl logs -n %s job/%s", r.Cluster, r.Namespace, r.Job)
+	if r.Job == "" {
+		more = fmt.Sprintf("kube -c %s kubectl describe cronjob -n %s %s", r.Cluster, r.Namespace, r.CronJob)
+	}
+	blocks = append(blocks, slack.Block{Type: "section", Text: &slack.Text{Type: "mrkdwn", Text: "More: `" + more + "`"}})
 	return slack.Message{Text: title, Blocks: blocks}
 }
 

@@ -63,31 +63,46 @@ func (w *webhook) last() (string, string) {
 	return w.texts[len(w.texts)-1], w.bodies[len(w.bodies)-1]
 }
 
+// startWebhook serves a local Slack and stores its URL in the namespace's
+// slack-webhooks Secret for channel #team-a.
+func startWebhook(t *testing.T, env *testcluster.Env) *webhook {
+	t.Helper()
+	hook := &webhook{}
+	srv := httptest.NewServer(hook)
+	t.Cleanup(srv.Close)
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "slack-webhooks", Namespace: env.Namespace},
+		Data: map[string][]byte{"team-a": []byte(srv.URL + "/services/T/B/secret")}}
+	if _, err := env.Kube.CoreV1().Secrets(env.Namespace).Create(context.Background(), secret, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return hook
+}
+
+// startManager runs kube-controller's manager on the test's namespace; the
+// returned function stops it and waits until it has stopped.
+func startManager(t *testing.T, env *testcluster.Env, cfg cronjobnotifier.Config) func() {
+	t.Helper()
+	cfg.WebhookSecret = types.NamespacedName{Namespace: env.Namespace, Name: "slack-webhooks"}
+	mgr, err := controller.NewManager(env.Config, controller.Options{
+		MetricsAddr: "0", HealthAddr: "0", SlackBaseDelay: 10 * time.Millisecond, Restartable: true,
+		Namespace: env.Namespace, Notifier: cfg,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = mgr.Start(ctx) }()
+	return func() { cancel(); <-done }
+}
+
 func TestFailureAndRecoveryAreNotifiedExactlyOnce(t *testing.T) {
 	env := testcluster.Sandbox(t)
 	ctx := context.Background()
 	ns := env.Namespace
-	hook := &webhook{}
-	srv := httptest.NewServer(hook)
-	defer srv.Close()
-
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "slack-webhooks", Namespace: ns},
-		Data: map[string][]byte{"team-a": []byte(srv.URL + "/services/T/B/secret")}}
-	if _, err := env.Kube.CoreV1().Secrets(ns).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	start := func() context.CancelFunc {
-		mgr, err := controller.NewManager(env.Config, controller.Options{
-			MetricsAddr: "0", HealthAddr: "0", SlackBaseDelay: 10 * time.Millisecond, Restartable: true,
-			Notifier: cronjobnotifier.Config{Cluster: "sandbox", WebhookSecret: types.NamespacedName{Namespace: ns, Name: "slack-webhooks"}},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		mctx, cancel := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() { defer close(done); _ = mgr.Start(mctx) }()
-		return func() { cancel(); <-done }
+	hook := startWebhook(t, env)
+	start := func() func() {
+		return startManager(t, env, cronjobnotifier.Config{Cluster: "sandbox"})
 	}
 	stop := start()
 	defer func() { stop() }()

@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/events"
@@ -43,7 +44,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;patch
-// +kubebuilder:rbac:groups=batch,resources=cronjobs,verbs=get;patch
+// +kubebuilder:rbac:groups=batch,resources=cronjobs,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups="",resources=pods;pods/log,verbs=get;list
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
@@ -78,7 +79,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		if kind != "" {
 			next = "pending:" + kind
 		}
-		if err := r.annotate(ctx, &job, AnnotationState, next, true); err != nil {
+		if err := r.annotate(ctx, &job, true, AnnotationState, next); err != nil {
 			return ctrl.Result{}, err
 		}
 	}
@@ -86,14 +87,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	// a retry, since the first attempt may have stopped in between. The CronJob is
 	// updated by its controller too, so this patch takes no lock.
 	if cron != nil && outcome != "" && cron.Annotations[AnnotationLastOutcome] != outcome {
-		if err := r.annotate(ctx, cron, AnnotationLastOutcome, outcome, false); err != nil {
+		if err := r.annotate(ctx, cron, false, AnnotationLastOutcome, outcome); err != nil {
 			return ctrl.Result{}, err
 		}
 	}
 	if kind == "" {
 		return ctrl.Result{}, nil
 	}
-	return r.deliver(ctx, &job, cron, kind, AnnotationState)
+	return r.deliver(ctx, noticeFor(&job, cron, r.Config.Cluster, kind, AnnotationState))
 }
 
 // checkStuck announces once a run that is still active past its threshold, and
@@ -106,16 +107,16 @@ func (r *Reconciler) checkStuck(ctx context.Context, job *batchv1.Job, cron *bat
 	if cron != nil {
 		annotations = cron.Annotations
 	}
-	left := r.Config.stuckAfter(annotations) - time.Since(job.Status.StartTime.Time)
+	left := r.Config.stuckAfter(annotations) - r.Config.now().Sub(job.Status.StartTime.Time)
 	if left > 0 {
 		return ctrl.Result{RequeueAfter: left}, nil
 	}
 	if job.Annotations[AnnotationStuckState] == "" {
-		if err := r.annotate(ctx, job, AnnotationStuckState, "pending:stuck", true); err != nil {
+		if err := r.annotate(ctx, job, true, AnnotationStuckState, "pending:stuck"); err != nil {
 			return ctrl.Result{}, err
 		}
 	}
-	return r.deliver(ctx, job, cron, "stuck", AnnotationStuckState)
+	return r.deliver(ctx, noticeFor(job, cron, r.Config.Cluster, "stuck", AnnotationStuckState))
 }
 
 // settled tells whether a delivery state needs no more work.
@@ -165,8 +166,9 @@ func (r *Reconciler) owner(ctx context.Context, job *batchv1.Job) (*batchv1.Cron
 	return &cron, nil
 }
 
-// annotate sets one annotation; with lock it fails on a concurrent change.
-func (r *Reconciler) annotate(ctx context.Context, obj client.Object, key, value string, lock bool) error {
+// annotate sets annotations (key, value, key, value...); with lock it fails on a
+// concurrent change of the object.
+func (r *Reconciler) annotate(ctx context.Context, obj client.Object, lock bool, kv ...string) error {
 	var patch client.Patch = client.MergeFrom(obj.DeepCopyObject().(client.Object))
 	if lock {
 		patch = client.MergeFromWithOptions(obj.DeepCopyObject().(client.Object), client.MergeFromWithOptimisticLock{})
@@ -175,57 +177,76 @@ func (r *Reconciler) annotate(ctx context.Context, obj client.Object, key, value
 	if a == nil {
 		a = map[string]string{}
 	}
-	a[key] = value
+	for i := 0; i+1 < len(kv); i += 2 {
+		a[kv[i]] = kv[i+1]
+	}
 	obj.SetAnnotations(a)
 	return r.Client.Patch(ctx, obj, patch)
 }
 
+// notice is one notification: what to say, where its delivery state lives and
+// which object its events are about.
+type notice struct {
+	target    client.Object // holds the delivery state under stateKey
+	stateKey  string
+	regarding client.Object // the CronJob, else the Job
+	job       *batchv1.Job  // the run, when there is one (events' related object, log tail)
+	msg       run
+}
+
+// noticeFor a run of a CronJob (or of a standalone Job when cron is nil).
+func noticeFor(job *batchv1.Job, cron *batchv1.CronJob, cluster, kind, stateKey string) notice {
+	n := notice{target: job, stateKey: stateKey, regarding: job, job: job, msg: run{
+		Cluster: cluster, Namespace: job.Namespace, CronJob: job.Name, Job: job.Name, Kind: kind,
+		Reason: reason(job), Duration: duration(job),
+	}}
+	if cron != nil {
+		n.regarding, n.msg.CronJob = cron, cron.Name
+	}
+	return n
+}
+
 // deliver sends a pending notification and records it. A crash between the
 // send and the record is the only way a message can be sent twice.
-func (r *Reconciler) deliver(ctx context.Context, job *batchv1.Job, cron *batchv1.CronJob, kind, stateKey string) (res ctrl.Result, err error) {
-	key := job.Namespace + "/" + job.Name
+func (r *Reconciler) deliver(ctx context.Context, n notice) (res ctrl.Result, err error) {
+	key := fmt.Sprintf("%T %s/%s %s", n.target, n.target.GetNamespace(), n.target.GetName(), n.stateKey)
 	r.pending.set(key, true)
 	defer func() { r.pending.set(key, err != nil || res.RequeueAfter > 0) }()
-	regarding := client.Object(job)
-	annotations := job.Annotations
-	name := job.Name
-	if cron != nil {
-		regarding, annotations, name = cron, cron.Annotations, cron.Name
+	kind := n.msg.Kind
+	var related runtime.Object
+	if n.job != nil {
+		related = n.job
 	}
-	channel := r.Config.channel(job.Namespace, annotations)
+	channel := r.Config.channel(n.target.GetNamespace(), n.regarding.GetAnnotations())
 	if channel == "" {
 		notifications.WithLabelValues(kind, "no_channel").Inc()
-		r.Recorder.Eventf(regarding, job, corev1.EventTypeWarning, "NoChannel", "Notify",
-			"job %s %s but no Slack channel is configured (annotation %s, namespace or cluster default)", job.Name, kind, AnnotationChannel)
-		return ctrl.Result{}, r.annotate(ctx, job, stateKey, "none", true)
+		r.Recorder.Eventf(n.regarding, related, corev1.EventTypeWarning, "NoChannel", "Notify",
+			"%s: %s but no Slack channel is configured (annotation %s, namespace or cluster default)", n.msg.subject(), kind, AnnotationChannel)
+		return ctrl.Result{}, r.annotate(ctx, n.target, true, n.stateKey, "none")
 	}
 	webhook, err := r.webhook(ctx, channel)
 	if err != nil {
 		notifications.WithLabelValues(kind, "no_webhook").Inc()
-		r.Recorder.Eventf(regarding, job, corev1.EventTypeWarning, "NoWebhook", "Notify", "%v", err)
+		r.Recorder.Eventf(n.regarding, related, corev1.EventTypeWarning, "NoWebhook", "Notify", "%v", err)
 		return ctrl.Result{RequeueAfter: time.Minute}, nil // delivered once the Secret has it
 	}
-	msg := run{
-		Cluster: r.Config.Cluster, Namespace: job.Namespace, CronJob: name, Job: job.Name, Kind: kind,
-		Reason: reason(job), Duration: duration(job),
+	if kind == "failed" && n.job != nil {
+		n.msg.LogTail = r.logTail(ctx, n.job)
 	}
-	if kind == "failed" {
-		msg.LogTail = r.logTail(ctx, job)
-	}
-	_, err = r.Slack.Send(ctx, webhook, msg.message())
+	_, err = r.Slack.Send(ctx, webhook, n.msg.message())
 	var rejected *slack.PermanentError
 	switch {
 	case errors.As(err, &rejected):
 		notifications.WithLabelValues(kind, "rejected").Inc()
-		r.Recorder.Eventf(regarding, job, corev1.EventTypeWarning, "NotificationRejected", "Notify", "%s: %v", channel, err)
-		return ctrl.Result{}, r.annotate(ctx, job, stateKey, "rejected:"+kind, true)
+		r.Recorder.Eventf(n.regarding, related, corev1.EventTypeWarning, "NotificationRejected", "Notify", "%s: %v", channel, err)
+		return ctrl.Result{}, r.annotate(ctx, n.target, true, n.stateKey, "rejected:"+kind)
 	case err != nil:
 		notifications.WithLabelValues(kind, "error").Inc()
 		return ctrl.Result{}, fmt.Errorf("notifying %s: %w", channel, err) // retried with backoff
 	}
 	notifications.WithLabelValues(kind, "sent").Inc()
-	r.Recorder.Eventf(regarding, job, corev1.EventTypeNormal, "NotificationSent", "Notify", "told %s that job %s %s", channel, job.Name, kind)
-	return ctrl.Result{}, r.annotate(ctx, job, stateKey, "sent:"+kind, true)
+	r.Recorder.Eventf(n.regarding, related, corev1.EventTypeNormal, "NotificationSent", "Notify", "told %s: %s %s", channel, n.msg.subject(), kind)
+	return ctrl.Result{}, r.annotate(ctx, n.target, true, n.stateKey, "sent:"+kind)
 }
 
 func (r *Reconciler) webhook(ctx context.Context, channel string) (string, error) {

@@ -7,13 +7,21 @@ LDFLAGS := -X github.com/kube-idp/kube/internal/version.Version=$(VERSION) \
            -X github.com/kube-idp/kube/internal/sandbox.DefaultToolsDir=$(CURDIR)/hack/tools
 GOFILES  = $(shell find . -name '*.go' -not -path './.git/*')
 
-.PHONY: all build test unit lint demo bench clean
+.PHONY: all build test unit lint demo bench clean generate
+CONTROLLER_GEN = $(GO) tool -modfile=$(CURDIR)/hack/codegen/go.mod controller-gen
 
 all: build
 
 ## build: compile kube and kube-controller into bin/
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
+
+## generate: the API's deep copies, CRDs (config/crd) and kube-controller's RBAC
+## (config/rbac, from the +kubebuilder:rbac markers); a test checks they are current
+generate:
+	$(CONTROLLER_GEN) object paths=./api/...
+	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd
+	$(CONTROLLER_GEN) rbac:roleName=kube-controller paths=./internal/controller/... output:rbac:artifacts:config=config/rbac
 
 ## lint: gofmt and go vet
 lint:

@@ -1,5 +1,6 @@
 // Command kube-controller runs the platform's in-cluster controllers in one
-// manager: for now the CronJob notifier.
+// manager: the CronJob notifier and kubefork. In a pod it uses the pod's service
+// account; outside, --kubeconfig (from controller-runtime) or $KUBECONFIG.
 package main
 
 import (
@@ -32,7 +33,7 @@ func main() {
 	flag.StringVar(&nsChannels, "namespace-channels", "", "per-namespace channels: ns1=#chan,ns2=#other")
 	flag.DurationVar(&o.Notifier.StuckAfter, "stuck-after", time.Hour, "announce a run still active after this long (CronJob annotation kube-idp.dev/notify-after overrides)")
 	flag.DurationVar(&o.Notifier.MissedAfter, "missed-after", 2*time.Minute, "announce a scheduled run that has not started this long after its time")
-	flag.StringVar(&webhooks, "webhook-secret", "", "NAMESPACE/NAME of the Secret mapping channels (without #) to webhook URLs")
+	flag.StringVar(&webhooks, "webhook-secret", "", "NAMESPACE/NAME of the Secret mapping channels (without #) to webhook URLs; without it the CronJob notifier is off")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -41,11 +42,13 @@ func main() {
 		return
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
-	ns, name, ok := strings.Cut(webhooks, "/")
-	if !ok || ns == "" || name == "" {
-		fail("--webhook-secret NAMESPACE/NAME is required")
+	if webhooks != "" {
+		ns, name, ok := strings.Cut(webhooks, "/")
+		if !ok || ns == "" || name == "" {
+			fail("--webhook-secret: " + webhooks + " is not NAMESPACE/NAME")
+		}
+		o.Notifier.WebhookSecret = types.NamespacedName{Namespace: ns, Name: name}
 	}
-	o.Notifier.WebhookSecret = types.NamespacedName{Namespace: ns, Name: name}
 	o.Notifier.NamespaceChannels = map[string]string{}
 	for _, pair := range strings.Split(nsChannels, ",") {
 		if pair == "" {

@@ -1,11 +1,13 @@
 // Package controller assembles kube-controller: one controller-runtime manager
-// running every platform controller (one per sub-folder).
+// running every platform controller (one per sub-folder): the CronJob notifier
+// when it has a webhook Secret, kubefork when the Fork CRD is installed.
 package controller
 
 import (
 	"fmt"
 	"time"
 
+	istiov1 "istio.io/client-go/pkg/apis/networking/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -16,8 +18,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	forkv1 "github.com/kube-idp/kube/api/fork/v1alpha1"
 	"github.com/kube-idp/kube/internal/controller/cronjobnotifier"
+	"github.com/kube-idp/kube/internal/controller/fork"
 	"github.com/kube-idp/kube/internal/slack"
 )
 
@@ -31,6 +36,8 @@ type Options struct {
 	Notifier                cronjobnotifier.Config
 	// SlackBaseDelay is the first retry delay of Slack deliveries (default 1 s).
 	SlackBaseDelay time.Duration
+	// Now is the fork controller's clock (default time.Now); tests move it.
+	Now func() time.Time
 	// Namespace limits every controller to one namespace ("" watches all).
 	Namespace string
 	// Restartable allows a second manager in the same process (tests restart it).
@@ -40,8 +47,10 @@ type Options struct {
 // NewManager builds the manager with every controller registered.
 func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return nil, err
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, forkv1.AddToScheme, gwv1.Install, istiov1.AddToScheme} {
+		if err := add(scheme); err != nil {
+			return nil, err
+		}
 	}
 	cacheOpts := cache.Options{}
 	if o.Namespace != "" {
@@ -68,9 +77,30 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 			return nil, err
 		}
 	}
+	log := ctrl.Log.WithName("setup")
+	if o.Notifier.WebhookSecret.Name != "" {
+		if err := setupNotifier(mgr, cfg, o); err != nil {
+			return nil, err
+		}
+	} else {
+		log.Info("no --webhook-secret: the CronJob notifier is off")
+	}
+	if fork.Served(mgr.GetRESTMapper(), forkv1.GroupVersion.WithKind("Fork")) {
+		f := &fork.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("kube-fork"), Now: o.Now}
+		if err := f.SetupWithManager(mgr); err != nil {
+			return nil, err
+		}
+		log.Info("kubefork on", "gatewayAPI", f.GatewayAPI, "istio", f.Istio)
+	} else {
+		log.Info("the Fork CRD is not installed (config/crd): kubefork is off")
+	}
+	return mgr, nil
+}
+
+func setupNotifier(mgr ctrl.Manager, cfg *rest.Config, o Options) error {
 	kube, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	notifier := &cronjobnotifier.Reconciler{
 		Client:   mgr.GetClient(),
@@ -81,10 +111,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		Config:   o.Notifier,
 	}
 	if err := notifier.SetupWithManager(mgr); err != nil {
-		return nil, err
+		return err
 	}
-	if err := (&cronjobnotifier.ScheduleReconciler{Reconciler: notifier}).SetupWithManager(mgr); err != nil {
-		return nil, err
-	}
-	return mgr, nil
+	return (&cronjobnotifier.ScheduleReconciler{Reconciler: notifier}).SetupWithManager(mgr)
 }

@@ -3,8 +3,7 @@ package sandbox
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
+	"io/fs"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -115,30 +114,15 @@ func nodeReady(n *corev1.Node) bool {
 	return false
 }
 
-// installCRDs server-side applies every manifest in dir (CRDs and the admission
-// policies that ship with them), then waits until every CRD is Established.
-func (c *clients) installCRDs(ctx context.Context, dir string) error {
-	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
-	if err != nil {
-		return err
-	}
-	if len(files) == 0 {
-		return fmt.Errorf("no CRD manifests in %s", dir)
-	}
+// installCRDs server-side applies every manifest in the directories (CRDs and
+// the admission policies that ship with them), then waits until every CRD is
+// Established.
+func (c *clients) installCRDs(ctx context.Context, dirs ...fs.FS) error {
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(c.kube.Discovery()))
 	var crds []string
-	for _, f := range files {
-		objs, err := readManifests(f)
-		if err != nil {
+	for _, dir := range dirs {
+		if err := c.installDir(ctx, mapper, dir, &crds); err != nil {
 			return err
-		}
-		for _, obj := range objs {
-			if err := c.apply(ctx, mapper, obj); err != nil {
-				return fmt.Errorf("%s: %w", f, err)
-			}
-			if obj.GetKind() == "CustomResourceDefinition" {
-				crds = append(crds, obj.GetName())
-			}
 		}
 	}
 	return wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
@@ -150,6 +134,35 @@ func (c *clients) installCRDs(ctx context.Context, dir string) error {
 		}
 		return true, nil
 	})
+}
+
+func (c *clients) installDir(ctx context.Context, mapper meta.RESTMapper, dir fs.FS, crds *[]string) error {
+	files, err := fs.Glob(dir, "*.yaml")
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return fmt.Errorf("no CRD manifests in %v", dir)
+	}
+	for _, f := range files {
+		data, err := fs.ReadFile(dir, f)
+		if err != nil {
+			return err
+		}
+		objs, err := manifest.Decode(data)
+		if err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		for _, obj := range objs {
+			if err := c.apply(ctx, mapper, obj); err != nil {
+				return fmt.Errorf("%s: %w", f, err)
+			}
+			if obj.GetKind() == "CustomResourceDefinition" {
+				*crds = append(*crds, obj.GetName())
+			}
+		}
+	}
+	return nil
 }
 
 func crdEstablished(crd *apiextensionsv1.CustomResourceDefinition) bool {
@@ -183,18 +196,6 @@ func (c *clients) apply(ctx context.Context, mapper meta.RESTMapper, obj *unstru
 	return nil
 }
 
-// readManifests decodes a multi-document YAML file.
-func readManifests(path string) ([]*unstructured.Unstructured, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	objs, err := manifest.Decode(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return objs, nil
-}
 
 // waitDefaultServiceAccount waits for the controller-manager to create the
 // "default" ServiceAccount; until then pods in the namespace are rejected.

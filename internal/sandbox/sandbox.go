@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -22,6 +23,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/wait"
 
+	"github.com/kube-idp/kube/config"
 	"github.com/kube-idp/kube/internal/progress"
 )
 
@@ -147,8 +149,8 @@ func (s *Sandbox) Up(ctx context.Context, opts UpOptions) (alreadyUp bool, err e
 	if err != nil {
 		return false, s.withDiagnosis(err)
 	}
-	err = p.Step("installing the Gateway API, Istio and prometheus-operator CRDs", func() error {
-		return c.installCRDs(ctx, comps.CRDDir())
+	err = p.Step("installing the CRDs of kube, Gateway API, Istio and prometheus-operator", func() error {
+		return c.installCRDs(ctx, config.CRDs(), os.DirFS(comps.CRDDir()))
 	})
 	if err != nil {
 		return false, s.withDiagnosis(err)
@@ -207,7 +209,15 @@ func (s *Sandbox) stampPath() string { return filepath.Join(s.Dir, "stamp") }
 // started by another kube version is restarted by `up` rather than reused.
 func configStamp() string {
 	cfg, _ := kwokConfig("POD-LOG", "EXEC-DIR") // the paths differ per sandbox; the shape does not
-	sum := sha256.Sum256([]byte(CacheKey() + "\n" + cfg))
+	h := sha256.New()
+	h.Write([]byte(CacheKey() + "\n" + cfg))
+	// kube's own CRDs change with the code, not with the components.
+	files, _ := fs.Glob(config.CRDs(), "*.yaml")
+	for _, f := range files {
+		data, _ := fs.ReadFile(config.CRDs(), f)
+		h.Write(data)
+	}
+	sum := h.Sum(nil)
 	return hex.EncodeToString(sum[:8]) + "\n"
 }
 

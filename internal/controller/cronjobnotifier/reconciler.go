@@ -251,7 +251,7 @@ func (r *Reconciler) deliver(ctx context.Context, n notice) (res ctrl.Result, er
 
 func (r *Reconciler) webhook(ctx context.Context, channel string) (string, error) {
 	var s corev1.Secret
-	if err := r.Client.Get(ctx, r.Config.WebhookSecret, &s); err != nil {
+	if err := r.Reader.Get(ctx, r.Config.WebhookSecret, &s); err != nil {
 		return "", fmt.Errorf("reading webhook Secret %s: %w", r.Config.WebhookSecret, err)
 	}
 	url := strings.TrimSpace(string(s.Data[webhookKey(channel)]))

@@ -1,0 +1,199 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Condition types of a Fork.
+const (
+	// ConditionReady: the copies are available and every route is programmed.
+	ConditionReady = "Ready"
+	// ConditionDegraded: something the fork needs could not be done (a missing
+	// workload, a VirtualService the controller does not own...); the message says what.
+	ConditionDegraded = "Degraded"
+	// ConditionExpired: the TTL has passed; the Fork is being deleted.
+	ConditionExpired = "Expired"
+)
+
+// LabelIdentifier is on every object the controller makes for a fork, and is the
+// only label of a copy's pods besides LabelWorkload, so that no Service of the
+// shared system can ever select a copy.
+const (
+	LabelIdentifier = "fork.kube-idp.dev/identifier"
+	LabelWorkload   = "fork.kube-idp.dev/workload"
+	// LabelManaged marks shared objects the controller owns (Istio VirtualServices).
+	LabelManaged = "fork.kube-idp.dev/managed"
+	// Finalizer removes a fork's rules from shared objects before it goes.
+	Finalizer = "fork.kube-idp.dev/routes"
+)
+
+// TTL reference points.
+const (
+	TTLFromCreation   = "Creation"
+	TTLFromLastChange = "LastChange"
+)
+
+// ForkSpec is what to copy and how long the fork lives.
+type ForkSpec struct {
+	// Identifier routes requests to this fork (header value, baggage member
+	// value, preview host label). Defaults to the Fork's name.
+	// +optional
+	// +kubebuilder:validation:MaxLength=40
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Identifier string `json:"identifier,omitempty"`
+
+	// Owner is who asked for the fork (set by kube fork create), for listings.
+	// +optional
+	Owner string `json:"owner,omitempty"`
+
+	// Workloads to copy.
+	// +kubebuilder:validation:MinItems=1
+	// +listType=map
+	// +listMapKey=name
+	Workloads []Workload `json:"workloads"`
+
+	// TTL is how long the fork lives; it is deleted when it passes.
+	// +optional
+	TTL *metav1.Duration `json:"ttl,omitempty"`
+
+	// TTLFrom counts the TTL from the Fork's creation or from its last change.
+	// +optional
+	// +kubebuilder:default=Creation
+	// +kubebuilder:validation:Enum=Creation;LastChange
+	TTLFrom string `json:"ttlFrom,omitempty"`
+
+	// Profile names the ForkProfile (same namespace) that says how to route.
+	// Defaults to the profile named "default", else built-in defaults.
+	// +optional
+	Profile string `json:"profile,omitempty"`
+}
+
+// Workload is one Deployment to copy, with its overrides.
+type Workload struct {
+	// Name of the Deployment in the Fork's namespace.
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name"`
+
+	// Replicas of the copy (default 1).
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Replicas *int32 `json:"replicas,omitempty"`
+
+	// Containers overrides, by container name.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Containers []ContainerOverride `json:"containers,omitempty"`
+
+	// Services to fork besides the ones whose selector matches the workload's pods.
+	// +optional
+	Services []string `json:"services,omitempty"`
+}
+
+// ContainerOverride changes one container of a copy.
+type ContainerOverride struct {
+	// Name of the container.
+	Name string `json:"name"`
+	// Image replaces the container's image.
+	// +optional
+	Image string `json:"image,omitempty"`
+	// Env is merged into the container's environment (same name replaces).
+	// +optional
+	Env []corev1.EnvVar `json:"env,omitempty"`
+	// Args replace the container's arguments.
+	// +optional
+	Args []string `json:"args,omitempty"`
+	// Resources replace the container's resources.
+	// +optional
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+}
+
+// ForkStatus is what the controller made and where the fork is.
+type ForkStatus struct {
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// Copies made of the workloads.
+	// +optional
+	Copies []Copy `json:"copies,omitempty"`
+	// Routes programmed for the fork.
+	// +optional
+	Routes []Route `json:"routes,omitempty"`
+	// URL of the preview entry, when the profile has one.
+	// +optional
+	URL string `json:"url,omitempty"`
+	// LastChangeTime is when the spec last changed (for ttlFrom LastChange).
+	// +optional
+	LastChangeTime *metav1.Time `json:"lastChangeTime,omitempty"`
+	// ExpiresAt is when the fork will be deleted.
+	// +optional
+	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
+	// ReadyTime is when the fork first became Ready.
+	// +optional
+	ReadyTime *metav1.Time `json:"readyTime,omitempty"`
+}
+
+// Copy is one copied workload.
+type Copy struct {
+	Kind   string `json:"kind"`
+	Source string `json:"source"`
+	Name   string `json:"name"`
+	// Services copied for it (source name -> copy name, as "source=copy").
+	// +optional
+	Services []string `json:"services,omitempty"`
+	// Available is true when the copy has its replicas available.
+	Available bool `json:"available"`
+}
+
+// Route is one routing object programmed for the fork.
+type Route struct {
+	// Kind is HTTPRoute or VirtualService.
+	Kind string `json:"kind"`
+	Name string `json:"name"`
+	// Service (host) the route sends to the fork; empty for the preview route.
+	// +optional
+	Service string `json:"service,omitempty"`
+}
+
+// Fork is a personal copy of a few workloads inside a shared namespace: requests
+// carrying its identifier reach the copies, all others the shared services.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:categories=kube-idp
+// +kubebuilder:printcolumn:name="Identifier",type=string,JSONPath=`.spec.identifier`
+// +kubebuilder:printcolumn:name="Owner",type=string,JSONPath=`.spec.owner`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="URL",type=string,JSONPath=`.status.url`
+// +kubebuilder:printcolumn:name="Expires",type=date,JSONPath=`.status.expiresAt`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Fork struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   ForkSpec   `json:"spec"`
+	Status ForkStatus `json:"status,omitempty"`
+}
+
+// ID is the fork's identifier (its name unless set).
+func (f *Fork) ID() string {
+	if f.Spec.Identifier != "" {
+		return f.Spec.Identifier
+	}
+	return f.Name
+}
+
+// ForkList is a list of Forks.
+// +kubebuilder:object:root=true
+type ForkList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Fork `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Fork{}, &ForkList{}, &ForkProfile{}, &ForkProfileList{})
+}

@@ -45,13 +45,9 @@ func routeName(svc *corev1.Service, port int32, id string) string {
 // the fork's Service, all others to the shared one, as if no route existed.
 func desiredMeshRoute(dst *gwv1.HTTPRoute, svc *corev1.Service, port int32, id string, p forkv1.ForkProfileSpec) {
 	dst.Labels = ownedLabels(id)
-	backend := func(name string) []gwv1.HTTPBackendRef {
-		return []gwv1.HTTPBackendRef{{BackendRef: gwv1.BackendRef{BackendObjectReference: gwv1.BackendObjectReference{
-			Name: gwv1.ObjectName(name), Port: ptr.To(port),
-		}}}}
-	}
+	backend := func(name string) []gwv1.HTTPBackendRef { return backendRef(name, port) }
 	header := func(t gwv1.HeaderMatchType, name, value string) []gwv1.HTTPRouteMatch {
-		return []gwv1.HTTPRouteMatch{{Headers: []gwv1.HTTPHeaderMatch{{Type: ptr.To(t), Name: gwv1.HTTPHeaderName(name), Value: value}}}}
+		return []gwv1.HTTPRouteMatch{{Path: anyPath(), Headers: []gwv1.HTTPHeaderMatch{{Type: ptr.To(t), Name: gwv1.HTTPHeaderName(name), Value: value}}}}
 	}
 	dst.Spec = gwv1.HTTPRouteSpec{
 		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{
@@ -60,9 +56,22 @@ func desiredMeshRoute(dst *gwv1.HTTPRoute, svc *corev1.Service, port int32, id s
 		Rules: []gwv1.HTTPRouteRule{
 			{Name: ptr.To(gwv1.SectionName("fork-header")), Matches: header(gwv1.HeaderMatchExact, p.Header, id), BackendRefs: backend(copyName(svc.Name, id))},
 			{Name: ptr.To(gwv1.SectionName("fork-baggage")), Matches: header(gwv1.HeaderMatchRegularExpression, "baggage", baggageRegex(p.BaggageMember, id)), BackendRefs: backend(copyName(svc.Name, id))},
-			{Name: ptr.To(gwv1.SectionName("shared")), BackendRefs: backend(svc.Name)},
+			{Name: ptr.To(gwv1.SectionName("shared")), Matches: []gwv1.HTTPRouteMatch{{Path: anyPath()}}, BackendRefs: backend(svc.Name)},
 		},
 	}
+}
+
+// The API server's defaults are spelled out so that an unchanged route compares
+// equal and is not rewritten on every reconcile.
+
+func backendRef(service string, port int32) []gwv1.HTTPBackendRef {
+	return []gwv1.HTTPBackendRef{{BackendRef: gwv1.BackendRef{Weight: ptr.To[int32](1), BackendObjectReference: gwv1.BackendObjectReference{
+		Group: ptr.To(gwv1.Group("")), Kind: ptr.To(gwv1.Kind("Service")), Name: gwv1.ObjectName(service), Port: ptr.To(port),
+	}}}}
+}
+
+func anyPath() *gwv1.HTTPPathMatch {
+	return &gwv1.HTTPPathMatch{Type: ptr.To(gwv1.PathMatchPathPrefix), Value: ptr.To("/")}
 }
 
 // previewHost is where a browser reaches the fork.
@@ -73,7 +82,7 @@ func previewHost(id string, p *forkv1.Preview) string { return id + "." + p.Base
 func desiredPreviewRoute(dst *gwv1.HTTPRoute, ns, id, entry string, p forkv1.ForkProfileSpec) {
 	dst.Labels = ownedLabels(id)
 	gw := p.Preview.Gateway
-	ref := gwv1.ParentReference{Name: gwv1.ObjectName(gw.Name)}
+	ref := gwv1.ParentReference{Group: ptr.To(gwv1.Group(gwv1.GroupName)), Kind: ptr.To(gwv1.Kind("Gateway")), Name: gwv1.ObjectName(gw.Name)}
 	if gw.Namespace != "" && gw.Namespace != ns {
 		ref.Namespace = ptr.To(gwv1.Namespace(gw.Namespace))
 	}
@@ -84,13 +93,12 @@ func desiredPreviewRoute(dst *gwv1.HTTPRoute, ns, id, entry string, p forkv1.For
 		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{ref}},
 		Hostnames:       []gwv1.Hostname{gwv1.Hostname(previewHost(id, p.Preview))},
 		Rules: []gwv1.HTTPRouteRule{{
+			Matches: []gwv1.HTTPRouteMatch{{Path: anyPath()}},
 			Filters: []gwv1.HTTPRouteFilter{{
 				Type:                  gwv1.HTTPRouteFilterRequestHeaderModifier,
 				RequestHeaderModifier: &gwv1.HTTPHeaderFilter{Set: []gwv1.HTTPHeader{{Name: gwv1.HTTPHeaderName(p.Header), Value: id}}},
 			}},
-			BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: gwv1.BackendRef{BackendObjectReference: gwv1.BackendObjectReference{
-				Name: gwv1.ObjectName(entry), Port: ptr.To(p.Preview.Port),
-			}}}},
+			BackendRefs: backendRef(entry, p.Preview.Port),
 		}},
 	}
 }

@@ -150,6 +150,7 @@ Start here:
 	root.AddCommand(newGenerateCmd(streams))
 	addDeployCmds(root, streams, sel)
 	root.AddCommand(newClustersCmd(streams, sel), newUseCmd(streams, sel), newKubectlCmd(streams, sel))
+	root.AddCommand(newForkCmd(streams, sel))
 	root.AddCommand(newPsCmd(streams, sel), newLogsCmd(streams, sel), newScaleCmd(streams, sel), newExecCmd(streams, sel))
 	return root
 }

@@ -12,8 +12,8 @@ import (
 	"github.com/kube-idp/kube/internal/testcluster"
 )
 
-// kubeBin is the kube binary under test, built once by TestMain.
-var kubeBin string
+// kubeBin and controllerBin are the binaries under test, built once by TestMain.
+var kubeBin, controllerBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "kube-e2e-")
@@ -21,11 +21,11 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	kubeBin = filepath.Join(dir, "kube")
-	build := exec.Command("go", "build", "-o", kubeBin, "../../cmd/kube")
+	kubeBin, controllerBin = filepath.Join(dir, "kube"), filepath.Join(dir, "kube-controller")
+	build := exec.Command("go", "build", "-o", dir+"/", "../../cmd/kube", "../../cmd/kube-controller")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building kube:", err)
+		fmt.Fprintln(os.Stderr, "building kube and kube-controller:", err)
 		os.Exit(1)
 	}
 	defer os.RemoveAll(dir)

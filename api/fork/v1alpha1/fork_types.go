@@ -82,8 +82,7 @@ type Workload struct {
 
 	// Containers overrides, by container name.
 	// +optional
-	// +listType=map
-	// +listMapKey=name
+	// +listType=atomic
 	Containers []ContainerOverride `json:"containers,omitempty"`
 
 	// Services to fork besides the ones whose selector matches the workload's pods.
@@ -93,8 +92,9 @@ type Workload struct {
 
 // ContainerOverride changes one container of a copy.
 type ContainerOverride struct {
-	// Name of the container.
-	Name string `json:"name"`
+	// Name of the container; empty means the first container.
+	// +optional
+	Name string `json:"name,omitempty"`
 	// Image replaces the container's image.
 	// +optional
 	Image string `json:"image,omitempty"`

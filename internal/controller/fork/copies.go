@@ -33,7 +33,7 @@ func desiredDeployment(dst, src *appsv1.Deployment, id string, w forkv1.Workload
 	for i := range tpl.Spec.Containers {
 		c := &tpl.Spec.Containers[i]
 		for _, o := range w.Containers {
-			if o.Name != c.Name {
+			if o.Name != c.Name && !(o.Name == "" && i == 0) {
 				continue
 			}
 			if o.Image != "" {

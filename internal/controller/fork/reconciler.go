@@ -189,7 +189,7 @@ func (r *Reconciler) apply(ctx context.Context, f *forkv1.Fork, p forkv1.ForkPro
 			return err
 		}
 		for _, o := range w.Containers {
-			if !slices.ContainsFunc(src.Spec.Template.Spec.Containers, func(c corev1.Container) bool { return c.Name == o.Name }) {
+			if o.Name != "" && !slices.ContainsFunc(src.Spec.Template.Spec.Containers, func(c corev1.Container) bool { return c.Name == o.Name }) {
 				res.problem("Deployment %s has no container %q", w.Name, o.Name)
 			}
 		}

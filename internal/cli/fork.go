@@ -1,0 +1,362 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"sigs.k8s.io/yaml"
+
+	forkv1 "github.com/kube-idp/kube/api/fork/v1alpha1"
+	"github.com/kube-idp/kube/internal/cluster"
+	"github.com/kube-idp/kube/internal/forks"
+	"github.com/kube-idp/kube/internal/progress"
+	"github.com/kube-idp/kube/internal/spec"
+)
+
+// forkFlags are the flags every fork subcommand shares.
+type forkFlags struct {
+	namespace string
+	yes       bool
+}
+
+// connect resolves the cluster (guarding protected ones for changes) and the namespace.
+func (ff *forkFlags) connect(streams *IOStreams, sel *cluster.Selection, change string) (*forks.Client, string, error) {
+	t, err := sel.Resolve()
+	if err != nil {
+		return nil, "", err
+	}
+	ns := ff.ns()
+	if change != "" {
+		if err := streams.guard(t, ff.yes, cluster.Action{What: change + " in namespace " + ns}); err != nil {
+			return nil, "", err
+		}
+	}
+	c, err := forks.NewClient(t.Config)
+	return c, ns, err
+}
+
+// ns is -n, else the namespace of the app in the working directory, else default.
+func (ff *forkFlags) ns() string {
+	if ff.namespace != "" {
+		return ff.namespace
+	}
+	if f, err := spec.Load(spec.FileName); err == nil && f.Namespace != "" {
+		return f.Namespace
+	}
+	return "default"
+}
+
+func newForkCmd(streams *IOStreams, sel *cluster.Selection) *cobra.Command {
+	ff := &forkFlags{}
+	cmd := &cobra.Command{
+		Use:   "fork",
+		Short: "Personal copies of a few services inside a shared cluster, reached by a header (kubefork)",
+		Long: `A fork copies one or more Deployments of a shared namespace (with your image,
+environment or arguments) and routes to the copies only the requests that carry
+the fork's identifier: the x-fork-identifier header, or the kube-fork member of
+the W3C baggage header, which services pass on with servicex. Everyone else keeps
+using the shared services. With a preview domain in the namespace's ForkProfile,
+https://<identifier>.<domain>/ reaches the fork from a browser.
+
+kube-controller does the work in the cluster; the fork expires by itself after
+its TTL. See docs/fork.md.`,
+	}
+	cmd.PersistentFlags().StringVarP(&ff.namespace, "namespace", "n", "", "namespace of the shared services (default: namespace of "+spec.FileName+", else default)")
+	cmd.PersistentFlags().BoolVarP(&ff.yes, "yes", "y", false, "confirm on a protected cluster (only with CI=true)")
+	cmd.AddCommand(newForkCreateCmd(streams, sel, ff), newForkListCmd(streams, sel, ff), newForkStatusCmd(streams, sel, ff),
+		newForkExtendCmd(streams, sel, ff), newForkDeleteCmd(streams, sel, ff))
+	return cmd
+}
+
+func newForkCreateCmd(streams *IOStreams, sel *cluster.Selection, ff *forkFlags) *cobra.Command {
+	var o forks.CreateOptions
+	var replicas int32
+	var ttlFrom string
+	var dryRun, noWait bool
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "create ID --deployment NAME [--image REF] [--env K=V] [--ttl D]",
+		Short: "Create (or update) a fork and wait until it is ready",
+		Long: `Create a fork named ID, or give an existing fork its new spec (a new image for
+the same branch). kube waits until kube-controller reports it Ready, then prints
+its preview URL.
+
+--image REF sets the image of the first container of every --deployment;
+--image DEPLOYMENT=REF or DEPLOYMENT/CONTAINER=REF picks one. --env K=V is set
+in the first container of every --deployment.`,
+		Example: `  kube fork create alice --deployment web --image registry.example.com/web:my-branch --ttl 8h
+  kube fork create alice -n shop --deployment web --deployment api --image api=registry.example.com/api:pr-42
+  kube fork create alice --deployment web --env LOG_LEVEL=debug --dry-run`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.ID = args[0]
+			o.Owner = forks.Owner()
+			if cmd.Flags().Changed("replicas") {
+				o.Replicas = &replicas
+			}
+			switch ttlFrom {
+			case "creation":
+				o.TTLFrom = forkv1.TTLFromCreation
+			case "last-change":
+				o.TTLFrom = forkv1.TTLFromLastChange
+			default:
+				return usageError{fmt.Errorf("--ttl-from must be creation or last-change, not %q", ttlFrom)}
+			}
+			if dryRun {
+				o.Namespace = ff.ns()
+				f, err := forks.Build(o)
+				if err != nil {
+					return usageError{err}
+				}
+				data, err := yaml.Marshal(f)
+				if err != nil {
+					return err
+				}
+				_, err = streams.Out.Write(data)
+				return err
+			}
+			c, ns, err := ff.connect(streams, sel, "create fork "+o.ID)
+			if err != nil {
+				return err
+			}
+			o.Namespace = ns
+			f, err := forks.Build(o)
+			if err != nil {
+				return usageError{err}
+			}
+			created, err := c.Apply(cmd.Context(), f)
+			if err != nil {
+				return err
+			}
+			verb := map[bool]string{true: "Created", false: "Updated"}[created]
+			fmt.Fprintf(streams.ErrOut, "%s fork %s in namespace %s.\n", verb, o.ID, ns)
+			if noWait {
+				return nil
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			p := streams.Progress()
+			err = p.Step("waiting for kube-controller to copy and route", func() error {
+				f, err = c.WaitReady(ctx, ns, o.ID, func(state string) {
+					if state != "ready" {
+						p.Printf("  %s", state)
+					}
+				})
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(streams.ErrOut, "Fork %s is ready%s.\n", o.ID, expiresIn(f))
+			fmt.Fprintf(streams.ErrOut, "Requests with the header %s: %s (or baggage kube-fork=%s; names as in the ForkProfile) reach it.\n", forkv1.DefaultHeader, o.ID, o.ID)
+			if f.Status.URL != "" {
+				fmt.Fprintln(streams.Out, f.Status.URL)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVar(&o.Deployments, "deployment", nil, "Deployment to copy (repeatable)")
+	cmd.Flags().StringArrayVar(&o.Images, "image", nil, "image of the copy: REF, DEPLOYMENT=REF or DEPLOYMENT/CONTAINER=REF (repeatable)")
+	cmd.Flags().StringArrayVar(&o.Env, "env", nil, "environment variable K=V of the copies (repeatable)")
+	cmd.Flags().Int32Var(&replicas, "replicas", 1, "pods per copy")
+	cmd.Flags().DurationVar(&o.TTL, "ttl", 8*time.Hour, "delete the fork after this long (0: never)")
+	cmd.Flags().StringVar(&ttlFrom, "ttl-from", "creation", "count the TTL from creation or from the last change (last-change)")
+	cmd.Flags().StringVar(&o.Profile, "profile", "", "ForkProfile to use (default: the namespace's \"default\" profile)")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the Fork manifest and stop")
+	cmd.Flags().BoolVar(&noWait, "no-wait", false, "do not wait until the fork is ready")
+	cmd.Flags().DurationVar(&timeout, "timeout", 3*time.Minute, "how long to wait until the fork is ready")
+	return cmd
+}
+
+// forkView is a fork as list and status print it (and --output json shows).
+type forkView struct {
+	ID        string            `json:"id"`
+	Namespace string            `json:"namespace"`
+	Owner     string            `json:"owner,omitempty"`
+	Created   time.Time         `json:"created"`
+	ExpiresAt *time.Time        `json:"expiresAt,omitempty"`
+	Ready     bool              `json:"ready"`
+	State     string            `json:"state"`
+	URL       string            `json:"url,omitempty"`
+	Status    forkv1.ForkStatus `json:"status"`
+}
+
+func viewOf(f *forkv1.Fork) forkView {
+	v := forkView{ID: f.ID(), Namespace: f.Namespace, Owner: f.Spec.Owner, Created: f.CreationTimestamp.Time,
+		Ready: meta.IsStatusConditionTrue(f.Status.Conditions, forkv1.ConditionReady), State: forks.State(f), URL: f.Status.URL, Status: f.Status}
+	if f.Status.ExpiresAt != nil {
+		v.ExpiresAt = &f.Status.ExpiresAt.Time
+	}
+	return v
+}
+
+func expiresIn(f *forkv1.Fork) string {
+	if f.Status.ExpiresAt == nil {
+		return ""
+	}
+	return fmt.Sprintf(", expires in %s", progress.Round(time.Until(f.Status.ExpiresAt.Time)))
+}
+
+func newForkListCmd(streams *IOStreams, sel *cluster.Selection, ff *forkFlags) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the namespace's forks: identifier, owner, age, expiry, ready, URL",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			c, ns, err := ff.connect(streams, sel, "")
+			if err != nil {
+				return err
+			}
+			list, err := c.List(cmd.Context(), ns)
+			if err != nil {
+				return err
+			}
+			views := make([]forkView, len(list))
+			for i := range list {
+				views[i] = viewOf(&list[i])
+			}
+			if output == "json" {
+				return writeJSON(streams.Out, views)
+			}
+			if len(views) == 0 {
+				fmt.Fprintf(streams.ErrOut, "No forks in namespace %s.\n", ns)
+				return nil
+			}
+			w := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "ID\tOWNER\tAGE\tEXPIRES IN\tREADY\tURL")
+			for _, v := range views {
+				exp := "never"
+				if v.ExpiresAt != nil {
+					exp = progress.Round(time.Until(*v.ExpiresAt)).String()
+				}
+				ready := "yes"
+				if !v.Ready {
+					ready = "no: " + v.State
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", v.ID, orNone(v.Owner), progress.Round(time.Since(v.Created)), exp, ready, orNone(v.URL))
+			}
+			return w.Flush()
+		},
+	}
+	outputFlag(cmd, &output)
+	return cmd
+}
+
+func newForkStatusCmd(streams *IOStreams, sel *cluster.Selection, ff *forkFlags) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "status ID",
+		Short: "Show a fork's conditions, copies, routes, URL and expiry",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			c, ns, err := ff.connect(streams, sel, "")
+			if err != nil {
+				return err
+			}
+			f, err := c.Get(cmd.Context(), ns, args[0])
+			if err != nil {
+				return err
+			}
+			v := viewOf(f)
+			if output == "json" {
+				return writeJSON(streams.Out, v)
+			}
+			out := streams.Out
+			fmt.Fprintf(out, "Fork %s in %s (owner %s, created %s ago%s)\n", v.ID, ns, orNone(v.Owner), progress.Round(time.Since(v.Created)), expiresIn(f))
+			fmt.Fprintf(out, "State: %s\n", v.State)
+			if v.URL != "" {
+				fmt.Fprintf(out, "URL:   %s\n", v.URL)
+			}
+			for _, cond := range f.Status.Conditions {
+				fmt.Fprintf(out, "  %-9s %-5s %s: %s\n", cond.Type, cond.Status, cond.Reason, cond.Message)
+			}
+			for _, cp := range f.Status.Copies {
+				avail := "available"
+				if !cp.Available {
+					avail = "not available yet"
+				}
+				fmt.Fprintf(out, "Copy %s of %s %s (%s); services %s\n", cp.Name, strings.ToLower(cp.Kind), cp.Source, avail, orNone(strings.Join(cp.Services, ", ")))
+			}
+			for _, r := range f.Status.Routes {
+				to := "preview entry"
+				if r.Service != "" {
+					to = "service " + r.Service
+				}
+				fmt.Fprintf(out, "Route %s %s (%s)\n", r.Kind, r.Name, to)
+			}
+			return nil
+		},
+	}
+	outputFlag(cmd, &output)
+	return cmd
+}
+
+func newForkExtendCmd(streams *IOStreams, sel *cluster.Selection, ff *forkFlags) *cobra.Command {
+	var by time.Duration
+	cmd := &cobra.Command{
+		Use:     "extend ID [--by D]",
+		Short:   "Give a fork more time before it expires",
+		Example: "  kube fork extend alice --by 4h",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if by <= 0 {
+				return usageError{fmt.Errorf("--by must be positive, not %s", by)}
+			}
+			c, ns, err := ff.connect(streams, sel, "extend fork "+args[0])
+			if err != nil {
+				return err
+			}
+			f, err := c.Extend(cmd.Context(), ns, args[0], by)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(streams.ErrOut, "Fork %s now lives %s in all.\n", args[0], f.Spec.TTL.Duration)
+			return nil
+		},
+	}
+	cmd.Flags().DurationVar(&by, "by", 4*time.Hour, "how much longer")
+	return cmd
+}
+
+func newForkDeleteCmd(streams *IOStreams, sel *cluster.Selection, ff *forkFlags) *cobra.Command {
+	var noWait bool
+	cmd := &cobra.Command{
+		Use:   "delete ID",
+		Short: "Delete a fork: its copies and routes go, the shared services stay as they were",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, ns, err := ff.connect(streams, sel, "delete fork "+args[0])
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
+			defer cancel()
+			if err := c.Delete(ctx, ns, args[0], !noWait); err != nil {
+				return err
+			}
+			fmt.Fprintf(streams.ErrOut, "Deleted fork %s.\n", args[0])
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&noWait, "no-wait", false, "do not wait until the controller has removed its routes")
+	return cmd
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

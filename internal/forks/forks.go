@@ -1,0 +1,256 @@
+// Package forks is the client side of kubefork: it builds Fork objects from
+// command-line options and creates, lists, extends and deletes them.
+package forks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	forkv1 "github.com/kube-idp/kube/api/fork/v1alpha1"
+)
+
+// CreateOptions describe a fork from the command line.
+type CreateOptions struct {
+	ID, Namespace, Owner, Profile string
+	Deployments                   []string
+	// Images are [DEPLOYMENT[/CONTAINER]=]REF; without DEPLOYMENT, every
+	// deployment's first container (or CONTAINER) gets REF.
+	Images []string
+	// Env are K=V, set in the first container of every deployment.
+	Env      []string
+	Replicas *int32
+	TTL      time.Duration
+	TTLFrom  string // forkv1.TTLFromCreation or TTLFromLastChange
+}
+
+// Build makes the Fork the options describe, or says what is wrong with them.
+func Build(o CreateOptions) (*forkv1.Fork, error) {
+	if errs := validation.IsDNS1123Label(o.ID); len(errs) > 0 || len(o.ID) > 40 {
+		return nil, fmt.Errorf("fork identifier %q must be a DNS label of at most 40 characters (lowercase letters, digits, '-')", o.ID)
+	}
+	if len(o.Deployments) == 0 {
+		return nil, errors.New("name at least one Deployment to copy with --deployment")
+	}
+	f := &forkv1.Fork{
+		TypeMeta:   metav1.TypeMeta{APIVersion: forkv1.GroupVersion.String(), Kind: "Fork"},
+		ObjectMeta: metav1.ObjectMeta{Name: o.ID, Namespace: o.Namespace},
+		Spec:       forkv1.ForkSpec{Identifier: o.ID, Owner: o.Owner, Profile: o.Profile, TTLFrom: o.TTLFrom},
+	}
+	if o.TTL > 0 {
+		f.Spec.TTL = &metav1.Duration{Duration: o.TTL}
+	}
+	var env []corev1.EnvVar
+	for _, kv := range o.Env {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--env %q: use NAME=VALUE", kv)
+		}
+		env = append(env, corev1.EnvVar{Name: k, Value: v})
+	}
+	overrides := map[string]map[string]*forkv1.ContainerOverride{} // deployment -> container -> override
+	override := func(dep, ctr string) *forkv1.ContainerOverride {
+		if overrides[dep] == nil {
+			overrides[dep] = map[string]*forkv1.ContainerOverride{}
+		}
+		if overrides[dep][ctr] == nil {
+			overrides[dep][ctr] = &forkv1.ContainerOverride{Name: ctr}
+		}
+		return overrides[dep][ctr]
+	}
+	for _, img := range o.Images {
+		target, ref, ok := strings.Cut(img, "=")
+		if !ok {
+			target, ref = "", img
+		}
+		dep, ctr, _ := strings.Cut(target, "/")
+		if ref == "" || (dep != "" && !slices.Contains(o.Deployments, dep)) {
+			return nil, fmt.Errorf("--image %q: use REF or DEPLOYMENT[/CONTAINER]=REF with a DEPLOYMENT given to --deployment", img)
+		}
+		for _, d := range o.Deployments {
+			if dep == "" || dep == d {
+				override(d, ctr).Image = ref
+			}
+		}
+	}
+	for _, d := range o.Deployments {
+		if len(env) > 0 {
+			override(d, "").Env = env
+		}
+		w := forkv1.Workload{Name: d, Replicas: o.Replicas}
+		for _, c := range overrides[d] {
+			w.Containers = append(w.Containers, *c)
+		}
+		slices.SortFunc(w.Containers, func(a, b forkv1.ContainerOverride) int { return strings.Compare(a.Name, b.Name) })
+		f.Spec.Workloads = append(f.Spec.Workloads, w)
+	}
+	return f, nil
+}
+
+// Owner is who runs the command: git's user.email, else $USER.
+func Owner() string {
+	if out, err := exec.Command("git", "config", "user.email").Output(); err == nil && strings.TrimSpace(string(out)) != "" {
+		return strings.TrimSpace(string(out))
+	}
+	return os.Getenv("USER")
+}
+
+// Client talks to a cluster's Fork API.
+type Client struct{ c client.Client }
+
+// NewClient connects to the cluster.
+func NewClient(cfg *rest.Config) (*Client, error) {
+	scheme := runtime.NewScheme()
+	if err := forkv1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, err
+	}
+	return &Client{c: c}, nil
+}
+
+// explain turns "no such API" into what to do.
+func explain(err error) error {
+	if meta.IsNoMatchError(err) {
+		return errors.New("this cluster has no Fork API: install kube-controller and its CRDs (see docs/fork.md)")
+	}
+	return err
+}
+
+// Apply creates the Fork, or replaces the spec of an existing one (a new image
+// for the same fork); created tells which.
+func (c *Client) Apply(ctx context.Context, f *forkv1.Fork) (created bool, err error) {
+	err = c.c.Create(ctx, f)
+	if !apierrors.IsAlreadyExists(err) {
+		return err == nil, explain(err)
+	}
+	var cur forkv1.Fork
+	if err := c.c.Get(ctx, client.ObjectKeyFromObject(f), &cur); err != nil {
+		return false, explain(err)
+	}
+	cur.Spec = f.Spec
+	if err := c.c.Update(ctx, &cur); err != nil {
+		return false, explain(err)
+	}
+	*f = cur
+	return false, nil
+}
+
+// Get reads one Fork.
+func (c *Client) Get(ctx context.Context, ns, id string) (*forkv1.Fork, error) {
+	var f forkv1.Fork
+	if err := c.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: id}, &f); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("no fork %s in namespace %s (kube fork list shows them)", id, ns)
+		}
+		return nil, explain(err)
+	}
+	return &f, nil
+}
+
+// List returns the namespace's Forks, oldest first.
+func (c *Client) List(ctx context.Context, ns string) ([]forkv1.Fork, error) {
+	var list forkv1.ForkList
+	if err := c.c.List(ctx, &list, client.InNamespace(ns)); err != nil {
+		return nil, explain(err)
+	}
+	slices.SortFunc(list.Items, func(a, b forkv1.Fork) int { return a.CreationTimestamp.Compare(b.CreationTimestamp.Time) })
+	return list.Items, nil
+}
+
+// Extend lengthens a fork's TTL by d.
+func (c *Client) Extend(ctx context.Context, ns, id string, d time.Duration) (*forkv1.Fork, error) {
+	f, err := c.Get(ctx, ns, id)
+	if err != nil {
+		return nil, err
+	}
+	if f.Spec.TTL == nil {
+		return nil, fmt.Errorf("fork %s has no TTL: it lives until deleted", id)
+	}
+	f.Spec.TTL.Duration += d
+	if err := c.c.Update(ctx, f); err != nil {
+		return nil, explain(err)
+	}
+	return f, nil
+}
+
+// Delete removes a Fork; with wait it returns once the controller has removed
+// its routes and the Fork is gone.
+func (c *Client) Delete(ctx context.Context, ns, id string, waitGone bool) error {
+	f, err := c.Get(ctx, ns, id)
+	if err != nil {
+		return err
+	}
+	if err := c.c.Delete(ctx, f); err != nil {
+		return explain(client.IgnoreNotFound(err))
+	}
+	if !waitGone {
+		return nil
+	}
+	return wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		err := c.c.Get(ctx, client.ObjectKeyFromObject(f), &forkv1.Fork{})
+		return apierrors.IsNotFound(err), client.IgnoreNotFound(err)
+	})
+}
+
+// WaitReady waits until the controller has handled the current spec and the
+// fork is Ready; a Degraded fork ends the wait with its reason. report is told
+// each new state.
+func (c *Client) WaitReady(ctx context.Context, ns, id string, report func(string)) (*forkv1.Fork, error) {
+	var f *forkv1.Fork
+	last := ""
+	err := wait.PollUntilContextCancel(ctx, 250*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		var err error
+		if f, err = c.Get(ctx, ns, id); err != nil {
+			return false, err
+		}
+		state := State(f)
+		if state != last && report != nil {
+			report(state)
+		}
+		last = state
+		if f.Status.ObservedGeneration != f.Generation {
+			return false, nil
+		}
+		if d := meta.FindStatusCondition(f.Status.Conditions, forkv1.ConditionDegraded); d != nil && d.Status == metav1.ConditionTrue {
+			return false, fmt.Errorf("fork %s is degraded: %s", id, d.Message)
+		}
+		return meta.IsStatusConditionTrue(f.Status.Conditions, forkv1.ConditionReady), nil
+	})
+	if err != nil && ctx.Err() != nil {
+		return f, fmt.Errorf("fork %s not ready in time; last state: %s (kube fork status %s)", id, last, id)
+	}
+	return f, err
+}
+
+// State is a one-line summary of where a fork is.
+func State(f *forkv1.Fork) string {
+	if f.Status.ObservedGeneration != f.Generation {
+		return "waiting for kube-controller"
+	}
+	if c := meta.FindStatusCondition(f.Status.Conditions, forkv1.ConditionReady); c != nil {
+		if c.Status == metav1.ConditionTrue {
+			return "ready"
+		}
+		return c.Message
+	}
+	return "pending"
+}

@@ -1,0 +1,54 @@
+package forks
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	forkv1 "github.com/kube-idp/kube/api/fork/v1alpha1"
+)
+
+func TestBuild(t *testing.T) {
+	f, err := Build(CreateOptions{
+		ID: "alice", Namespace: "shop", Owner: "alice@example.com", Deployments: []string{"web", "api"},
+		Images: []string{"registry/app:branch", "api/sidecar=registry/proxy:2"}, Env: []string{"DEBUG=1"}, TTL: 8 * time.Hour,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Name != "alice" || f.Spec.Identifier != "alice" || f.Spec.TTL.Duration != 8*time.Hour || len(f.Spec.Workloads) != 2 {
+		t.Fatalf("fork: %+v", f)
+	}
+	web, api := f.Spec.Workloads[0], f.Spec.Workloads[1]
+	if len(web.Containers) != 1 || web.Containers[0].Name != "" || web.Containers[0].Image != "registry/app:branch" || web.Containers[0].Env[0].Value != "1" {
+		t.Fatalf("web overrides: %+v", web.Containers)
+	}
+	if len(api.Containers) != 2 || api.Containers[1].Name != "sidecar" || api.Containers[1].Image != "registry/proxy:2" {
+		t.Fatalf("api overrides: %+v", api.Containers)
+	}
+}
+
+func TestBuildRejects(t *testing.T) {
+	for _, tc := range []struct {
+		o    CreateOptions
+		want string
+	}{
+		{CreateOptions{ID: "Alice", Deployments: []string{"web"}}, "DNS label"},
+		{CreateOptions{ID: strings.Repeat("a", 41), Deployments: []string{"web"}}, "at most 40"},
+		{CreateOptions{ID: "alice"}, "--deployment"},
+		{CreateOptions{ID: "alice", Deployments: []string{"web"}, Env: []string{"NOVALUE"}}, "NAME=VALUE"},
+		{CreateOptions{ID: "alice", Deployments: []string{"web"}, Images: []string{"api=registry/x:1"}}, "--image"},
+	} {
+		if _, err := Build(tc.o); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: error %v, want %q", tc.o, err, tc.want)
+		}
+	}
+}
+
+func TestState(t *testing.T) {
+	f := &forkv1.Fork{}
+	f.Generation = 2
+	if got := State(f); got != "waiting for kube-controller" {
+		t.Fatal(got)
+	}
+}

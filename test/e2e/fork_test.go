@@ -1,0 +1,116 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kube-idp/kube/internal/sandbox"
+	"github.com/kube-idp/kube/internal/testcluster"
+)
+
+const sharedWeb = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: app, image: registry.example.com/web:v1}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+`
+
+// The developer flow: kube-controller runs outside the cluster with
+// --kubeconfig, and kube fork creates, lists, extends and deletes a fork.
+func TestForkCommands(t *testing.T) {
+	env := testcluster.Sandbox(t)
+	ns := env.Namespace
+	tmp := t.TempDir()
+	manifest := filepath.Join(tmp, "web.yaml")
+	if err := os.WriteFile(manifest, []byte(sharedWeb), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	shell := withKubectl(t)
+	if r := kube(t, shell, "-c", "local", "kubectl", "apply", "-n", ns, "-f", manifest); r.code != 0 {
+		t.Fatalf("kubectl apply: %s", r.stderr)
+	}
+
+	sb, err := sandbox.Open(testcluster.SandboxName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctrl := exec.Command(controllerBin, "--kubeconfig", sb.KubeconfigPath(), "--namespace", ns,
+		"--metrics-bind-address", "0", "--health-probe-bind-address", "0")
+	logs, _ := os.Create(filepath.Join(tmp, "controller.log"))
+	ctrl.Stdout, ctrl.Stderr = logs, logs
+	if err := ctrl.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = ctrl.Process.Kill()
+		_ = ctrl.Wait()
+		if t.Failed() {
+			data, _ := os.ReadFile(logs.Name())
+			t.Logf("kube-controller log:\n%s", data)
+		}
+	})
+
+	r := kube(t, nil, "-c", "local", "fork", "create", "alice", "-n", ns, "--deployment", "web", "--image", "registry.example.com/web:my-branch", "--ttl", "1h")
+	if r.code != 0 || !strings.Contains(r.stderr, "Fork alice is ready, expires in") {
+		t.Fatalf("fork create: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = kube(t, shell, "-c", "local", "kubectl", "get", "deployment", "web-fork-alice", "-n", ns, "-o", "jsonpath={.spec.template.spec.containers[0].image}")
+	if r.stdout != "registry.example.com/web:my-branch" {
+		t.Fatalf("the copy's image: %q %s", r.stdout, r.stderr)
+	}
+
+	r = kube(t, nil, "-c", "local", "fork", "list", "-n", ns, "-o", "json")
+	var list []struct {
+		ID        string
+		Ready     bool
+		ExpiresAt *string
+		Owner     string
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil || len(list) != 1 || list[0].ID != "alice" || !list[0].Ready || list[0].ExpiresAt == nil {
+		t.Fatalf("fork list: %v %s %s", err, r.stdout, r.stderr)
+	}
+	r = kube(t, nil, "-c", "local", "fork", "list", "-n", ns)
+	if !strings.Contains(r.stdout, "ID") || !strings.Contains(r.stdout, "alice") || !strings.Contains(r.stdout, "yes") {
+		t.Fatalf("fork list table:\n%s", r.stdout)
+	}
+	r = kube(t, nil, "-c", "local", "fork", "status", "alice", "-n", ns)
+	if !strings.Contains(r.stdout, "Copy web-fork-alice of deployment web (available); services web=web-fork-alice") ||
+		!strings.Contains(r.stdout, "Route HTTPRoute web-fork-alice (service web)") {
+		t.Fatalf("fork status:\n%s%s", r.stdout, r.stderr)
+	}
+
+	if r = kube(t, nil, "-c", "local", "fork", "extend", "alice", "-n", ns, "--by", "2h"); r.code != 0 || !strings.Contains(r.stderr, "3h0m0s") {
+		t.Fatalf("fork extend: exit %d %s", r.code, r.stderr)
+	}
+	// Creating it again with a new image updates the same fork.
+	r = kube(t, nil, "-c", "local", "fork", "create", "alice", "-n", ns, "--deployment", "web", "--image", "registry.example.com/web:my-branch-2")
+	if r.code != 0 || !strings.Contains(r.stderr, "Updated fork alice") {
+		t.Fatalf("fork create again: exit %d %s", r.code, r.stderr)
+	}
+
+	if r = kube(t, nil, "-c", "local", "fork", "status", "nobody", "-n", ns); r.code == 0 || !strings.Contains(r.stderr, "no fork nobody") {
+		t.Fatalf("status of a missing fork: exit %d %s", r.code, r.stderr)
+	}
+	if r = kube(t, nil, "-c", "local", "fork", "delete", "alice", "-n", ns); r.code != 0 {
+		t.Fatalf("fork delete: exit %d %s", r.code, r.stderr)
+	}
+	if r = kube(t, nil, "-c", "local", "fork", "list", "-n", ns); !strings.Contains(r.stderr, "No forks") {
+		t.Fatalf("after delete: %s%s", r.stdout, r.stderr)
+	}
+}

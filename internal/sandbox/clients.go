@@ -196,7 +196,6 @@ func (c *clients) apply(ctx context.Context, mapper meta.RESTMapper, obj *unstru
 	return nil
 }
 
-
 // waitDefaultServiceAccount waits for the controller-manager to create the
 // "default" ServiceAccount; until then pods in the namespace are rejected.
 func (c *clients) waitDefaultServiceAccount(ctx context.Context) error {

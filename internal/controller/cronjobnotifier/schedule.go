@@ -98,4 +98,3 @@ func (r *ScheduleReconciler) check(cj *batchv1.CronJob) (missed time.Time, wake 
 	}
 	return due, 0, nil
 }
-

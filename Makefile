@@ -16,12 +16,12 @@ all: build
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
-## generate: the API's deep copies, CRDs (config/crd) and kube-controller's RBAC
-## (config/rbac, from the +kubebuilder:rbac markers); a test checks they are current
+## generate: the API's deep copies, and into config/install the CRDs and kube-controller's
+## ClusterRole (from the +kubebuilder:rbac markers); a test checks they are current
 generate:
 	$(CONTROLLER_GEN) object paths=./api/...
-	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd
-	$(CONTROLLER_GEN) rbac:roleName=kube-controller paths=./internal/controller/... output:rbac:artifacts:config=config/rbac
+	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/install
+	$(CONTROLLER_GEN) rbac:roleName=kube-controller paths=./internal/controller/... output:rbac:artifacts:config=config/install
 
 ## lint: gofmt and go vet
 lint:

@@ -114,3 +114,33 @@ func TestForkCommands(t *testing.T) {
 		t.Fatalf("after delete: %s%s", r.stdout, r.stderr)
 	}
 }
+
+// The install manifests deploy with kube deploy: CRDs, RBAC, the Deployment.
+func TestInstallManifestsDeploy(t *testing.T) {
+	testcluster.Sandbox(t)
+	shell := withKubectl(t)
+	t.Cleanup(func() {
+		kube(t, shell, "-c", "local", "kubectl", "delete", "--wait=false", "namespace/kube-idp-system",
+			"clusterrole/kube-controller", "clusterrolebinding/kube-controller")
+	})
+	r := kube(t, nil, "-c", "local", "deploy", "-f", "../../config/install", "--app", "kube-controller", "--yes", "--timeout", "2m")
+	if r.code != 0 || !strings.Contains(r.stderr+r.stdout, "Deployment/kube-controller (kube-idp-system) Current") {
+		t.Fatalf("deploy: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// The service account may do what the controllers do, and no more.
+	for verb, want := range map[string]string{
+		"create deployments.apps":                      "yes",
+		"patch httproutes.gateway.networking.k8s.io":   "yes",
+		"update forks.fork.kube-idp.dev/status":        "yes",
+		"get secrets":                                  "yes",
+		"list secrets":                                 "no",
+		"delete jobs.batch":                            "no",
+		"create leases.coordination.k8s.io":            "yes",
+		"create leases.coordination.k8s.io -n default": "no",
+	} {
+		args := append([]string{"-c", "local", "kubectl", "auth", "can-i", "--as", "system:serviceaccount:kube-idp-system:kube-controller", "-n", "kube-idp-system"}, strings.Fields(verb)...)
+		if r := kube(t, shell, args...); strings.TrimSpace(r.stdout) != want {
+			t.Errorf("can-i %s: %q, want %s (%s)", verb, r.stdout, want, r.stderr)
+		}
+	}
+}

@@ -48,11 +48,13 @@ unit:
 	$(GO) test -short ./...
 
 ## bench: the sandbox (build, start, memory), kube generate on a fleet next to helm and kustomize,
-## kube deploy next to kubectl and helm
+## kube deploy next to kubectl and helm, kube-controller's fork and CronJob notifier loads
 bench: build
 	KUBE=$(BIN)/kube bench/sandbox.sh
 	KUBE=$(BIN)/kube bench/generate.sh
 	KUBE=$(BIN)/kube bench/deploy.sh
+	KUBE=$(BIN)/kube bench/fork.sh
+	KUBE=$(BIN)/kube bench/cronjob.sh
 
 clean:
 	rm -rf $(BIN)

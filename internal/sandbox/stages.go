@@ -86,6 +86,9 @@ spec:
 // pod stages (from the kwok module we build), with pod-complete leaving alone the
 // pods that pod-exit handles and honouring the run time annotation, podLog
 // served as the log of every container, and exec run locally in execDir.
+// ServiceCIDR is the sandbox's Service IP range.
+const ServiceCIDR = "10.96.0.0/16"
+
 func kwokConfig(podLog, execDir string) (string, error) {
 	complete := map[string]any{}
 	if err := yaml.Unmarshal([]byte(podfast.DefaultPodComplete), &complete); err != nil {
@@ -109,6 +112,17 @@ func kwokConfig(podLog, execDir string) (string, error) {
 		return "", err
 	}
 	docs := []string{
+		// A /16 for Service IPs instead of the deprecated default /24 (254
+		// Services), which a namespace with hundreds of forks exhausts.
+		`apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokctlConfiguration
+componentsPatches:
+- name: kube-apiserver
+  extraArgs:
+  - {key: service-cluster-ip-range, value: ` + ServiceCIDR + `}
+- name: kube-controller-manager
+  extraArgs:
+  - {key: service-cluster-ip-range, value: ` + ServiceCIDR + `}`,
 		nodefast.DefaultNodeInit,
 		nodeheartbeat.DefaultNodeHeartbeatWithLease,
 		podfast.DefaultPodReady,

@@ -373,8 +373,11 @@ func (r *Reconciler) updateStatus(ctx context.Context, f *forkv1.Fork, status *f
 	if equalStatus(&f.Status, status) {
 		return nil
 	}
+	// A patch, not an update: the status is the controller's alone, and a
+	// cached Fork one event behind would only cause a conflict and a retry.
+	orig := f.DeepCopy()
 	f.Status = *status
-	return r.Client.Status().Update(ctx, f)
+	return r.Client.Status().Patch(ctx, f, client.MergeFrom(orig))
 }
 
 // prune deletes the objects made for workloads or services no longer in the

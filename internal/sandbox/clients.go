@@ -58,6 +58,10 @@ func (s *Sandbox) clients() (*clients, error) {
 	return c, nil
 }
 
+// nodePods is each fake node's pod capacity: above a real node's 110, since two
+// nodes play a whole cluster (the fork benchmark runs 550 pods).
+const nodePods = "1000"
+
 // registerNodes creates n nodes managed by kwok (annotation kwok.x-k8s.io/node=fake),
 // untainted so that ordinary workloads schedule on them, and waits until Ready.
 func (c *clients) registerNodes(ctx context.Context, n int) error {
@@ -66,7 +70,7 @@ func (c *clients) registerNodes(ctx context.Context, n int) error {
 		capacity := corev1.ResourceList{
 			corev1.ResourceCPU:    resource.MustParse("32"),
 			corev1.ResourceMemory: resource.MustParse("256Gi"),
-			corev1.ResourcePods:   resource.MustParse("110"),
+			corev1.ResourcePods:   resource.MustParse(nodePods),
 		}
 		node := &corev1.Node{
 			ObjectMeta: metav1.ObjectMeta{

@@ -210,7 +210,7 @@ func (s *Sandbox) stampPath() string { return filepath.Join(s.Dir, "stamp") }
 func configStamp() string {
 	cfg, _ := kwokConfig("POD-LOG", "EXEC-DIR") // the paths differ per sandbox; the shape does not
 	h := sha256.New()
-	h.Write([]byte(CacheKey() + "\n" + cfg))
+	h.Write([]byte(CacheKey() + "\n" + cfg + "\nnode pods " + nodePods))
 	// kube's own CRDs change with the code, not with the components.
 	files, _ := fs.Glob(config.CRDs(), "*.yaml")
 	for _, f := range files {

@@ -164,6 +164,7 @@ type Route struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:categories=kube-idp
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.identifier) || self.spec.identifier == self.metadata.name",message="spec.identifier must equal metadata.name: one fork per identifier in a namespace"
 // +kubebuilder:printcolumn:name="Identifier",type=string,JSONPath=`.spec.identifier`
 // +kubebuilder:printcolumn:name="Owner",type=string,JSONPath=`.spec.owner`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`

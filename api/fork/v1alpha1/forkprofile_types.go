@@ -41,8 +41,8 @@ type ForkProfileSpec struct {
 
 // Preview is the browser entry to forks.
 type Preview struct {
-	// Gateway the preview HTTPRoute attaches to (Gateway API backend), or
-	// the Istio Gateway the preview VirtualService binds ("namespace/name").
+	// Gateway the preview route attaches to: a Gateway API Gateway, or with
+	// the istio backend the Istio Gateway the preview VirtualService binds.
 	Gateway GatewayRef `json:"gateway"`
 	// BaseDomain: a fork is at <identifier>.<baseDomain>.
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`

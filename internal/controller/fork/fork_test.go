@@ -165,6 +165,12 @@ func TestForkWithGatewayAPI(t *testing.T) {
 	if err := env.Client.Create(ctx, f); err != nil {
 		t.Fatal(err)
 	}
+	// The API server keeps identifiers unique in a namespace.
+	clash := &forkv1.Fork{ObjectMeta: metav1.ObjectMeta{Name: "not-alice", Namespace: env.Namespace},
+		Spec: forkv1.ForkSpec{Identifier: "alice", Workloads: f.Spec.Workloads}}
+	if err := env.Client.Create(ctx, clash); err == nil || !strings.Contains(err.Error(), "one fork per identifier") {
+		t.Fatalf("a second fork with identifier alice: %v", err)
+	}
 	f = waitFork(t, env, "alice", ready)
 	if f.Status.URL != "https://alice.preview.example.com/" || f.Status.ExpiresAt == nil ||
 		f.Status.ExpiresAt.Sub(f.CreationTimestamp.Time) != time.Hour {

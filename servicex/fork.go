@@ -139,7 +139,9 @@ func (p ForkPropagation) Transport(base http.RoundTripper) http.RoundTripper {
 }
 
 // ForkTransport is the Transport with the default names.
-func ForkTransport(base http.RoundTripper) http.RoundTripper { return ForkPropagation{}.Transport(base) }
+func ForkTransport(base http.RoundTripper) http.RoundTripper {
+	return ForkPropagation{}.Transport(base)
+}
 
 type roundTripper func(*http.Request) (*http.Response, error)
 

@@ -212,7 +212,7 @@ func (b *bench) cronjob(ctx context.Context, n, perMinute int, duration time.Dur
 	err = parallel(n, 20, func(i int) error {
 		cj := &batchv1.CronJob{
 			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("cron-%04d", i), Namespace: ns, Annotations: map[string]string{cronjobnotifier.AnnotationChannel: "#bench"}},
-			Spec: batchv1.CronJobSpec{Schedule: "0 0 1 1 *", JobTemplate: batchv1.JobTemplateSpec{Spec: failingJob()}},
+			Spec:       batchv1.CronJobSpec{Schedule: "0 0 1 1 *", JobTemplate: batchv1.JobTemplateSpec{Spec: failingJob()}},
 		}
 		var err error
 		crons[i], err = b.kube.BatchV1().CronJobs(ns).Create(ctx, cj, metav1.CreateOptions{})

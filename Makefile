@@ -37,7 +37,7 @@ demo: build
 	cd examples/billing && $(BIN)/kube deploy -c local --yes --timeout 2m
 	cd examples/billing && $(BIN)/kube status -c local
 	@echo
-	@echo "Next: bin/kube sandbox status, bin/kube sandbox down. Docs: docs/sandbox.md, docs/generate.md, docs/deploy.md"
+	@echo "Next: bin/kube sandbox status, bin/kube sandbox down. Docs: docs/sandbox.md, docs/generate.md, docs/deploy.md, docs/fork.md"
 
 ## test: lint, then unit and end-to-end tests against the sandbox; prints a summary line
 test: lint build

@@ -152,7 +152,7 @@ in the first container of every --deployment.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(streams.ErrOut, "Fork %s is ready%s.\n", o.ID, expiresIn(f))
+			fmt.Fprintf(streams.ErrOut, "Fork %s is ready%s.\n", o.ID, expiresIn(viewOf(f).ExpiresAt))
 			fmt.Fprintf(streams.ErrOut, "Requests with the header %s: %s (or baggage kube-fork=%s; names as in the ForkProfile) reach it.\n", forkv1.DefaultHeader, o.ID, o.ID)
 			if f.Status.URL != "" {
 				fmt.Fprintln(streams.Out, f.Status.URL)
@@ -195,38 +195,55 @@ func viewOf(f *forkv1.Fork) forkView {
 	return v
 }
 
-func expiresIn(f *forkv1.Fork) string {
-	if f.Status.ExpiresAt == nil {
+func expiresIn(at *time.Time) string {
+	if at == nil {
 		return ""
 	}
-	return fmt.Sprintf(", expires in %s", progress.Round(time.Until(f.Status.ExpiresAt.Time)))
+	return fmt.Sprintf(", expires in %s", progress.Round(time.Until(*at)))
+}
+
+// forkRead makes a read-only fork command: the fork API of the selected
+// cluster and namespace, fetch, then -o json or text.
+func forkRead[T any](streams *IOStreams, sel *cluster.Selection, ff *forkFlags, cmd *cobra.Command,
+	fetch func(ctx context.Context, c *forks.Client, ns string, args []string) (T, error), text func(ns string, v T) error) *cobra.Command {
+	var output string
+	cmd.RunE = func(cc *cobra.Command, args []string) error {
+		if err := checkOutput(output); err != nil {
+			return err
+		}
+		c, ns, err := ff.connect(streams, sel, "")
+		if err != nil {
+			return err
+		}
+		v, err := fetch(cc.Context(), c, ns, args)
+		if err != nil {
+			return err
+		}
+		if output == "json" {
+			return writeJSON(streams.Out, v)
+		}
+		return text(ns, v)
+	}
+	outputFlag(cmd, &output)
+	return cmd
 }
 
 func newForkListCmd(streams *IOStreams, sel *cluster.Selection, ff *forkFlags) *cobra.Command {
-	var output string
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the namespace's forks: identifier, owner, age, expiry, ready, URL",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
-			c, ns, err := ff.connect(streams, sel, "")
-			if err != nil {
-				return err
-			}
-			list, err := c.List(cmd.Context(), ns)
-			if err != nil {
-				return err
-			}
+	}
+	return forkRead(streams, sel, ff, cmd,
+		func(ctx context.Context, c *forks.Client, ns string, _ []string) ([]forkView, error) {
+			list, err := c.List(ctx, ns)
 			views := make([]forkView, len(list))
 			for i := range list {
 				views[i] = viewOf(&list[i])
 			}
-			if output == "json" {
-				return writeJSON(streams.Out, views)
-			}
+			return views, err
+		},
+		func(ns string, views []forkView) error {
 			if len(views) == 0 {
 				fmt.Fprintf(streams.ErrOut, "No forks in namespace %s.\n", ns)
 				return nil
@@ -245,51 +262,41 @@ func newForkListCmd(streams *IOStreams, sel *cluster.Selection, ff *forkFlags) *
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", v.ID, orNone(v.Owner), progress.Round(time.Since(v.Created)), exp, ready, orNone(v.URL))
 			}
 			return w.Flush()
-		},
-	}
-	outputFlag(cmd, &output)
-	return cmd
+		})
 }
 
 func newForkStatusCmd(streams *IOStreams, sel *cluster.Selection, ff *forkFlags) *cobra.Command {
-	var output string
 	cmd := &cobra.Command{
 		Use:   "status ID",
 		Short: "Show a fork's conditions, copies, routes, URL and expiry",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
-			c, ns, err := ff.connect(streams, sel, "")
+	}
+	return forkRead(streams, sel, ff, cmd,
+		func(ctx context.Context, c *forks.Client, ns string, args []string) (forkView, error) {
+			f, err := c.Get(ctx, ns, args[0])
 			if err != nil {
-				return err
+				return forkView{}, err
 			}
-			f, err := c.Get(cmd.Context(), ns, args[0])
-			if err != nil {
-				return err
-			}
-			v := viewOf(f)
-			if output == "json" {
-				return writeJSON(streams.Out, v)
-			}
+			return viewOf(f), nil
+		},
+		func(ns string, v forkView) error {
 			out := streams.Out
-			fmt.Fprintf(out, "Fork %s in %s (owner %s, created %s ago%s)\n", v.ID, ns, orNone(v.Owner), progress.Round(time.Since(v.Created)), expiresIn(f))
+			fmt.Fprintf(out, "Fork %s in %s (owner %s, created %s ago%s)\n", v.ID, ns, orNone(v.Owner), progress.Round(time.Since(v.Created)), expiresIn(v.ExpiresAt))
 			fmt.Fprintf(out, "State: %s\n", v.State)
 			if v.URL != "" {
 				fmt.Fprintf(out, "URL:   %s\n", v.URL)
 			}
-			for _, cond := range f.Status.Conditions {
+			for _, cond := range v.Status.Conditions {
 				fmt.Fprintf(out, "  %-9s %-5s %s: %s\n", cond.Type, cond.Status, cond.Reason, cond.Message)
 			}
-			for _, cp := range f.Status.Copies {
+			for _, cp := range v.Status.Copies {
 				avail := "available"
 				if !cp.Available {
 					avail = "not available yet"
 				}
 				fmt.Fprintf(out, "Copy %s of %s %s (%s); services %s\n", cp.Name, strings.ToLower(cp.Kind), cp.Source, avail, orNone(strings.Join(cp.Services, ", ")))
 			}
-			for _, r := range f.Status.Routes {
+			for _, r := range v.Status.Routes {
 				to := "preview entry"
 				if r.Service != "" {
 					to = "service " + r.Service
@@ -297,10 +304,7 @@ func newForkStatusCmd(streams *IOStreams, sel *cluster.Selection, ff *forkFlags)
 				fmt.Fprintf(out, "Route %s %s (%s)\n", r.Kind, r.Name, to)
 			}
 			return nil
-		},
-	}
-	outputFlag(cmd, &output)
-	return cmd
+		})
 }
 
 func newForkExtendCmd(streams *IOStreams, sel *cluster.Selection, ff *forkFlags) *cobra.Command {

@@ -80,18 +80,23 @@ func newForkCreateCmd(streams *IOStreams, sel *cluster.Selection, ff *forkFlags)
 	var dryRun, noWait bool
 	var timeout time.Duration
 	cmd := &cobra.Command{
-		Use:   "create ID --deployment NAME [--image REF] [--env K=V] [--ttl D]",
+		Use:   "create ID (--deployment NAME | --statefulset NAME | --selector SEL)... [--image REF] [--env K=V] [--ttl D]",
 		Short: "Create (or update) a fork and wait until it is ready",
 		Long: `Create a fork named ID, or give an existing fork its new spec (a new image for
 the same branch). kube waits until kube-controller reports it Ready, then prints
 its preview URL.
 
---image REF sets the image of the first container of every --deployment;
---image DEPLOYMENT=REF or DEPLOYMENT/CONTAINER=REF picks one. --env K=V is set
-in the first container of every --deployment.`,
+Name the workloads with --deployment and --statefulset, or pick Deployments by
+label with --selector. A StatefulSet's copy gets its own empty volumes, deleted
+with the fork; the shared data is never touched.
+
+--image REF sets the image of the first container of every workload;
+--image NAME=REF or NAME/CONTAINER=REF picks one. --env K=V is set in the first
+container of every workload.`,
 		Example: `  kube fork create alice --deployment web --image registry.example.com/web:my-branch --ttl 8h
   kube fork create alice -n shop --deployment web --deployment api --image api=registry.example.com/api:pr-42
-  kube fork create alice --deployment web --env LOG_LEVEL=debug --dry-run`,
+  kube fork create alice --deployment web --env LOG_LEVEL=debug --dry-run
+  kube fork create bob --selector team=checkout --statefulset cart-db --image cart=registry.example.com/cart:pr-7`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.ID = args[0]
@@ -161,7 +166,9 @@ in the first container of every --deployment.`,
 		},
 	}
 	cmd.Flags().StringArrayVar(&o.Deployments, "deployment", nil, "Deployment to copy (repeatable)")
-	cmd.Flags().StringArrayVar(&o.Images, "image", nil, "image of the copy: REF, DEPLOYMENT=REF or DEPLOYMENT/CONTAINER=REF (repeatable)")
+	cmd.Flags().StringArrayVar(&o.StatefulSets, "statefulset", nil, "StatefulSet to copy, with new empty volumes (repeatable)")
+	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "copy every Deployment whose labels match this selector (e.g. team=checkout)")
+	cmd.Flags().StringArrayVar(&o.Images, "image", nil, "image of the copy: REF, NAME=REF or NAME/CONTAINER=REF (repeatable)")
 	cmd.Flags().StringArrayVar(&o.Env, "env", nil, "environment variable K=V of the copies (repeatable)")
 	cmd.Flags().Int32Var(&replicas, "replicas", 1, "pods per copy")
 	cmd.Flags().DurationVar(&o.TTL, "ttl", 8*time.Hour, "delete the fork after this long (0: never)")

@@ -29,11 +29,13 @@ import (
 // CreateOptions describe a fork from the command line.
 type CreateOptions struct {
 	ID, Namespace, Owner, Profile string
-	Deployments                   []string
-	// Images are [DEPLOYMENT[/CONTAINER]=]REF; without DEPLOYMENT, every
-	// deployment's first container (or CONTAINER) gets REF.
+	Deployments, StatefulSets     []string
+	// Selector picks Deployments by label (kubectl's selector syntax).
+	Selector string
+	// Images are [WORKLOAD[/CONTAINER]=]REF; without WORKLOAD, every
+	// workload's first container (or CONTAINER) gets REF.
 	Images []string
-	// Env are K=V, set in the first container of every deployment.
+	// Env are K=V, set in the first container of every workload.
 	Env      []string
 	Replicas *int32
 	TTL      time.Duration
@@ -45,8 +47,15 @@ func Build(o CreateOptions) (*forkv1.Fork, error) {
 	if errs := validation.IsDNS1123Label(o.ID); len(errs) > 0 || len(o.ID) > 40 {
 		return nil, fmt.Errorf("fork identifier %q must be a DNS label of at most 40 characters (lowercase letters, digits, '-')", o.ID)
 	}
-	if len(o.Deployments) == 0 {
-		return nil, errors.New("name at least one Deployment to copy with --deployment")
+	if len(o.Deployments)+len(o.StatefulSets) == 0 && o.Selector == "" {
+		return nil, errors.New("name the workloads to copy with --deployment, --statefulset or --selector")
+	}
+	var selector *metav1.LabelSelector
+	if o.Selector != "" {
+		var err error
+		if selector, err = metav1.ParseToLabelSelector(o.Selector); err != nil {
+			return nil, fmt.Errorf("--selector %q: %v", o.Selector, err)
+		}
 	}
 	f := &forkv1.Fork{
 		TypeMeta:   metav1.TypeMeta{APIVersion: forkv1.GroupVersion.String(), Kind: "Fork"},
@@ -64,37 +73,50 @@ func Build(o CreateOptions) (*forkv1.Fork, error) {
 		}
 		env = append(env, corev1.EnvVar{Name: k, Value: v})
 	}
-	overrides := map[string]map[string]*forkv1.ContainerOverride{} // deployment -> container -> override
-	override := func(dep, ctr string) *forkv1.ContainerOverride {
-		if overrides[dep] == nil {
-			overrides[dep] = map[string]*forkv1.ContainerOverride{}
+	workloads := []forkv1.Workload{}
+	for _, d := range o.Deployments {
+		workloads = append(workloads, forkv1.Workload{Kind: forkv1.KindDeployment, Name: d})
+	}
+	for _, s := range o.StatefulSets {
+		workloads = append(workloads, forkv1.Workload{Kind: forkv1.KindStatefulSet, Name: s})
+	}
+	if selector != nil {
+		workloads = append(workloads, forkv1.Workload{Kind: forkv1.KindDeployment, Selector: selector})
+	}
+	named := func(name string) bool {
+		return slices.Contains(o.Deployments, name) || slices.Contains(o.StatefulSets, name)
+	}
+	overrides := map[string]map[string]*forkv1.ContainerOverride{} // workload name ("" for the selector) -> container -> override
+	override := func(w, ctr string) *forkv1.ContainerOverride {
+		if overrides[w] == nil {
+			overrides[w] = map[string]*forkv1.ContainerOverride{}
 		}
-		if overrides[dep][ctr] == nil {
-			overrides[dep][ctr] = &forkv1.ContainerOverride{Name: ctr}
+		if overrides[w][ctr] == nil {
+			overrides[w][ctr] = &forkv1.ContainerOverride{Name: ctr}
 		}
-		return overrides[dep][ctr]
+		return overrides[w][ctr]
 	}
 	for _, img := range o.Images {
 		target, ref, ok := strings.Cut(img, "=")
 		if !ok {
 			target, ref = "", img
 		}
-		dep, ctr, _ := strings.Cut(target, "/")
-		if ref == "" || (dep != "" && !slices.Contains(o.Deployments, dep)) {
-			return nil, fmt.Errorf("--image %q: use REF or DEPLOYMENT[/CONTAINER]=REF with a DEPLOYMENT given to --deployment", img)
+		name, ctr, _ := strings.Cut(target, "/")
+		if ref == "" || (name != "" && !named(name)) {
+			return nil, fmt.Errorf("--image %q: use REF or WORKLOAD[/CONTAINER]=REF with a WORKLOAD given to --deployment or --statefulset", img)
 		}
-		for _, d := range o.Deployments {
-			if dep == "" || dep == d {
-				override(d, ctr).Image = ref
+		for _, w := range workloads {
+			if name == "" || name == w.Name {
+				override(w.Name, ctr).Image = ref
 			}
 		}
 	}
-	for _, d := range o.Deployments {
+	for _, w := range workloads {
 		if len(env) > 0 {
-			override(d, "").Env = env
+			override(w.Name, "").Env = env
 		}
-		w := forkv1.Workload{Name: d, Replicas: o.Replicas}
-		for _, c := range overrides[d] {
+		w.Replicas = o.Replicas
+		for _, c := range overrides[w.Name] {
 			w.Containers = append(w.Containers, *c)
 		}
 		slices.SortFunc(w.Containers, func(a, b forkv1.ContainerOverride) int { return strings.Compare(a.Name, b.Name) })

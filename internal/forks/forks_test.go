@@ -28,6 +28,25 @@ func TestBuild(t *testing.T) {
 	}
 }
 
+func TestBuildStatefulSetsAndSelector(t *testing.T) {
+	f, err := Build(CreateOptions{ID: "bob", StatefulSets: []string{"db"}, Selector: "tier=frontend,team notin (ops)",
+		Images: []string{"registry/app:branch", "db=registry/db:17"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Spec.Workloads) != 2 {
+		t.Fatalf("workloads: %+v", f.Spec.Workloads)
+	}
+	db, sel := f.Spec.Workloads[0], f.Spec.Workloads[1]
+	if db.Kind != forkv1.KindStatefulSet || db.Name != "db" || db.Containers[0].Image != "registry/db:17" {
+		t.Fatalf("statefulset entry: %+v", db)
+	}
+	if sel.Kind != forkv1.KindDeployment || sel.Name != "" || sel.Selector.MatchLabels["tier"] != "frontend" ||
+		len(sel.Selector.MatchExpressions) != 1 || sel.Containers[0].Image != "registry/app:branch" {
+		t.Fatalf("selector entry: %+v", sel)
+	}
+}
+
 func TestBuildRejects(t *testing.T) {
 	for _, tc := range []struct {
 		o    CreateOptions
@@ -35,7 +54,9 @@ func TestBuildRejects(t *testing.T) {
 	}{
 		{CreateOptions{ID: "Alice", Deployments: []string{"web"}}, "DNS label"},
 		{CreateOptions{ID: strings.Repeat("a", 41), Deployments: []string{"web"}}, "at most 40"},
-		{CreateOptions{ID: "alice"}, "--deployment"},
+		{CreateOptions{ID: "alice"}, "--deployment, --statefulset or --selector"},
+		{CreateOptions{ID: "alice", Selector: "app in (web"}, "--selector"},
+		{CreateOptions{ID: "alice", StatefulSets: []string{"db"}, Images: []string{"web=registry/x:1"}}, "--image"},
 		{CreateOptions{ID: "alice", Deployments: []string{"web"}, Env: []string{"NOVALUE"}}, "NAME=VALUE"},
 		{CreateOptions{ID: "alice", Deployments: []string{"web"}, Images: []string{"api=registry/x:1"}}, "--image"},
 	} {

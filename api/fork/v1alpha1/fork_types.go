@@ -47,10 +47,12 @@ type ForkSpec struct {
 	// +optional
 	Owner string `json:"owner,omitempty"`
 
-	// Workloads to copy.
+	// Workloads to copy. A workload picked by several entries is copied once,
+	// with the overrides of its first entry that names it, else of its first
+	// matching selector.
 	// +kubebuilder:validation:MinItems=1
-	// +listType=map
-	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=50
+	// +listType=atomic
 	Workloads []Workload `json:"workloads"`
 
 	// TTL is how long the fork lives; it is deleted when it passes.
@@ -69,11 +71,32 @@ type ForkSpec struct {
 	Profile string `json:"profile,omitempty"`
 }
 
-// Workload is one Deployment to copy, with its overrides.
+// Workload kinds a Fork can copy.
+const (
+	KindDeployment  = "Deployment"
+	KindStatefulSet = "StatefulSet"
+)
+
+// Workload is one workload to copy, or every workload of a kind that a label
+// selector matches, with the overrides for the copies.
+// +kubebuilder:validation:XValidation:rule="has(self.name) != has(self.selector)",message="set exactly one of name and selector"
 type Workload struct {
-	// Name of the Deployment in the Fork's namespace.
+	// Kind of the workload: Deployment or StatefulSet. A StatefulSet's copy gets
+	// its own, empty volumes (deleted with the copy), never the shared ones.
+	// +optional
+	// +kubebuilder:default=Deployment
+	// +kubebuilder:validation:Enum=Deployment;StatefulSet
+	Kind string `json:"kind,omitempty"`
+
+	// Name of the workload in the Fork's namespace.
+	// +optional
 	// +kubebuilder:validation:MinLength=1
-	Name string `json:"name"`
+	Name string `json:"name,omitempty"`
+
+	// Selector picks every workload of the kind whose labels match it (never
+	// the fork copies themselves).
+	// +optional
+	Selector *metav1.LabelSelector `json:"selector,omitempty"`
 
 	// Replicas of the copy (default 1).
 	// +optional
@@ -139,6 +162,7 @@ type ForkStatus struct {
 
 // Copy is one copied workload.
 type Copy struct {
+	// Kind is Deployment or StatefulSet.
 	Kind   string `json:"kind"`
 	Source string `json:"source"`
 	Name   string `json:"name"`
@@ -197,4 +221,12 @@ type ForkList struct {
 
 func init() {
 	SchemeBuilder.Register(&Fork{}, &ForkList{}, &ForkProfile{}, &ForkProfileList{})
+}
+
+// KindOrDefault is the workload's kind, Deployment when unset.
+func (w *Workload) KindOrDefault() string {
+	if w.Kind == "" {
+		return KindDeployment
+	}
+	return w.Kind
 }

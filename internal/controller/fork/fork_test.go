@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -361,5 +362,138 @@ func TestForkWithIstio(t *testing.T) {
 	get(t, env, "api-canary", foreign)
 	if foreign.ResourceVersion != foreignVersion {
 		t.Fatal("the foreign VirtualService was changed")
+	}
+}
+
+// TestForkStatefulSetAndSelector copies a StatefulSet (own volumes, headless
+// Service, no route) and the Deployments a label selector picks.
+func TestForkStatefulSetAndSelector(t *testing.T) {
+	env := testcluster.Sandbox(t)
+	ctx := context.Background()
+	for _, name := range []string{"cart", "checkout", "search"} {
+		service(t, env, name)
+	}
+	labelShop := func(name string) {
+		t.Helper()
+		patch := client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"team":"shop"}}}`))
+		if err := env.Client.Patch(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: env.Namespace}}, patch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	labelShop("cart")
+	labelShop("checkout")
+	dbLabels := map[string]string{"app": "db"}
+	db := &appsv1.StatefulSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: env.Namespace},
+		Spec: appsv1.StatefulSetSpec{
+			Replicas: ptr.To[int32](1), ServiceName: "db",
+			Selector: &metav1.LabelSelector{MatchLabels: dbLabels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: dbLabels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "db", Image: "registry.example.com/db:16"}}}},
+			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{
+				ObjectMeta: metav1.ObjectMeta{Name: "data"},
+				Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+					Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}},
+			}},
+		},
+	}
+	headlessSvc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: env.Namespace}, Spec: corev1.ServiceSpec{
+		ClusterIP: corev1.ClusterIPNone, Selector: dbLabels, Ports: []corev1.ServicePort{{Name: "pg", Port: 5432}}}}
+	// The sandbox has no volume provisioner: a volume waiting for the copy's claim.
+	pv := &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "fork-test-" + env.Namespace}, Spec: corev1.PersistentVolumeSpec{
+		Capacity:               corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")},
+		AccessModes:            []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+		PersistentVolumeSource: corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/tmp/fork-test"}},
+		ClaimRef:               &corev1.ObjectReference{Namespace: env.Namespace, Name: "data-db-fork-dave-0"},
+	}}
+	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), pv) })
+	for _, o := range []client.Object{db, headlessSvc, pv} {
+		if err := env.Client.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := stableSnapshot(t, env, "cart", "checkout", "search")
+	startController(t, env, &clock{})
+
+	f := &forkv1.Fork{ObjectMeta: metav1.ObjectMeta{Name: "dave", Namespace: env.Namespace}, Spec: forkv1.ForkSpec{Workloads: []forkv1.Workload{
+		{Kind: forkv1.KindStatefulSet, Name: "db"},
+		{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "shop"}}, Containers: []forkv1.ContainerOverride{{Image: "registry.example.com/shop:branch"}}},
+		{Name: "cart", Containers: []forkv1.ContainerOverride{{Image: "registry.example.com/cart:own"}}}, // a name wins over a selector
+	}}}
+	if err := env.Client.Create(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	invalid := &forkv1.Fork{ObjectMeta: metav1.ObjectMeta{Name: "erin", Namespace: env.Namespace},
+		Spec: forkv1.ForkSpec{Workloads: []forkv1.Workload{{Name: "cart", Selector: &metav1.LabelSelector{}}}}}
+	if err := env.Client.Create(ctx, invalid); err == nil || !strings.Contains(err.Error(), "exactly one of name and selector") {
+		t.Fatalf("a workload with both a name and a selector: %v", err)
+	}
+	f = waitFork(t, env, "dave", ready)
+	var kinds []string
+	for _, c := range f.Status.Copies {
+		kinds = append(kinds, c.Kind+"/"+c.Name)
+	}
+	if got := strings.Join(kinds, " "); got != "StatefulSet/db-fork-dave Deployment/cart-fork-dave Deployment/checkout-fork-dave" {
+		t.Fatalf("copies: %s", got)
+	}
+
+	// The StatefulSet copy: its own claims (deleted with it), its own headless Service, no route.
+	var sts appsv1.StatefulSet
+	get(t, env, "db-fork-dave", &sts)
+	if sts.Spec.ServiceName != "db-fork-dave" || len(sts.Spec.VolumeClaimTemplates) != 1 ||
+		sts.Spec.PersistentVolumeClaimRetentionPolicy.WhenDeleted != appsv1.DeletePersistentVolumeClaimRetentionPolicyType {
+		t.Fatalf("statefulset copy: %+v", sts.Spec)
+	}
+	var svc corev1.Service
+	get(t, env, "db-fork-dave", &svc)
+	if svc.Spec.ClusterIP != corev1.ClusterIPNone || svc.Spec.Selector[forkv1.LabelIdentifier] != "dave" {
+		t.Fatalf("headless copy: %+v", svc.Spec)
+	}
+	var pvc corev1.PersistentVolumeClaim
+	get(t, env, "data-db-fork-dave-0", &pvc)
+	if err := env.Client.Get(ctx, types.NamespacedName{Namespace: env.Namespace, Name: "data-db-0"}, &pvc); err == nil && metav1.IsControlledBy(&pvc, &sts) {
+		t.Fatal("the shared claim belongs to the copy")
+	}
+	for _, r := range f.Status.Routes {
+		if r.Service == "db" {
+			t.Fatalf("a headless Service is routed: %+v", r)
+		}
+	}
+	// The selector's Deployments, with the selector's overrides unless named.
+	var dep appsv1.Deployment
+	for name, image := range map[string]string{"cart-fork-dave": "registry.example.com/cart:own", "checkout-fork-dave": "registry.example.com/shop:branch"} {
+		get(t, env, name, &dep)
+		if got := dep.Spec.Template.Spec.Containers[0].Image; got != image {
+			t.Fatalf("%s image %s, want %s", name, got, image)
+		}
+	}
+	if err := env.Client.Get(ctx, types.NamespacedName{Namespace: env.Namespace, Name: "search-fork-dave"}, &dep); !apierrors.IsNotFound(err) {
+		t.Fatalf("search is not selected but was copied: %v", err)
+	}
+	// A Deployment that starts to match the selector joins the fork.
+	labelShop("search")
+	waitFork(t, env, "dave", func(f *forkv1.Fork) bool { return ready(f) && len(f.Status.Copies) == 4 })
+	get(t, env, "search-fork-dave", &dep)
+
+	// Deleting the fork takes the copies and their volumes' claims with it.
+	if err := env.Client.Delete(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 90*time.Second, true, func(ctx context.Context) (bool, error) {
+		for name, o := range map[string]client.Object{"db-fork-dave": &appsv1.StatefulSet{}, "data-db-fork-dave-0": &corev1.PersistentVolumeClaim{}, "cart-fork-dave": &appsv1.Deployment{}} {
+			if err := env.Client.Get(ctx, types.NamespacedName{Namespace: env.Namespace, Name: name}, o); !apierrors.IsNotFound(err) {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		t.Fatalf("the fork's copies or claims outlived it: %v", err)
+	}
+	labelled := stableSnapshot(t, env, "cart", "checkout", "search")
+	for k, v := range before {
+		if strings.Contains(k, "Service/") && labelled[k] != v {
+			t.Fatalf("shared %s changed", k)
+		}
 	}
 }

@@ -1,5 +1,5 @@
-// Package fork is the kubefork controller: for each Fork it copies the named
-// Deployments (and the Services that select them) under the fork's identifier
+// Package fork is the kubefork controller: for each Fork it copies the chosen
+// Deployments and StatefulSets (and the Services that select them) under the fork's identifier
 // and programs routes so that requests carrying the identifier reach the copies
 // while all others keep using the shared services.
 package fork
@@ -44,7 +44,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=fork.kube-idp.dev,resources=forks/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=fork.kube-idp.dev,resources=forks/finalizers,verbs=update
 // +kubebuilder:rbac:groups=fork.kube-idp.dev,resources=forkprofiles,verbs=get;list;watch
-// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=networking.istio.io,resources=virtualservices,verbs=get;list;watch;create;update;patch;delete
@@ -178,46 +178,44 @@ func (r *Reconciler) apply(ctx context.Context, f *forkv1.Fork, p forkv1.ForkPro
 	if err := r.Client.List(ctx, &services, client.InNamespace(f.Namespace)); err != nil {
 		return err
 	}
+	sources, err := r.resolve(ctx, f, res)
+	if err != nil {
+		return err
+	}
 	forked := map[string]string{} // shared Service -> the fork's copy
-	for _, w := range f.Spec.Workloads {
-		var src appsv1.Deployment
-		if err := r.Client.Get(ctx, types.NamespacedName{Namespace: f.Namespace, Name: w.Name}, &src); err != nil {
-			if apierrors.IsNotFound(err) {
-				res.problem("Deployment %s not found", w.Name)
-				continue
-			}
-			return err
-		}
-		for _, o := range w.Containers {
-			if o.Name != "" && !slices.ContainsFunc(src.Spec.Template.Spec.Containers, func(c corev1.Container) bool { return c.Name == o.Name }) {
-				res.problem("Deployment %s has no container %q", w.Name, o.Name)
+	for _, s := range sources {
+		for _, o := range s.w.Containers {
+			if o.Name != "" && !slices.ContainsFunc(s.tpl.Spec.Containers, func(c corev1.Container) bool { return c.Name == o.Name }) {
+				res.problem("%s %s has no container %q", s.kind, s.obj.GetName(), o.Name)
 			}
 		}
-		dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: copyName(src.Name, id), Namespace: f.Namespace}}
-		if err := r.ensure(ctx, f, dep, func() { desiredDeployment(dep, &src, id, w) }); err != nil {
+		c, err := r.copyWorkload(ctx, f, s)
+		if err != nil {
 			return err
 		}
-		res.keep["Deployment/"+dep.Name] = true
-		c := forkv1.Copy{Kind: "Deployment", Source: src.Name, Name: dep.Name, Available: available(dep)}
+		res.keep[c.Kind+"/"+c.Name] = true
 		for i := range services.Items {
 			svc := &services.Items[i]
-			if svc.Labels[forkv1.LabelIdentifier] != "" || !(selects(svc, src.Spec.Template.Labels) || slices.Contains(w.Services, svc.Name)) {
+			if svc.Labels[forkv1.LabelIdentifier] != "" || !(selects(svc, s.tpl.Labels) || slices.Contains(s.w.Services, svc.Name)) {
 				continue
 			}
 			cp := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: copyName(svc.Name, id), Namespace: f.Namespace}}
-			if err := r.ensure(ctx, f, cp, func() { desiredService(cp, svc, id, src.Name) }); err != nil {
+			if err := r.ensure(ctx, f, cp, func() { desiredService(cp, svc, id, s.obj.GetName()) }); err != nil {
 				return err
 			}
 			res.keep["Service/"+cp.Name] = true
 			c.Services = append(c.Services, svc.Name+"="+cp.Name)
 			forked[svc.Name] = cp.Name
+			if headless(svc) {
+				continue // pods are addressed one by one, not routed
+			}
 			if err := r.route(ctx, f, svc, p, res); err != nil {
 				return err
 			}
 		}
-		for _, name := range w.Services {
+		for _, name := range s.w.Services {
 			if _, ok := forked[name]; !ok {
-				res.problem("Service %s (workload %s) not found", name, w.Name)
+				res.problem("Service %s (%s %s) not found", name, s.kind, s.obj.GetName())
 			}
 		}
 		res.copies = append(res.copies, c)
@@ -324,14 +322,6 @@ func (r *Reconciler) event(f *forkv1.Fork, op controllerutil.OperationResult, ki
 	}
 }
 
-func available(d *appsv1.Deployment) bool {
-	want := int32(1)
-	if d.Spec.Replicas != nil {
-		want = *d.Spec.Replicas
-	}
-	return d.Status.ObservedGeneration >= d.Generation && d.Status.UpdatedReplicas >= want && d.Status.AvailableReplicas >= want
-}
-
 // setStatus records the outcome and the conditions.
 func (r *Reconciler) setStatus(f *forkv1.Fork, status *forkv1.ForkStatus, res *result) {
 	status.ObservedGeneration = f.Generation
@@ -387,7 +377,9 @@ func (r *Reconciler) prune(ctx context.Context, f *forkv1.Fork, keep map[string]
 		return err
 	}
 	sel := client.MatchingLabels{forkv1.LabelIdentifier: f.ID()}
-	lists := map[string]client.ObjectList{"Deployment": &appsv1.DeploymentList{}, "Service": &corev1.ServiceList{}}
+	lists := map[string]client.ObjectList{
+		forkv1.KindDeployment: &appsv1.DeploymentList{}, forkv1.KindStatefulSet: &appsv1.StatefulSetList{}, "Service": &corev1.ServiceList{},
+	}
 	if r.GatewayAPI {
 		lists["HTTPRoute"] = &gwv1.HTTPRouteList{}
 	}

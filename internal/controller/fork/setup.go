@@ -7,6 +7,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -18,9 +20,12 @@ import (
 	forkv1 "github.com/kube-idp/kube/api/fork/v1alpha1"
 )
 
-// indexWorkload indexes Forks by the Deployments they copy, so a change of a
-// shared Deployment wakes only its forks.
-const indexWorkload = "spec.workloads.name"
+// indexWorkload indexes Forks by the workloads they copy ("Kind/name", or
+// "Kind/*" for a selector), so a change of a shared workload wakes only the
+// forks that may copy it.
+const indexWorkload = "spec.workloads"
+
+func workloadKey(kind, name string) string { return kind + "/" + name }
 
 // Served tells whether the cluster serves a kind (the routing APIs are optional).
 func Served(mapper meta.RESTMapper, gvk schema.GroupVersionKind) bool {
@@ -34,18 +39,23 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.GatewayAPI = Served(mapper, gwv1.SchemeGroupVersion.WithKind("HTTPRoute"))
 	r.Istio = Served(mapper, istiov1.SchemeGroupVersion.WithKind("VirtualService"))
 	err := mgr.GetFieldIndexer().IndexField(context.Background(), &forkv1.Fork{}, indexWorkload, func(o client.Object) []string {
-		var names []string
+		var keys []string
 		for _, w := range o.(*forkv1.Fork).Spec.Workloads {
-			names = append(names, w.Name)
+			name := w.Name
+			if w.Selector != nil {
+				name = "*"
+			}
+			keys = append(keys, workloadKey(w.KindOrDefault(), name))
 		}
-		return names
+		return keys
 	})
 	if err != nil {
 		return err
 	}
 	b := ctrl.NewControllerManagedBy(mgr).Named("fork").For(&forkv1.Fork{}).
-		Owns(&appsv1.Deployment{}).Owns(&corev1.Service{}).
+		Owns(&appsv1.Deployment{}).Owns(&appsv1.StatefulSet{}).Owns(&corev1.Service{}).
 		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.forksCopying)).
+		Watches(&appsv1.StatefulSet{}, handler.EnqueueRequestsFromMapFunc(r.forksCopying)).
 		Watches(&forkv1.ForkProfile{}, handler.EnqueueRequestsFromMapFunc(r.forksInNamespace))
 	if r.GatewayAPI {
 		b = b.Owns(&gwv1.HTTPRoute{})
@@ -58,12 +68,30 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return b.Complete(r)
 }
 
-// forksCopying maps a shared Deployment to the Forks that copy it.
+// forksCopying maps a shared workload to the Forks that name it or whose
+// selector matches it.
 func (r *Reconciler) forksCopying(ctx context.Context, o client.Object) []reconcile.Request {
 	if o.GetLabels()[forkv1.LabelIdentifier] != "" {
 		return nil // a copy: Owns handles it
 	}
-	return r.forks(ctx, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexWorkload: o.GetName()})
+	kind := forkv1.KindDeployment
+	if _, ok := o.(*appsv1.StatefulSet); ok {
+		kind = forkv1.KindStatefulSet
+	}
+	ns := client.InNamespace(o.GetNamespace())
+	reqs := r.forks(ctx, func(*forkv1.Fork) bool { return true }, ns, client.MatchingFields{indexWorkload: workloadKey(kind, o.GetName())})
+	bySelector := r.forks(ctx, func(f *forkv1.Fork) bool {
+		for _, w := range f.Spec.Workloads {
+			if w.Selector == nil || w.KindOrDefault() != kind {
+				continue
+			}
+			if sel, err := metav1.LabelSelectorAsSelector(w.Selector); err == nil && sel.Matches(labels.Set(o.GetLabels())) {
+				return true
+			}
+		}
+		return false
+	}, ns, client.MatchingFields{indexWorkload: workloadKey(kind, "*")})
+	return append(reqs, bySelector...)
 }
 
 // forksInNamespace maps a profile or a foreign route to the namespace's Forks.
@@ -71,17 +99,20 @@ func (r *Reconciler) forksInNamespace(ctx context.Context, o client.Object) []re
 	if o.GetLabels()[forkv1.LabelIdentifier] != "" || o.GetLabels()[forkv1.LabelManaged] != "" {
 		return nil
 	}
-	return r.forks(ctx, client.InNamespace(o.GetNamespace()))
+	return r.forks(ctx, func(*forkv1.Fork) bool { return true }, client.InNamespace(o.GetNamespace()))
 }
 
-func (r *Reconciler) forks(ctx context.Context, opts ...client.ListOption) []reconcile.Request {
+// forks are requests for the Forks the options list and keep accepts.
+func (r *Reconciler) forks(ctx context.Context, keep func(*forkv1.Fork) bool, opts ...client.ListOption) []reconcile.Request {
 	var list forkv1.ForkList
 	if err := r.Client.List(ctx, &list, opts...); err != nil {
 		return nil
 	}
-	reqs := make([]reconcile.Request, len(list.Items))
-	for i, f := range list.Items {
-		reqs[i] = reconcile.Request{NamespacedName: types.NamespacedName{Namespace: f.Namespace, Name: f.Name}}
+	var reqs []reconcile.Request
+	for i := range list.Items {
+		if f := &list.Items[i]; keep(f) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: f.Namespace, Name: f.Name}})
+		}
 	}
 	return reqs
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test against the local sandbox and prints "tests: N passed, N failed".
-# Starts the sandbox first (building its components once, with progress) so the
-# build does not happen inside a test binary; stops it at the end only if this
-# script started it.
+# Starts the sandbox first (building its components once, with progress) and
+# builds the test tools, so that no build happens inside a test binary; stops
+# the sandbox at the end only if this script started it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KUBE=${KUBE:-bin/kube}
@@ -14,6 +14,8 @@ if ! "$KUBE" sandbox status >/dev/null 2>&1; then
 fi
 stop() { if $started; then "$KUBE" sandbox down || true; fi; }
 trap stop EXIT
+# Programs only tests use (Traefik for the fork routing test), built once into the cache.
+go run ./hack/testtools traefik
 
 set +e
 go test -json -count=1 -timeout 40m ./... | go run ./hack/testsummary

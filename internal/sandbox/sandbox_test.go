@@ -37,6 +37,7 @@ func TestVersionsMatchToolModules(t *testing.T) {
 		{"crds/go.mod", "sigs.k8s.io/gateway-api", GatewayAPIVersion},
 		{"crds/go.mod", "istio.io/api", IstioAPIVersion},
 		{"crds/go.mod", "github.com/prometheus-operator/prometheus-operator", PrometheusOperatorVersion},
+		{"traefik/go.mod", "github.com/traefik/traefik/v3", TraefikVersion},
 		// The kwok stages come from the main module's kwok: the same version as the binary.
 		{"../../go.mod", "sigs.k8s.io/kwok", KwokVersion},
 	}

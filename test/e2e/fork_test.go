@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -8,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kube-idp/kube/internal/manifest"
 	"github.com/kube-idp/kube/internal/sandbox"
 	"github.com/kube-idp/kube/internal/testcluster"
 )
@@ -31,6 +35,43 @@ spec:
   ports: [{name: http, port: 80, targetPort: 8080}]
 `
 
+// runController runs the kube-controller binary outside the cluster, watching
+// one namespace, until the test ends; its log is shown if the test fails.
+func runController(t *testing.T, ns string) {
+	t.Helper()
+	sb, err := sandbox.Open(testcluster.SandboxName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(t.TempDir(), "controller.log")
+	ctrl := exec.Command(controllerBin, "--kubeconfig", sb.KubeconfigPath(), "--namespace", ns,
+		"--metrics-bind-address", "0", "--health-probe-bind-address", "0")
+	startLogged(t, ctrl, "kube-controller", logPath)
+}
+
+// startLogged starts cmd with its output in logPath, and stops it when the
+// test ends, showing the log if the test failed.
+func startLogged(t *testing.T, cmd *exec.Cmd, name, logPath string) {
+	t.Helper()
+	logs, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		logs.Close()
+		if t.Failed() {
+			data, _ := os.ReadFile(logPath)
+			t.Logf("%s log:\n%s", name, data)
+		}
+	})
+}
+
 // The developer flow: kube-controller runs outside the cluster with
 // --kubeconfig, and kube fork creates, lists, extends and deletes a fork.
 func TestForkCommands(t *testing.T) {
@@ -46,25 +87,7 @@ func TestForkCommands(t *testing.T) {
 		t.Fatalf("kubectl apply: %s", r.stderr)
 	}
 
-	sb, err := sandbox.Open(testcluster.SandboxName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctrl := exec.Command(controllerBin, "--kubeconfig", sb.KubeconfigPath(), "--namespace", ns,
-		"--metrics-bind-address", "0", "--health-probe-bind-address", "0")
-	logs, _ := os.Create(filepath.Join(tmp, "controller.log"))
-	ctrl.Stdout, ctrl.Stderr = logs, logs
-	if err := ctrl.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = ctrl.Process.Kill()
-		_ = ctrl.Wait()
-		if t.Failed() {
-			data, _ := os.ReadFile(logs.Name())
-			t.Logf("kube-controller log:\n%s", data)
-		}
-	})
+	runController(t, ns)
 
 	r := kube(t, nil, "-c", "local", "fork", "create", "alice", "-n", ns, "--deployment", "web", "--image", "registry.example.com/web:my-branch", "--ttl", "1h")
 	if r.code != 0 || !strings.Contains(r.stderr, "Fork alice is ready, expires in") {
@@ -130,6 +153,7 @@ func TestInstallManifestsDeploy(t *testing.T) {
 	// The service account may do what the controllers do, and no more.
 	for verb, want := range map[string]string{
 		"create deployments.apps":                      "yes",
+		"create statefulsets.apps":                     "yes",
 		"patch httproutes.gateway.networking.k8s.io":   "yes",
 		"update forks.fork.kube-idp.dev/status":        "yes",
 		"get secrets":                                  "yes",
@@ -141,6 +165,31 @@ func TestInstallManifestsDeploy(t *testing.T) {
 		args := append([]string{"-c", "local", "kubectl", "auth", "can-i", "--as", "system:serviceaccount:kube-idp-system:kube-controller", "-n", "kube-idp-system"}, strings.Fields(verb)...)
 		if r := kube(t, shell, args...); strings.TrimSpace(r.stdout) != want {
 			t.Errorf("can-i %s: %q, want %s (%s)", verb, r.stdout, want, r.stderr)
+		}
+	}
+}
+
+// The samples in config/samples are valid for the API server (server-side dry run).
+func TestSamplesAreAccepted(t *testing.T) {
+	env := testcluster.Sandbox(t)
+	files, err := filepath.Glob("../../config/samples/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no samples: %v", err)
+	}
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs, err := manifest.Decode(data)
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		for _, o := range objs {
+			o.SetNamespace(env.Namespace)
+			if err := env.Client.Create(context.Background(), o, client.DryRunAll); err != nil {
+				t.Errorf("%s: %s %s: %v", file, o.GetKind(), o.GetName(), err)
+			}
 		}
 	}
 }

@@ -1,7 +1,7 @@
 // Package fork is the kubefork controller: for each Fork it copies the chosen
-// Deployments and StatefulSets (and the Services that select them) under the fork's identifier
-// and programs routes so that requests carrying the identifier reach the copies
-// while all others keep using the shared services.
+// Deployments and StatefulSets (and the Services that select them) under the
+// fork's identifier and programs routes so that requests carrying the
+// identifier reach the copies while all others keep using the shared services.
 package fork
 
 import (

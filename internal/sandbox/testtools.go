@@ -1,0 +1,88 @@
+package sandbox
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/kube-idp/kube/internal/progress"
+)
+
+// TraefikVersion is the Gateway API implementation that the fork routing test
+// sends real requests through; it must equal hack/tools/traefik/go.mod.
+const TraefikVersion = "v3.6.12"
+
+// testTools are programs only tests use. They are not sandbox components, so
+// each has its own cache entry and pinning one does not rebuild the sandbox.
+func testTools() []binary {
+	return []binary{
+		{"traefik", "traefik", "github.com/traefik/traefik/v3/cmd/traefik", TraefikVersion,
+			"-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=" + TraefikVersion},
+	}
+}
+
+// EnsureTestTool returns the path of the named test tool, building it from the
+// Go module proxy into the cache first if needed (once: concurrent callers wait).
+func EnsureTestTool(ctx context.Context, p *progress.Reporter, name string) (string, error) {
+	var tool *binary
+	for _, b := range testTools() {
+		if b.Name == name {
+			tool = &b
+		}
+	}
+	if tool == nil {
+		return "", fmt.Errorf("no test tool named %q", name)
+	}
+	root, err := CacheRoot()
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	fmt.Fprintln(h, tool.Package, tool.Version, tool.LDFlags)
+	dir := filepath.Join(root, "tools", fmt.Sprintf("%s-%s-%s", name, tool.Version, hex.EncodeToString(h.Sum(nil))[:10]))
+	bin := filepath.Join(dir, name)
+	if _, err := os.Stat(bin); err == nil {
+		return bin, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return "", err
+	}
+	unlock, err := lockFile(ctx, dir+".lock")
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	if _, err := os.Stat(bin); err == nil { // built by another process while we waited
+		return bin, nil
+	}
+	goBin, err := findGo(ctx)
+	if err != nil {
+		return "", err
+	}
+	tools, err := FindToolsDir()
+	if err != nil {
+		return "", err
+	}
+	tmp := dir + ".tmp"
+	if err := os.RemoveAll(tmp); err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return "", err
+	}
+	err = p.Step(fmt.Sprintf("building %s %s for the tests into %s (once per version)", name, tool.Version, dir), func() error {
+		return runGo(ctx, goBin, filepath.Join(tools, tool.Module), filepath.Join(tmp, "build.log"),
+			"build", "-trimpath", "-ldflags", tool.LDFlags, "-o", filepath.Join(tmp, name), tool.Package)
+	})
+	if err != nil {
+		return "", err
+	}
+	_ = os.Remove(filepath.Join(tmp, "build.log"))
+	if err := os.RemoveAll(dir); err != nil {
+		return "", err
+	}
+	return bin, os.Rename(tmp, dir)
+}

@@ -36,6 +36,7 @@ demo: build
 	$(BIN)/kube generate examples/billing examples/storefront
 	cd examples/billing && $(BIN)/kube deploy -c local --yes --timeout 2m
 	cd examples/billing && $(BIN)/kube status -c local
+	BIN=$(BIN) hack/demo-fork.sh
 	@echo
 	@echo "Next: bin/kube sandbox status, bin/kube sandbox down. Docs: docs/sandbox.md, docs/generate.md, docs/deploy.md, docs/fork.md"
 

@@ -350,7 +350,7 @@ func (r *Reconciler) setStatus(f *forkv1.Fork, status *forkv1.ForkStatus, res *r
 	case len(waiting) > 0:
 		cond(forkv1.ConditionReady, false, "CopiesNotAvailable", "waiting for "+strings.Join(waiting, ", "))
 	default:
-		cond(forkv1.ConditionReady, true, "Ready", fmt.Sprintf("%d copies and %d routes in place", len(res.copies), len(res.routes)))
+		cond(forkv1.ConditionReady, true, "Ready", count(len(res.copies), "copy", "copies")+" and "+count(len(res.routes), "route", "routes")+" in place")
 		if status.ReadyTime == nil {
 			status.ReadyTime = &metav1.Time{Time: r.now()}
 			readySeconds.Observe(status.ReadyTime.Sub(f.CreationTimestamp.Time).Seconds())
@@ -451,6 +451,14 @@ func (r *Reconciler) removeIstioRules(ctx context.Context, f *forkv1.Fork, keep 
 		r.Recorder.Eventf(f, nil, corev1.EventTypeNormal, "Unrouted", "Cleanup", "rules removed from VirtualService %s", vs.Name)
 	}
 	return nil
+}
+
+// count is "1 copy", "2 copies".
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // equalStatus ignores nothing: any difference is written.

@@ -91,12 +91,13 @@ label with --selector. A StatefulSet's copy gets its own empty volumes, deleted
 with the fork; the shared data is never touched.
 
 --image REF sets the image of the first container of every workload;
---image NAME=REF or NAME/CONTAINER=REF picks one. --env K=V is set in the first
-container of every workload.`,
+--image NAME=REF or NAME/CONTAINER=REF picks one (with --selector, NAME may be a
+Deployment the selector picks). --env K=V is set in the first container of every
+workload.`,
 		Example: `  kube fork create alice --deployment web --image registry.example.com/web:my-branch --ttl 8h
   kube fork create alice -n shop --deployment web --deployment api --image api=registry.example.com/api:pr-42
   kube fork create alice --deployment web --env LOG_LEVEL=debug --dry-run
-  kube fork create bob --selector team=checkout --image registry.example.com/checkout:pr-7
+  kube fork create bob --selector team=checkout --image cart=registry.example.com/cart:pr-7
   kube fork create carol --deployment cart --statefulset cart-db --image cart=registry.example.com/cart:pr-7`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

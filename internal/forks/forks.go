@@ -33,7 +33,8 @@ type CreateOptions struct {
 	// Selector picks Deployments by label (kubectl's selector syntax).
 	Selector string
 	// Images are [WORKLOAD[/CONTAINER]=]REF; without WORKLOAD, every
-	// workload's first container (or CONTAINER) gets REF.
+	// workload's first container (or CONTAINER) gets REF. With a Selector, a
+	// WORKLOAD not named otherwise is taken as a Deployment it picks.
 	Images []string
 	// Env are K=V, set in the first container of every workload.
 	Env      []string
@@ -84,7 +85,18 @@ func Build(o CreateOptions) (*forkv1.Fork, error) {
 		workloads = append(workloads, forkv1.Workload{Kind: forkv1.KindDeployment, Selector: selector})
 	}
 	named := func(name string) bool {
-		return slices.Contains(o.Deployments, name) || slices.Contains(o.StatefulSets, name)
+		return slices.ContainsFunc(workloads, func(w forkv1.Workload) bool { return w.Name == name })
+	}
+	if selector != nil {
+		// --image NAME=REF for a Deployment the selector picks: an entry naming
+		// it carries its overrides (a name wins over the selector).
+		for _, img := range o.Images {
+			if target, _, ok := strings.Cut(img, "="); ok {
+				if name, _, _ := strings.Cut(target, "/"); name != "" && !named(name) {
+					workloads = append(workloads, forkv1.Workload{Kind: forkv1.KindDeployment, Name: name})
+				}
+			}
+		}
 	}
 	overrides := map[string]map[string]*forkv1.ContainerOverride{} // workload name ("" for the selector) -> container -> override
 	override := func(w, ctr string) *forkv1.ContainerOverride {
@@ -103,7 +115,7 @@ func Build(o CreateOptions) (*forkv1.Fork, error) {
 		}
 		name, ctr, _ := strings.Cut(target, "/")
 		if ref == "" || (name != "" && !named(name)) {
-			return nil, fmt.Errorf("--image %q: use REF or WORKLOAD[/CONTAINER]=REF with a WORKLOAD given to --deployment or --statefulset", img)
+			return nil, fmt.Errorf("--image %q: use REF or WORKLOAD[/CONTAINER]=REF with a WORKLOAD given to --deployment or --statefulset (or picked by --selector)", img)
 		}
 		for _, w := range workloads {
 			if name == "" || name == w.Name {

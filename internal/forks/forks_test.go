@@ -45,6 +45,16 @@ func TestBuildStatefulSetsAndSelector(t *testing.T) {
 		len(sel.Selector.MatchExpressions) != 1 || sel.Containers[0].Image != "registry/app:branch" {
 		t.Fatalf("selector entry: %+v", sel)
 	}
+
+	// An image for one Deployment the selector picks: an entry naming it.
+	f, err = Build(CreateOptions{ID: "bob", Selector: "team=checkout", Images: []string{"registry/shop:1", "cart=registry/cart:2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Spec.Workloads) != 2 || f.Spec.Workloads[0].Selector == nil || f.Spec.Workloads[0].Containers[0].Image != "registry/shop:1" ||
+		f.Spec.Workloads[1].Name != "cart" || f.Spec.Workloads[1].Kind != forkv1.KindDeployment || f.Spec.Workloads[1].Containers[0].Image != "registry/cart:2" {
+		t.Fatalf("workloads: %+v", f.Spec.Workloads)
+	}
 }
 
 func TestBuildRejects(t *testing.T) {

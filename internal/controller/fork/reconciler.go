@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	istiov1 "istio.io/client-go/pkg/apis/networking/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -258,7 +259,7 @@ func (r *Reconciler) istioRoute(ctx context.Context, f *forkv1.Fork, svc *corev1
 		}
 	}
 	vs := &istiov1.VirtualService{ObjectMeta: metav1.ObjectMeta{Name: sharedVirtualServiceName(svc.Name), Namespace: f.Namespace}}
-	op, err := controllerutil.CreateOrUpdate(ctx, r.Client, vs, func() error {
+	op, err := createOrUpdate(ctx, r.Client, vs, func() error {
 		if vs.Labels == nil {
 			vs.Labels = map[string]string{}
 		}
@@ -305,7 +306,7 @@ func (r *Reconciler) preview(ctx context.Context, f *forkv1.Fork, p forkv1.ForkP
 
 // ensure creates or updates an object the Fork owns.
 func (r *Reconciler) ensure(ctx context.Context, f *forkv1.Fork, obj client.Object, mutate func()) error {
-	op, err := controllerutil.CreateOrUpdate(ctx, r.Client, obj, func() error {
+	op, err := createOrUpdate(ctx, r.Client, obj, func() error {
 		mutate()
 		return controllerutil.SetControllerReference(f, obj, r.Client.Scheme())
 	})
@@ -314,6 +315,39 @@ func (r *Reconciler) ensure(ctx context.Context, f *forkv1.Fork, obj client.Obje
 	}
 	r.event(f, op, strings.TrimPrefix(fmt.Sprintf("%T", obj), "*"), obj.GetName())
 	return nil
+}
+
+// createOrUpdate is controllerutil.CreateOrUpdate, except that Istio objects are
+// compared with proto.Equal: their specs are protobuf messages, whose
+// unexported fields make reflection-based equality panic.
+func createOrUpdate(ctx context.Context, c client.Client, obj client.Object, mutate func() error) (controllerutil.OperationResult, error) {
+	vs, ok := obj.(*istiov1.VirtualService)
+	if !ok {
+		return controllerutil.CreateOrUpdate(ctx, c, obj, mutate)
+	}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(vs), vs); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return controllerutil.OperationResultNone, err
+		}
+		if err := mutate(); err != nil {
+			return controllerutil.OperationResultNone, err
+		}
+		if err := c.Create(ctx, vs); err != nil {
+			return controllerutil.OperationResultNone, err
+		}
+		return controllerutil.OperationResultCreated, nil
+	}
+	before := vs.DeepCopy()
+	if err := mutate(); err != nil {
+		return controllerutil.OperationResultNone, err
+	}
+	if proto.Equal(&before.Spec, &vs.Spec) && equality.Semantic.DeepEqual(before.ObjectMeta, vs.ObjectMeta) {
+		return controllerutil.OperationResultNone, nil
+	}
+	if err := c.Update(ctx, vs); err != nil {
+		return controllerutil.OperationResultNone, err
+	}
+	return controllerutil.OperationResultUpdated, nil
 }
 
 func (r *Reconciler) event(f *forkv1.Fork, op controllerutil.OperationResult, kind, name string) {

@@ -125,21 +125,33 @@ func hostsMatch(hosts []string, svc, ns string) bool {
 // for id set (or removed when add is false), the other forks' rules kept, and
 // the route to the shared Service last.
 func withForkRules(rules []*networkingapi.HTTPRoute, svc string, id string, p forkv1.ForkProfileSpec, add bool) []*networkingapi.HTTPRoute {
-	var out []*networkingapi.HTTPRoute
-	for _, r := range rules {
-		if strings.HasPrefix(r.Name, "fork-"+id+"-") || r.Name == "shared" {
-			continue
-		}
-		out = append(out, r)
-	}
+	var mine []*networkingapi.HTTPRoute
 	if add {
 		to := []*networkingapi.HTTPRouteDestination{{Destination: &networkingapi.Destination{Host: copyName(svc, id)}}}
-		out = append(out,
-			&networkingapi.HTTPRoute{Name: ruleName(id, "header"), Route: to, Match: []*networkingapi.HTTPMatchRequest{{
+		mine = []*networkingapi.HTTPRoute{
+			{Name: ruleName(id, "header"), Route: to, Match: []*networkingapi.HTTPMatchRequest{{
 				Headers: map[string]*networkingapi.StringMatch{p.Header: {MatchType: &networkingapi.StringMatch_Exact{Exact: id}}}}}},
-			&networkingapi.HTTPRoute{Name: ruleName(id, "baggage"), Route: to, Match: []*networkingapi.HTTPMatchRequest{{
+			{Name: ruleName(id, "baggage"), Route: to, Match: []*networkingapi.HTTPMatchRequest{{
 				Headers: map[string]*networkingapi.StringMatch{"baggage": {MatchType: &networkingapi.StringMatch_Regex{Regex: baggageRegex(p.BaggageMember, id)}}}}}},
-		)
+		}
+	}
+	// The fork's rules keep their place among the other forks' rules, so that
+	// reconciling forks one after another does not reorder (rewrite) the object.
+	var out []*networkingapi.HTTPRoute
+	placed := false
+	for _, r := range rules {
+		switch {
+		case r.Name == "shared":
+		case strings.HasPrefix(r.Name, "fork-"+id+"-"):
+			if !placed {
+				out, placed = append(out, mine...), true
+			}
+		default:
+			out = append(out, r)
+		}
+	}
+	if !placed {
+		out = append(out, mine...)
 	}
 	if len(out) == 0 {
 		return nil

@@ -79,7 +79,7 @@ func (r *Reconciler) forksCopying(ctx context.Context, o client.Object) []reconc
 		kind = forkv1.KindStatefulSet
 	}
 	ns := client.InNamespace(o.GetNamespace())
-	reqs := r.forks(ctx, func(*forkv1.Fork) bool { return true }, ns, client.MatchingFields{indexWorkload: workloadKey(kind, o.GetName())})
+	reqs := r.forks(ctx, everyFork, ns, client.MatchingFields{indexWorkload: workloadKey(kind, o.GetName())})
 	bySelector := r.forks(ctx, func(f *forkv1.Fork) bool {
 		for _, w := range f.Spec.Workloads {
 			if w.Selector == nil || w.KindOrDefault() != kind {
@@ -99,8 +99,10 @@ func (r *Reconciler) forksInNamespace(ctx context.Context, o client.Object) []re
 	if o.GetLabels()[forkv1.LabelIdentifier] != "" || o.GetLabels()[forkv1.LabelManaged] != "" {
 		return nil
 	}
-	return r.forks(ctx, func(*forkv1.Fork) bool { return true }, client.InNamespace(o.GetNamespace()))
+	return r.forks(ctx, everyFork, client.InNamespace(o.GetNamespace()))
 }
+
+func everyFork(*forkv1.Fork) bool { return true }
 
 // forks are requests for the Forks the options list and keep accepts.
 func (r *Reconciler) forks(ctx context.Context, keep func(*forkv1.Fork) bool, opts ...client.ListOption) []reconcile.Request {

@@ -7,7 +7,7 @@ LDFLAGS := -X github.com/kube-idp/kube/internal/version.Version=$(VERSION) \
            -X github.com/kube-idp/kube/internal/sandbox.DefaultToolsDir=$(CURDIR)/hack/tools
 GOFILES  = $(shell find . -name '*.go' -not -path './.git/*')
 
-.PHONY: all build test unit lint demo bench clean generate
+.PHONY: all build test unit lint demo bench clean generate fuzz
 CONTROLLER_GEN = $(GO) tool -modfile=$(CURDIR)/hack/codegen/go.mod controller-gen
 
 all: build
@@ -47,6 +47,10 @@ test: lint build
 ## unit: only the tests that need no cluster
 unit:
 	$(GO) test -short ./...
+
+## fuzz: every fuzz target for FUZZTIME each (default 1m), reporting execs
+fuzz:
+	FUZZTIME=$${FUZZTIME:-1m} hack/fuzz.sh | $(GO) run ./hack/testsummary
 
 ## bench: the sandbox (build, start, memory), kube generate on a fleet next to helm and kustomize,
 ## kube deploy next to kubectl and helm, kube-controller's fork and CronJob notifier loads

@@ -18,7 +18,8 @@ trap stop EXIT
 go run ./hack/testtools traefik
 
 set +e
-go test -json -count=1 -timeout 40m ./... | go run ./hack/testsummary
+# Every fuzz target runs a few seconds (make fuzz runs them longer), then every test.
+{ FUZZTIME=${FUZZTIME:-3s} hack/fuzz.sh; go test -json -count=1 -timeout 40m ./...; } | go run ./hack/testsummary
 rc=$?
 set -e
 exit $rc

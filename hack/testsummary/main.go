@@ -73,6 +73,9 @@ func summarize(in io.Reader, out io.Writer) (summary, error) {
 			switch e.Action {
 			case "pass":
 				s.passed++
+				if line := lastFuzzLine(outputs[key]); line != "" {
+					fmt.Fprintf(out, "fuzzed %s (%s): %s\n", e.Test, e.Package, line)
+				}
 			case "skip":
 				s.skipped++
 			case "fail":
@@ -92,4 +95,15 @@ func summarize(in io.Reader, out io.Writer) (summary, error) {
 	}
 	fmt.Fprintf(out, "tests: %d passed, %d failed, %d skipped\n", s.passed, s.failed, s.skipped)
 	return s, nil
+}
+
+// lastFuzzLine is the last progress line of a fuzzing run ("elapsed: 3s, execs:
+// 22296 (7431/sec), ..."), without its prefix, or "".
+func lastFuzzLine(lines []string) string {
+	for i := len(lines) - 1; i >= 0; i-- {
+		if rest, ok := strings.CutPrefix(lines[i], "fuzz: elapsed: "); ok && strings.Contains(rest, "execs:") {
+			return "elapsed " + strings.TrimSpace(rest)
+		}
+	}
+	return ""
 }

@@ -40,3 +40,19 @@ func TestSummarizeCountsAndShowsFailures(t *testing.T) {
 		t.Errorf("failed packages = %v", s.failedPkgs)
 	}
 }
+
+// Fuzzing runs report how many inputs they tried.
+func TestSummarizeReportsFuzzExecs(t *testing.T) {
+	in := strings.Join([]string{
+		`{"Action":"output","Package":"p","Test":"FuzzX","Output":"fuzz: elapsed: 3s, execs: 22296 (7431/sec), new interesting: 21 (total: 131)\n"}`,
+		`{"Action":"output","Package":"p","Test":"FuzzX","Output":"--- PASS: FuzzX (3.01s)\n"}`,
+		`{"Action":"pass","Package":"p","Test":"FuzzX"}`,
+	}, "\n")
+	var out bytes.Buffer
+	if _, err := summarize(strings.NewReader(in), &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "fuzzed FuzzX (p): elapsed 3s, execs: 22296 (7431/sec)") {
+		t.Errorf("output:\n%s", out.String())
+	}
+}

@@ -6,7 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"slices"
+	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -15,11 +15,6 @@ import (
 	"github.com/kube-idp/kube/internal/cluster"
 	"github.com/kube-idp/kube/internal/sandbox"
 )
-
-// readOnlyVerbs never change the cluster; every other kubectl verb is guarded on
-// protected clusters.
-var readOnlyVerbs = []string{"get", "describe", "logs", "top", "explain", "api-resources", "api-versions",
-	"version", "diff", "events", "auth", "cluster-info", "config", "completion", "wait", "plugin", "help", "kustomize"}
 
 func newKubectlCmd(streams *IOStreams, sel *cluster.Selection) *cobra.Command {
 	cmd := &cobra.Command{
@@ -43,8 +38,9 @@ On a protected cluster, commands that change something need confirmation.`,
 			if err != nil {
 				return err
 			}
-			if verb := firstArg(args); !slices.Contains(readOnlyVerbs, verb) {
-				if err := streams.guard(t, false, cluster.Action{What: "run kubectl " + verb}); err != nil {
+			if !cluster.KubectlIsReadOnly(args) {
+				what, _ := cluster.KubectlCommand(args)
+				if err := streams.guard(t, false, cluster.Action{What: "run kubectl " + what}); err != nil {
 					return err
 				}
 			}
@@ -74,26 +70,22 @@ func findKubectl() (string, error) {
 	return "", errors.New("kubectl is not installed or not on PATH: install it (https://kubernetes.io/docs/tasks/tools/), or run kube sandbox up once, which builds one, and run again")
 }
 
-// firstArg is kubectl's verb: the first argument that is not a flag.
-func firstArg(args []string) string {
-	for _, a := range args {
-		if len(a) > 0 && a[0] != '-' {
-			return a
-		}
-	}
-	return ""
-}
+// kubeconfigPattern names kube's temporary kubeconfigs; the first * is the
+// process id of the kube that wrote it.
+const kubeconfigPattern = "kube-kubeconfig-%d-*.yaml"
 
 // runKubectl writes the cluster's kubeconfig to a private temporary file, runs
 // kubectl with it, and removes it whatever happens.
 func runKubectl(streams *IOStreams, kubectl string, t *cluster.Target, args []string) (int, error) {
 	// kubectl gets the signals (a terminal sends Ctrl-C to both); kube waits for it
-	// to end so that the file is removed only then, and passes on what it alone got.
-	// Caught from before the file exists, so no signal can skip the removal.
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	// to end so that the file is removed only then, and passes on what it alone got:
+	// every catchable signal, SIGQUIT included. Caught from before the file
+	// exists, so no signal can skip the removal.
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs)
 	defer signal.Stop(sigs)
-	f, err := os.CreateTemp("", "kube-kubeconfig-*.yaml")
+	removeStaleKubeconfigs()
+	f, err := os.CreateTemp("", fmt.Sprintf(kubeconfigPattern, os.Getpid()))
 	if err != nil {
 		return 0, err
 	}
@@ -118,6 +110,7 @@ func runKubectl(streams *IOStreams, kubectl string, t *cluster.Target, args []st
 	c := exec.Command(kubectl, append([]string{"--kubeconfig", path}, args...)...)
 	c.Stdin, c.Stdout, c.Stderr = streams.In, streams.Out, streams.ErrOut
 	c.Env = append(os.Environ(), "KUBECONFIG="+path)
+	c.SysProcAttr = childAttributes()
 	if err := c.Start(); err != nil {
 		return 0, fmt.Errorf("starting kubectl: %w", err)
 	}
@@ -126,7 +119,9 @@ func runKubectl(streams *IOStreams, kubectl string, t *cluster.Target, args []st
 	for {
 		select {
 		case s := <-sigs:
-			_ = c.Process.Signal(s)
+			if forwardable(s) {
+				_ = c.Process.Signal(s)
+			}
 		case err := <-done:
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {
@@ -136,6 +131,18 @@ func runKubectl(streams *IOStreams, kubectl string, t *cluster.Target, args []st
 				return ee.ExitCode(), nil
 			}
 			return 0, err
+		}
+	}
+}
+
+// removeStaleKubeconfigs removes the temporary kubeconfigs of kube processes
+// that no longer exist (killed with SIGKILL, which no program can catch).
+func removeStaleKubeconfigs() {
+	files, _ := filepath.Glob(filepath.Join(os.TempDir(), "kube-kubeconfig-*-*.yaml"))
+	for _, f := range files {
+		var pid int
+		if _, err := fmt.Sscanf(filepath.Base(f), "kube-kubeconfig-%d-", &pid); err == nil && pid > 0 && pid != os.Getpid() && processGone(pid) {
+			_ = os.Remove(f)
 		}
 	}
 }

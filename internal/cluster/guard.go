@@ -37,14 +37,19 @@ func (t *Target) Guard(a Action, gio GuardIO) error {
 	if !t.Protected() {
 		return nil
 	}
-	branch, dirty := gitState(a.Dir)
-	fmt.Fprintf(gio.ErrOut, "Protected cluster %s: %s will %s (branch %s).\n", t.Name, whoami(), a.What, orUnknown(branch))
-	if r := t.Entry.Rules; r != nil {
-		if len(r.Branches) > 0 && !slices.Contains(r.Branches, branch) {
-			return fmt.Errorf("cluster %s only accepts changes from branch %s; this working tree is on %s", t.Name, strings.Join(r.Branches, " or "), orUnknown(branch))
+	st := gitState(a.Dir)
+	fmt.Fprintf(gio.ErrOut, "Protected cluster %s: %s will %s (branch %s).\n", t.Name, whoami(), a.What, orUnknown(st.branch))
+	if r := t.Entry.Rules; r != nil && (len(r.Branches) > 0 || r.CleanTree) {
+		// A rule holds only if it can be proven: a directory outside any git
+		// repository (or git missing) proves neither a branch nor a clean tree.
+		if st.err != nil {
+			return fmt.Errorf("cluster %s only accepts changes from a git working tree it can check (%s), and %s is not one: %v", t.Name, r.describe(), orDot(a.Dir), st.err)
 		}
-		if r.CleanTree && dirty {
-			return fmt.Errorf("cluster %s only accepts changes from a clean working tree: commit or stash your changes first", t.Name)
+		if len(r.Branches) > 0 && !slices.Contains(r.Branches, st.branch) {
+			return fmt.Errorf("cluster %s only accepts changes from branch %s; this working tree is on %s", t.Name, strings.Join(r.Branches, " or "), orUnknown(st.branch))
+		}
+		if r.CleanTree && st.dirty != "" {
+			return fmt.Errorf("cluster %s only accepts changes from a clean working tree, and it has %s: commit (or remove) them first", t.Name, st.dirty)
 		}
 	}
 	if gio.Yes {
@@ -73,21 +78,73 @@ func orUnknown(s string) string {
 	return s
 }
 
-// gitState is the current branch and whether the tree has uncommitted changes.
-func gitState(dir string) (branch string, dirty bool) {
-	args := func(a ...string) []string {
+func orDot(dir string) string {
+	if dir == "" {
+		return "the current directory"
+	}
+	return dir
+}
+
+func (r *Rules) describe() string {
+	var parts []string
+	if len(r.Branches) > 0 {
+		parts = append(parts, "branch "+strings.Join(r.Branches, " or "))
+	}
+	if r.CleanTree {
+		parts = append(parts, "a clean tree")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// treeState is what the guard knows of a working tree.
+type treeState struct {
+	branch string
+	// dirty says what is not committed ("" when clean).
+	dirty string
+	// err is why the state could not be read (not a repository, no git).
+	err error
+}
+
+// gitState reads the branch of the working tree holding dir, and whether the
+// tree is clean: no uncommitted change anywhere in it, and, when dir names the
+// manifests, no file in it that git ignores (those were never reviewed).
+func gitState(dir string) treeState {
+	git := func(a ...string) (string, error) {
 		if dir != "" {
-			return append([]string{"-C", dir}, a...)
+			a = append([]string{"-C", dir}, a...)
 		}
-		return a
+		out, err := exec.Command("git", a...).Output()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && len(ee.Stderr) > 0 {
+			err = errors.New(strings.TrimSpace(string(ee.Stderr)))
+		}
+		return strings.TrimSpace(string(out)), err
 	}
-	out, err := exec.Command("git", args("rev-parse", "--abbrev-ref", "HEAD")...).Output()
+	branch, err := git("rev-parse", "--abbrev-ref", "HEAD")
 	if err != nil {
-		return "", false
+		return treeState{err: err}
 	}
-	branch = strings.TrimSpace(string(out))
-	st, err := exec.Command("git", args("status", "--porcelain")...).Output()
-	return branch, err == nil && len(strings.TrimSpace(string(st))) > 0
+	st := treeState{branch: branch}
+	changes, err := git("status", "--porcelain")
+	if err != nil {
+		return treeState{branch: branch, err: err}
+	}
+	if changes != "" {
+		st.dirty = fmt.Sprintf("%d uncommitted changes", len(strings.Split(changes, "\n")))
+		return st
+	}
+	if dir == "" {
+		return st
+	}
+	ignored, err := git("status", "--porcelain", "--ignored", "--untracked-files=all", "--", ".")
+	if err != nil {
+		return treeState{branch: branch, err: err}
+	}
+	if ignored != "" {
+		first, _, _ := strings.Cut(ignored, "\n")
+		st.dirty = "files that git ignores, such as " + strings.TrimPrefix(first, "!! ")
+	}
+	return st
 }
 
 // whoami names the person (git user.email, else $USER).

@@ -80,8 +80,45 @@ func TestGuardRules(t *testing.T) {
 	if err := protected(rules).Guard(Action{What: "deploy", Dir: dir}, gio); err == nil || !strings.Contains(err.Error(), "clean working tree") {
 		t.Fatalf("dirty tree: %v", err)
 	}
+	// Manifests in a directory git ignores were never reviewed.
+	git("checkout", "-q", "f")
+	if err := os.WriteFile(filepath.Join(dir, ".gitignore"), []byte("out/\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git("add", ".gitignore")
+	git("commit", "-q", "-m", "ignore out")
+	if err := os.MkdirAll(filepath.Join(dir, "out"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "out", "deployment.yaml"), []byte("kind: Deployment\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := protected(rules).Guard(Action{What: "deploy", Dir: filepath.Join(dir, "out")}, gio); err == nil || !strings.Contains(err.Error(), "files that git ignores, such as out/deployment.yaml") {
+		t.Fatalf("ignored manifests: %v", err)
+	}
+	if err := protected(rules).Guard(Action{What: "deploy", Dir: dir}, gio); err == nil || !strings.Contains(err.Error(), "files that git ignores") {
+		t.Fatalf("ignored manifests under the tree: %v", err)
+	}
 	git("checkout", "-q", "-b", "feature")
 	if err := protected(rules).Guard(Action{What: "deploy", Dir: dir}, gio); err == nil || !strings.Contains(err.Error(), "only accepts changes from branch main; this working tree is on feature") {
 		t.Fatalf("feature branch: %v", err)
+	}
+}
+
+// The same manifests copied out of any repository cannot prove a clean tree: a
+// cluster with rules refuses them (it used to count "not a repository" as clean).
+func TestGuardRulesOutsideARepository(t *testing.T) {
+	t.Setenv("CI", "true")
+	dir := t.TempDir()
+	gio := GuardIO{Yes: true, ErrOut: &bytes.Buffer{}}
+	for _, rules := range []*Rules{{CleanTree: true}, {Branches: []string{"main"}}} {
+		err := protected(rules).Guard(Action{What: "deploy", Dir: dir}, gio)
+		if err == nil || !strings.Contains(err.Error(), "only accepts changes from a git working tree it can check") || !strings.Contains(err.Error(), dir+" is not one") {
+			t.Errorf("rules %+v: Guard() = %v", rules, err)
+		}
+	}
+	// Without rules, a protected cluster only asks for confirmation.
+	if err := protected(nil).Guard(Action{What: "deploy", Dir: dir}, gio); err != nil {
+		t.Errorf("no rules: %v", err)
 	}
 }

@@ -7,16 +7,14 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/kube-idp/kube/internal/secrets"
 	"github.com/kube-idp/kube/internal/strictyaml"
 )
-
-var secretEnv = regexp.MustCompile(`(?i)(secret|token|password|passwd|private|credential)`)
 
 // EnvRegistry names the registry file when --registry is not given.
 const EnvRegistry = "KUBE_REGISTRY"
@@ -123,8 +121,11 @@ func RegistryPath(flag string) string {
 // sandbox is always registered as "local".
 func LoadRegistry(path string, explicit bool) (*Registry, error) {
 	r := &Registry{Path: path}
-	data, err := os.ReadFile(path)
+	data, err := strictyaml.ReadFile(path)
+	var tooLarge strictyaml.Errors
 	switch {
+	case errors.As(err, &tooLarge):
+		return nil, tooLarge
 	case errors.Is(err, os.ErrNotExist) && !explicit:
 		r.Path = ""
 	case err != nil:
@@ -216,7 +217,7 @@ func (r *Registry) validate() strictyaml.Errors {
 		}
 		if e := c.Auth.Exec; e != nil {
 			for _, k := range strictyaml.Keys(e.Env) {
-				if secretEnv.MatchString(k) {
+				if secrets.IsSecretName(k) {
 					add(c.Auth.Loc.At("exec"), "exec env %s looks like a credential: the registry is shared and must hold no secrets; let the plugin read it from the user's own configuration", k)
 				}
 			}

@@ -75,8 +75,8 @@ func (c *Client) History(ctx context.Context, app, namespace string) ([]Revision
 	return out, nil
 }
 
-// record stores a revision with the applied manifests (gzipped) and trims the
-// history to keep revisions.
+// record stores a revision with the applied manifests (gzipped, Secrets without
+// their values) and trims the history to keep revisions.
 func (c *Client) record(ctx context.Context, inv *Inventory, objs []*unstructured.Unstructured, info RevisionInfo, keep int) (int, error) {
 	hist, err := c.History(ctx, inv.App, inv.Namespace)
 	if err != nil {
@@ -88,7 +88,7 @@ func (c *Client) record(ctx context.Context, inv *Inventory, objs []*unstructure
 	}
 	var stream bytes.Buffer
 	for _, o := range objs {
-		data, err := yaml.Marshal(o.Object)
+		data, err := yaml.Marshal(withoutSecretValues(o).Object)
 		if err != nil {
 			return 0, err
 		}
@@ -127,7 +127,8 @@ func (c *Client) record(ctx context.Context, inv *Inventory, objs []*unstructure
 	return n, nil
 }
 
-// RevisionObjects returns the manifests applied by a revision.
+// RevisionObjects returns the manifests applied by a revision, its Secrets with
+// the values they have in the cluster now (revisions never hold them).
 func (c *Client) RevisionObjects(ctx context.Context, app, namespace string, n int) ([]*unstructured.Unstructured, error) {
 	s, err := c.Kube.CoreV1().Secrets(namespace).Get(ctx, revisionName(app, n), metav1.GetOptions{})
 	if err != nil {
@@ -150,6 +151,9 @@ func (c *Client) RevisionObjects(ctx context.Context, app, namespace string, n i
 		l := o.GetLabels()
 		delete(l, LabelPartOf)
 		o.SetLabels(l)
+	}
+	if err := c.restoreSecretValues(ctx, objs); err != nil {
+		return nil, fmt.Errorf("revision %d of %s: %w", n, app, err)
 	}
 	return objs, nil
 }

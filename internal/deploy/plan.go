@@ -213,7 +213,9 @@ func applyError(id ID, err error) error {
 
 // diffObjects is a unified diff of the YAML of two objects without the fields the
 // server maintains; "" when equal.
+// Secret values are masked.
 func diffObjects(id ID, live, predicted *unstructured.Unstructured) string {
+	live, predicted = maskSecrets(live, predicted)
 	a, b := "", clean(predicted)
 	if live != nil {
 		a = clean(live)

@@ -42,10 +42,12 @@ type File struct {
 }
 
 // Generate renders every file of the spec, sorted by path. root is the spec's
-// directory (configMap files are read relative to it).
+// directory (configMap files are read relative to it, never outside it). Every
+// problem of the generated objects is returned at once, at its generator's line.
 func Generate(f *spec.File, root string) ([]File, error) {
 	specName := path.Base(strings.ReplaceAll(f.Path, "\\", "/"))
 	var out []File
+	var problems spec.Errors
 	for _, cluster := range f.Clusters {
 		b := &builder{f: f, root: root, cluster: cluster}
 		for i := range f.Generates {
@@ -54,22 +56,33 @@ func Generate(f *spec.File, root string) ([]File, error) {
 			if !slices.Contains(c.Clusters, cluster) {
 				continue
 			}
+			at := func(format string, args ...any) {
+				problems = append(problems, spec.Error{File: f.Path, Pos: g.Loc.Pos, Msg: fmt.Sprintf(format, args...)})
+			}
 			objs, err := b.objects(g)
 			if err != nil {
-				return nil, err
+				at("%v", err)
+				continue
 			}
 			docs, patched, err := applyPatches(objs, c.Patches, specName)
 			if err != nil {
-				return nil, fmt.Errorf("%s:%d:%d: %w", f.Path, g.Loc.Pos.Line, g.Loc.Pos.Column, err)
+				at("%v", err)
+				continue
 			}
 			for _, d := range docs {
 				kind, name := d.kind(), d.name()
-				file := File{
-					Cluster: cluster,
-					Path:    path.Join(OutputDir, cluster, FileName(kind, name)),
-					Kind:    kind,
-					Name:    name,
+				if bad := checkObject(d); len(bad) > 0 {
+					for _, msg := range bad {
+						at("cluster %s: %s", cluster, msg)
+					}
+					continue
 				}
+				p, err := outputPath(cluster, kind, name)
+				if err != nil {
+					at("%v", err)
+					continue
+				}
+				file := File{Cluster: cluster, Path: p, Kind: kind, Name: name}
 				file.Content, err = render(d, header(specName, generatorName(g), g.Loc.Pos.Line, patched[d.key()]))
 				if err != nil {
 					return nil, err
@@ -78,8 +91,24 @@ func Generate(f *spec.File, root string) ([]File, error) {
 			}
 		}
 	}
+	if problems != nil {
+		return nil, dedupe(problems)
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out, nil
+}
+
+// dedupe drops repeated problems (the same generator fails alike on every cluster).
+func dedupe(es spec.Errors) spec.Errors {
+	seen := map[string]bool{}
+	var out spec.Errors
+	for _, e := range es {
+		if k := e.Error(); !seen[k] {
+			seen[k] = true
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // FileName is the file of one object: its kind and name, except the app's single
@@ -109,6 +138,8 @@ func common(g *spec.Generator) *spec.Common {
 		return &g.Route.Common
 	case g.ArgoCD != nil:
 		return &g.ArgoCD.Common
+	case g.Fork != nil:
+		return &g.Fork.Common
 	}
 	return &spec.Common{}
 }
@@ -131,6 +162,8 @@ func generatorName(g *spec.Generator) string {
 		return fmt.Sprintf("route %q", g.Route.Name)
 	case g.ArgoCD != nil:
 		return "argocdApplication"
+	case g.Fork != nil:
+		return "fork"
 	}
 	return "?"
 }

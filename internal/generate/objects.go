@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -38,7 +39,7 @@ const (
 // builder makes the objects of one generator for one cluster.
 type builder struct {
 	f       *spec.File
-	root    string // directory of the spec, for configMap files
+	root    string // directory of the spec: configMap files are read inside it only
 	cluster string
 }
 
@@ -86,6 +87,8 @@ func (b *builder) objects(g *spec.Generator) ([]runtime.Object, error) {
 		return []runtime.Object{b.route(g.Route)}, nil
 	case g.ArgoCD != nil:
 		return []runtime.Object{b.argoApplication(g.ArgoCD)}, nil
+	case g.Fork != nil:
+		return []runtime.Object{b.forkBinding(g.Fork)}, nil
 	}
 	return nil, fmt.Errorf("empty generator")
 }
@@ -314,12 +317,21 @@ func (b *builder) configMap(c *spec.ConfigMapGen) (*corev1.ConfigMap, error) {
 	for k, v := range c.Data {
 		data[k] = v
 	}
-	for _, file := range c.Files {
-		content, err := os.ReadFile(filepath.Join(b.root, file))
+	if len(c.Files) == 0 {
+		return &corev1.ConfigMap{TypeMeta: typeMeta("v1", "ConfigMap"), ObjectMeta: b.meta(c.Name, ""), Data: data}, nil
+	}
+	// os.Root refuses any path, symbolic links included, that leaves the directory.
+	repo, err := os.OpenRoot(b.root)
+	if err != nil {
+		return nil, err
+	}
+	defer repo.Close()
+	for _, cf := range c.FileEntries() {
+		content, err := repo.ReadFile(filepath.FromSlash(cf.Path))
 		if err != nil {
 			return nil, fmt.Errorf("configMap %s: %w", c.Name, err)
 		}
-		data[filepath.Base(file)] = string(content)
+		data[cf.Key] = string(content)
 	}
 	return &corev1.ConfigMap{TypeMeta: typeMeta("v1", "ConfigMap"), ObjectMeta: b.meta(c.Name, ""), Data: data}, nil
 }
@@ -401,4 +413,20 @@ func (b *builder) argoApplication(a *spec.ArgoCDGen) runtime.Object {
 		"metadata":   map[string]any{"name": m.Name, "namespace": a.Namespace, "labels": labels},
 		"spec":       spec,
 	}}
+}
+
+// ForkClusterRole is what kube-controller may write where forks are enabled
+// (config/install/kube-controller.yaml); a RoleBinding grants it per namespace.
+const ForkClusterRole = "kube-controller-fork"
+
+// forkBinding lets kube-controller make fork copies in the app's namespace, and
+// nowhere else.
+func (b *builder) forkBinding(fk *spec.ForkGen) runtime.Object {
+	ns, name, _ := strings.Cut(fk.Controller, "/")
+	return &rbacv1.RoleBinding{
+		TypeMeta:   typeMeta("rbac.authorization.k8s.io/v1", "RoleBinding"),
+		ObjectMeta: b.meta(ForkClusterRole, ""),
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: ForkClusterRole},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: ns}},
+	}
 }

@@ -3,6 +3,8 @@ package generate
 import (
 	"bufio"
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -37,19 +39,26 @@ type Result struct {
 func (r Result) OutOfDate() bool { return r.State == Changed || r.State == Missing || r.State == Stale }
 
 // Compare reads root/kubernetes/*/ and reports each generated and each present
-// file, sorted by path.
+// file, sorted by path. Nothing outside root is read: symbolic links that lead
+// out of it are refused, and so are links in place of kubernetes/, a cluster
+// directory or a manifest, which a pull request could use to point elsewhere.
 func Compare(root string, files []File) ([]Result, error) {
+	repo, err := os.OpenRoot(root)
+	if err != nil {
+		return nil, err
+	}
+	defer repo.Close()
 	want := map[string][]byte{}
 	for _, f := range files {
 		want[f.Path] = f.Content
 	}
-	present, err := existing(root)
+	present, err := existing(repo)
 	if err != nil {
 		return nil, err
 	}
 	var out []Result
 	for _, f := range files {
-		have, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(f.Path)))
+		have, err := readManifest(repo, f.Path)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			out = append(out, Result{Path: f.Path, State: Missing})
@@ -65,7 +74,7 @@ func Compare(root string, files []File) ([]Result, error) {
 		if _, ok := want[p]; ok {
 			continue
 		}
-		generated, err := isGenerated(filepath.Join(root, filepath.FromSlash(p)))
+		generated, err := isGenerated(repo, p)
 		if err != nil {
 			return nil, err
 		}
@@ -79,21 +88,57 @@ func Compare(root string, files []File) ([]Result, error) {
 	return out, nil
 }
 
-// existing lists the YAML files in root/kubernetes/<dir>/ (one level of cluster directories).
-func existing(root string) ([]string, error) {
-	var out []string
-	dirs, err := os.ReadDir(filepath.Join(root, OutputDir))
+// ErrSymlink refuses a symbolic link where kube reads or writes manifests.
+var ErrSymlink = errors.New("is a symbolic link: kube only reads and writes real files and directories under kubernetes/, so that no link can point it outside the repository")
+
+// noLinks checks that none of the path's components (relative to the repository)
+// is a symbolic link; missing components are fine (they will be created).
+func noLinks(repo *os.Root, p string) error {
+	parts := strings.Split(p, "/")
+	for i := range parts {
+		sub := strings.Join(parts[:i+1], "/")
+		st, err := repo.Lstat(filepath.FromSlash(sub))
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if st.Mode()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("%s %w", sub, ErrSymlink)
+		}
+	}
+	return nil
+}
+
+func readManifest(repo *os.Root, p string) ([]byte, error) {
+	if err := noLinks(repo, p); err != nil {
+		return nil, err
+	}
+	return repo.ReadFile(filepath.FromSlash(p))
+}
+
+// existing lists the YAML files in kubernetes/<dir>/ (one level of cluster directories).
+func existing(repo *os.Root) ([]string, error) {
+	if err := noLinks(repo, OutputDir); err != nil {
+		return nil, err
+	}
+	dirs, err := readDir(repo, OutputDir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
+	var out []string
 	for _, d := range dirs {
+		if d.Type()&fs.ModeSymlink != 0 {
+			return nil, fmt.Errorf("%s/%s %w", OutputDir, d.Name(), ErrSymlink)
+		}
 		if !d.IsDir() {
 			continue
 		}
-		entries, err := os.ReadDir(filepath.Join(root, OutputDir, d.Name()))
+		entries, err := readDir(repo, OutputDir+"/"+d.Name())
 		if err != nil {
 			return nil, err
 		}
@@ -106,8 +151,17 @@ func existing(root string) ([]string, error) {
 	return out, nil
 }
 
-func isGenerated(path string) (bool, error) {
-	f, err := os.Open(path)
+func readDir(repo *os.Root, p string) ([]fs.DirEntry, error) {
+	f, err := repo.Open(filepath.FromSlash(p))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.ReadDir(-1)
+}
+
+func isGenerated(repo *os.Root, p string) (bool, error) {
+	f, err := repo.Open(filepath.FromSlash(p))
 	if err != nil {
 		return false, err
 	}
@@ -130,53 +184,63 @@ func diff(path string, have, want []byte) string {
 	return d
 }
 
-// Update writes every changed and missing file and removes stale ones. Each write
-// goes to a temporary file in the same directory, then is renamed over the old
-// file, so an interruption never leaves a half-written manifest.
+// Update writes every changed and missing file and removes stale ones, never
+// outside root. Each write goes to a temporary file in the same directory, then
+// is renamed over the old file, so an interruption never leaves a half-written
+// manifest.
 func Update(root string, files []File, results []Result) error {
+	repo, err := os.OpenRoot(root)
+	if err != nil {
+		return err
+	}
+	defer repo.Close()
 	content := map[string][]byte{}
 	for _, f := range files {
 		content[f.Path] = f.Content
 	}
 	for _, r := range results {
-		p := filepath.Join(root, filepath.FromSlash(r.Path))
-		switch r.State {
-		case Changed, Missing:
-			if err := writeAtomic(p, content[r.Path]); err != nil {
+		if r.State != Changed && r.State != Missing && r.State != Stale {
+			continue
+		}
+		if err := noLinks(repo, r.Path); err != nil {
+			return err
+		}
+		p := filepath.FromSlash(r.Path)
+		if r.State == Stale {
+			if err := repo.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return err
 			}
-		case Stale:
-			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return err
-			}
+			continue
+		}
+		if err := writeAtomic(repo, p, content[r.Path]); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+func writeAtomic(repo *os.Root, p string, data []byte) error {
+	dir := filepath.Dir(p)
+	if err := repo.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	var rnd [6]byte
+	_, _ = rand.Read(rnd[:])
+	tmp := filepath.Join(dir, "."+filepath.Base(p)+".tmp-"+hex.EncodeToString(rnd[:]))
+	f, err := repo.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
+	defer repo.Remove(tmp) // no-op after the rename
+	if _, err := f.Write(data); err != nil {
+		f.Close()
 		return err
 	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
+	if err := f.Close(); err != nil {
 		return err
 	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+	if err := repo.Rename(tmp, p); err != nil {
+		return fmt.Errorf("writing %s: %w", p, err)
 	}
 	return nil
 }

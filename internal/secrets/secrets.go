@@ -22,6 +22,43 @@ var (
 	}
 )
 
+// assignment is a secret-named key given a literal in free text: password=x,
+// --api-key x (not matched), "token": "x", secret: x.
+var assignment = regexp.MustCompile(`(?i)((?:pass(?:word|wd)?|secret|token|api[_-]?key|private[_-]?key|credential)[a-z0-9_.-]*)["']?\s*[:=]\s*["']?([^\s"',;&]*)`)
+
+// referenceSuffix marks keys that name where a secret is, not the secret itself
+// (token-file=/run/x, secretName: db, password_env=DB_PASS).
+var referenceSuffix = regexp.MustCompile(`(?i)(file|path|dir|name|ref|env|key_id|length|ttl|url|uri)$`)
+
+// IsSecretName tells whether a variable or key is named like a secret.
+func IsSecretName(name string) bool { return secretName.MatchString(name) }
+
+// InText tells whether free text (a command argument, a config file, an
+// annotation) holds a credential: a credential-shaped value, a URL with a
+// password, or a literal of at least 8 characters assigned to a secret-named key.
+// References (paths, $(VAR), ${VAR}, numbers) are not credentials.
+func InText(text string) bool {
+	if text == "" {
+		return false
+	}
+	if secretValue.MatchString(text) {
+		return true
+	}
+	for _, m := range assignment.FindAllStringSubmatch(text, -1) {
+		name, value := m[1], m[2]
+		if referenceSuffix.MatchString(name) || len(value) < 8 || strings.IndexFunc(value, notDigit) < 0 {
+			continue
+		}
+		if strings.ContainsAny(value[:1], "$/{<%*") {
+			continue
+		}
+		return true
+	}
+	return false
+}
+
+func notDigit(r rune) bool { return r < '0' || r > '9' }
+
 // Redacted replaces what is hidden.
 const Redacted = "[REDACTED]"
 

@@ -46,3 +46,30 @@ func TestRedact(t *testing.T) {
 		}
 	}
 }
+
+func TestInText(t *testing.T) {
+	for _, c := range []struct {
+		text string
+		want bool
+	}{
+		{"--db-password=hunter2hunter2", true},
+		{`{"api_key": "abcd1234efgh"}`, true},
+		{"spring.datasource.password=correcthorse", true},
+		{"token: 9f8e7d6c5b4a", true},
+		{"postgres://app:hunter22@db:5432/app", true},
+		{"AKIAABCDEFGHIJKLMNOP", true},
+		{"--token-file=/var/run/secrets/token", false},
+		{"secretName: billing-db", false},
+		{"password=${DB_PASSWORD}", false},
+		{"--password=$(DB_PASSWORD)", false},
+		{"password_min_length=12345678", false},
+		{"token=short", false},
+		{"https://db.example.com/x", false},
+		{"hello world", false},
+		{"", false},
+	} {
+		if got := InText(c.text); got != c.want {
+			t.Errorf("InText(%q) = %v, want %v", c.text, got, c.want)
+		}
+	}
+}

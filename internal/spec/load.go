@@ -1,10 +1,10 @@
 package spec
 
 import (
-	"github.com/kube-idp/kube/internal/strictyaml"
-	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/kube-idp/kube/internal/strictyaml"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -44,7 +44,7 @@ func describeEntry(n *yaml.Node) string {
 // Load reads, decodes, defaults and validates a spec file. The error, if any, is
 // Errors: every problem of the file.
 func Load(path string) (*File, error) {
-	data, err := os.ReadFile(path)
+	data, err := strictyaml.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -61,8 +61,9 @@ func Parse(path string, data []byte) (*File, error) {
 	if errs != nil {
 		return nil, errs
 	}
-	d := strictyaml.NewDecoder(path)
-	f := &File{Path: path}
+	d := strictyaml.NewDocumentDecoder(path, root)
+	// A document that is not a mapping has no key positions: checks point at it.
+	f := &File{Path: path, Loc: Loc{Pos: strictyaml.At(root)}}
 	d.Decode(root, strictyaml.Value(f))
 	// Validate even a partly decoded file, so that one run reports everything, but
 	// drop what only repeats a decoding error on the same line.

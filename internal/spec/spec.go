@@ -5,8 +5,13 @@
 package spec
 
 import (
-	"github.com/kube-idp/kube/internal/strictyaml"
+	"path"
+	"path/filepath"
+	"strings"
+
 	"go.yaml.in/yaml/v3"
+
+	"github.com/kube-idp/kube/internal/strictyaml"
 )
 
 // FileName is the spec's name at the root of an application's repository.
@@ -40,6 +45,7 @@ type Generator struct {
 	ConfigMap      *ConfigMapGen      `yaml:"configMap" doc:"A ConfigMap from files and literal values."`
 	Route          *RouteGen          `yaml:"route" doc:"Host routing to a Service: a Gateway API HTTPRoute (default) or an Ingress."`
 	ArgoCD         *ArgoCDGen         `yaml:"argocdApplication" doc:"An Argo CD Application that deploys kubernetes/<cluster>/ by GitOps."`
+	Fork           *ForkGen           `yaml:"fork" doc:"Enables kube fork in the app's namespace: the RoleBinding that lets kube-controller make fork copies there."`
 	Loc            Loc
 }
 
@@ -148,9 +154,28 @@ type ServiceAccountGen struct {
 type ConfigMapGen struct {
 	Common `yaml:",inline"`
 	Name   string            `yaml:"name" required:"true" doc:"ConfigMap name."`
-	Files  []string          `yaml:"files" doc:"Files (relative to this spec) whose contents become keys named after them."`
+	Files  []string          `yaml:"files" doc:"Files (relative to this spec, inside the repository) whose contents become keys named after them; KEY=PATH names the key."`
 	Data   map[string]string `yaml:"data" doc:"Literal keys and values."`
 	Loc    Loc
+}
+
+// ConfigFile is one entry of a configMap's files: the key and the file.
+type ConfigFile struct {
+	Key, Path string
+}
+
+// FileEntries splits the files entries: "PATH" (the key is the file's name) or
+// "KEY=PATH", as kubectl create configmap --from-file takes them.
+func (c *ConfigMapGen) FileEntries() []ConfigFile {
+	out := make([]ConfigFile, len(c.Files))
+	for i, f := range c.Files {
+		if k, p, ok := strings.Cut(f, "="); ok {
+			out[i] = ConfigFile{Key: k, Path: p}
+			continue
+		}
+		out[i] = ConfigFile{Key: path.Base(filepath.ToSlash(f)), Path: f}
+	}
+	return out
 }
 
 // RouteGen generates host routing to a Service.
@@ -177,6 +202,13 @@ type ArgoCDGen struct {
 	Server    string `yaml:"server" doc:"Destination API server. Default: https://kubernetes.default.svc."`
 	AutoSync  bool   `yaml:"autoSync" doc:"Sync automatically, with prune and self-heal."`
 	Loc       Loc
+}
+
+// ForkGen enables forks of the app's workloads in its namespace.
+type ForkGen struct {
+	Common     `yaml:",inline"`
+	Controller string `yaml:"controller" doc:"kube-controller's service account as NAMESPACE/NAME. Default: kube-idp-system/kube-controller."`
+	Loc        Loc
 }
 
 // Patch changes generated objects after the templates.

@@ -67,6 +67,8 @@ func applyDefaults(f *File, path string) {
 			if r.Kind == "httproute" {
 				def(&r.Gateway, "gateway-system/public")
 			}
+		case g.Fork != nil:
+			def(&g.Fork.Controller, "kube-idp-system/kube-controller")
 		case g.ArgoCD != nil:
 			a := g.ArgoCD
 			def(&a.Revision, "HEAD")
@@ -197,16 +199,15 @@ func (v *validator) generator(g *Generator) {
 		c := g.ConfigMap
 		v.common(c.Loc, &c.Common, "configMap", "ConfigMap", c.Name)
 		v.name(c.Loc, "name", c.Name)
-		for _, file := range c.Files {
-			if filepath.IsAbs(file) || strings.HasPrefix(filepath.Clean(file), "..") {
-				v.errorf(c.Loc.At("files"), "file %q must be inside the repository (a relative path)", file)
-				continue
+		for _, cf := range c.FileEntries() {
+			if msg := v.checkFile(cf.Path); msg != "" {
+				v.errorf(c.Loc.At("files"), "file %q %s", cf.Path, msg)
 			}
-			if _, err := os.Stat(filepath.Join(v.dir, file)); err != nil {
-				v.errorf(c.Loc.At("files"), "file %q: %v", file, os.ErrNotExist)
+			if errs := validation.IsConfigMapKey(cf.Key); len(errs) > 0 {
+				v.errorf(c.Loc.At("files"), "key %q (from file %s) is not a valid ConfigMap key: %s; name the key: KEY=%s", cf.Key, cf.Path, errs[0], cf.Path)
 			}
-			if _, dup := c.Data[filepath.Base(file)]; dup {
-				v.errorf(c.Loc.At("files"), "key %q comes from both files and data", filepath.Base(file))
+			if _, dup := c.Data[cf.Key]; dup {
+				v.errorf(c.Loc.At("files"), "key %q comes from both files and data", cf.Key)
 			}
 		}
 		for k := range c.Data {
@@ -238,6 +239,12 @@ func (v *validator) generator(g *Generator) {
 				v.errorf(r.Loc.At("gateway"), "gateway %q must be NAMESPACE/NAME", r.Gateway)
 			}
 		}
+	case g.Fork != nil:
+		fk := g.Fork
+		v.common(fk.Loc, &fk.Common, "fork", "RoleBinding", "kube-controller-fork")
+		if ns, name, ok := strings.Cut(fk.Controller, "/"); !ok || !validName(ns) || !validName(name) {
+			v.errorf(fk.Loc.At("controller"), "controller %q must be NAMESPACE/NAME of kube-controller's service account", fk.Controller)
+		}
 	case g.ArgoCD != nil:
 		a := g.ArgoCD
 		v.common(a.Loc, &a.Common, "argocdApplication", "Application", v.f.App)
@@ -245,6 +252,36 @@ func (v *validator) generator(g *Generator) {
 			v.errorf(a.Loc.At("repo"), "repo %q is not a Git URL (https://... or git@...)", a.Repo)
 		}
 	}
+}
+
+const maxConfigMapBytes = 1 << 20
+
+// checkFile tells what is wrong with a file the spec reads ("" when nothing):
+// it must be a relative path that stays inside the repository, symbolic links
+// included, so that a pull request cannot make kube read /etc/passwd or its own
+// environment into a manifest.
+func (v *validator) checkFile(file string) string {
+	if !filepath.IsLocal(filepath.FromSlash(file)) {
+		return "must be a relative path inside the repository"
+	}
+	root, err := os.OpenRoot(v.dir)
+	if err != nil {
+		return err.Error()
+	}
+	defer root.Close()
+	st, err := root.Stat(filepath.FromSlash(file))
+	switch {
+	case err == nil && st.Mode().IsRegular() && st.Size() > maxConfigMapBytes:
+		return "is larger than 1 MiB, the most a ConfigMap holds"
+	case err == nil && st.Mode().IsRegular():
+		return ""
+	case err == nil:
+		return "is not a regular file"
+	}
+	if _, serr := os.Stat(filepath.Join(v.dir, filepath.FromSlash(file))); serr == nil {
+		return "leads outside the repository (a symbolic link): kube reads only files inside it"
+	}
+	return "does not exist"
 }
 
 // process checks what web, worker and cronjob share: clusters and patches, the

@@ -10,8 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"reflect"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -65,15 +65,62 @@ func (es Errors) Error() string {
 	return strings.Join(lines, "\n")
 }
 
+// Limits that bound the work on hostile input: every kube command run in a
+// repository reads its spec, so a small file must never cost minutes or gigabytes.
+const (
+	// MaxFileSize is the largest file kube decodes (specs and registries are a
+	// few kilobytes).
+	MaxFileSize = 1 << 20
+	// MaxExpandedNodes is how many nodes aliases may add to a document's own:
+	// an alias is decoded again at every use, so nested aliases ("billion
+	// laughs") grow exponentially. yaml.v3 bounds its own decoder the same way.
+	MaxExpandedNodes = 100_000
+)
+
 // Decoder turns YAML nodes into structs, collecting every error with its
 // position instead of stopping at the first.
 type Decoder struct {
 	file string
 	errs Errors
+	// budget is how many more nodes may be decoded; exhausted stops decoding.
+	budget    int
+	exhausted bool
 }
 
 // NewDecoder collects errors for file.
-func NewDecoder(file string) *Decoder { return &Decoder{file: file} }
+func NewDecoder(file string) *Decoder { return &Decoder{file: file, budget: -1} }
+
+// limit sets the decoding budget for the document at root: its own nodes plus
+// MaxExpandedNodes more through aliases.
+func (d *Decoder) limit(root *yaml.Node) {
+	d.budget = countNodes(root) + MaxExpandedNodes
+}
+
+// countNodes counts a tree's nodes without following aliases.
+func countNodes(n *yaml.Node) int {
+	c := 1
+	for _, ch := range n.Content {
+		c += countNodes(ch)
+	}
+	return c
+}
+
+// spend takes one node from the budget; false once the document is too large.
+func (d *Decoder) spend(n *yaml.Node) bool {
+	if d.exhausted {
+		return false
+	}
+	if d.budget < 0 {
+		return true // no limit set (a decoder used on a fragment)
+	}
+	if d.budget == 0 {
+		d.exhausted = true
+		d.Errorf(n, "the document expands to more than %d nodes through aliases (*name): refusing to decode it; write the values out instead of nesting aliases", MaxExpandedNodes)
+		return false
+	}
+	d.budget--
+	return true
+}
 
 // Errs returns the errors collected so far.
 func (d *Decoder) Errs() Errors { return d.errs }
@@ -90,8 +137,11 @@ func (d *Decoder) Errorf(n *yaml.Node, format string, args ...any) {
 	d.errs = append(d.errs, Error{File: d.file, Pos: Pos{n.Line, n.Column}, Msg: fmt.Sprintf(format, args...)})
 }
 
-// ErrorAt records an error at a position.
+// ErrorAt records an error at a position (the document's start when unknown).
 func (d *Decoder) ErrorAt(p Pos, format string, args ...any) {
+	if p.Line < 1 {
+		p = Pos{1, 1}
+	}
 	d.errs = append(d.errs, Error{File: d.file, Pos: p, Msg: fmt.Sprintf(format, args...)})
 }
 
@@ -105,6 +155,9 @@ var locType = reflect.TypeOf(Loc{})
 
 // Decode decodes n into v.
 func (d *Decoder) Decode(n *yaml.Node, v reflect.Value) {
+	if !d.spend(n) {
+		return
+	}
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
@@ -195,6 +248,12 @@ func (d *Decoder) scalar(n *yaml.Node, want string) (string, bool) {
 
 // DecodeStruct decodes a mapping into the struct v.
 func (d *Decoder) DecodeStruct(n *yaml.Node, v reflect.Value) {
+	if d.exhausted {
+		return
+	}
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
 	if n.Kind != yaml.MappingNode {
 		d.Errorf(n, "expected a mapping, got %s", Describe(n))
 		return
@@ -347,9 +406,39 @@ func Unmarshal(file string, data []byte, v any) Errors {
 	if errs != nil {
 		return errs
 	}
-	d := NewDecoder(file)
+	d := NewDocumentDecoder(file, root)
 	d.Decode(root, Value(v))
 	return d.errs
+}
+
+// NewDocumentDecoder is NewDecoder for the document at root, with the alias
+// expansion budget set.
+func NewDocumentDecoder(file string, root *yaml.Node) *Decoder {
+	d := NewDecoder(file)
+	d.limit(root)
+	return d
+}
+
+// ReadFile reads a file to decode, refusing one larger than MaxFileSize before
+// reading it whole.
+func ReadFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileSize {
+		return nil, tooLarge(path)
+	}
+	return data, nil
+}
+
+func tooLarge(file string) Errors {
+	return Errors{{File: file, Pos: Pos{1, 1}, Msg: fmt.Sprintf("the file is larger than %d KiB, the most kube reads: is it the right file?", MaxFileSize>>10)}}
 }
 
 // ErrEmpty is the message for a file without a document.
@@ -357,6 +446,9 @@ const ErrEmpty = "the file is empty"
 
 // Parse reads the single YAML document of a file, or returns why it cannot.
 func Parse(file string, data []byte) (*yaml.Node, Errors) {
+	if len(data) > MaxFileSize {
+		return nil, tooLarge(file)
+	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); errors.Is(err, io.EOF) || (err == nil && len(doc.Content) == 0) {
@@ -390,8 +482,18 @@ func SyntaxError(file string, err error) Error {
 // dropped (it usually repeats it), and the result is in file order.
 func Merge(decode, checks Errors) Errors {
 	out := decode
+	lines := make(map[int]bool, len(decode))
+	for _, de := range decode {
+		lines[de.Pos.Line] = true
+	}
 	for _, e := range checks {
-		if !slices.ContainsFunc(decode, func(de Error) bool { return de.Pos.Line == e.Pos.Line }) {
+		switch {
+		case e.Pos.Line < 1 && len(decode) > 0:
+			// A check of something that did not decode: the decoding error says it.
+		case e.Pos.Line < 1:
+			e.Pos = Pos{1, 1}
+			out = append(out, e)
+		case !lines[e.Pos.Line]:
 			out = append(out, e)
 		}
 	}

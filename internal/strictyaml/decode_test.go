@@ -1,8 +1,12 @@
 package strictyaml
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 type inner struct {
@@ -50,5 +54,53 @@ func TestUnmarshalCollectsEveryError(t *testing.T) {
 		if errs := Unmarshal("f.yaml", []byte(bad), &d); len(errs) != 1 {
 			t.Errorf("Unmarshal(%q) = %v, want one error", bad, errs)
 		}
+	}
+}
+
+// tree is a recursive type for alias bombs.
+type tree struct {
+	Kids []tree `yaml:"kids"`
+}
+
+// billionLaughs nests aliases ten to a level: levels=9 expands to 10^9 nodes.
+func billionLaughs(levels int) string {
+	var b strings.Builder
+	b.WriteString("a0: &a0 {kids: []}\n")
+	for i := 1; i < levels; i++ {
+		fmt.Fprintf(&b, "a%d: &a%d {kids: [%s]}\n", i, i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%d, ", i-1), 10), ", "))
+	}
+	return b.String()
+}
+
+// Nested aliases are decoded again at every use: without a budget a 1 KB file
+// expands to 10^9 nodes. The decoder stops at the budget with one error.
+func TestAliasExpansionIsBounded(t *testing.T) {
+	var v map[string]tree
+	start := time.Now()
+	errs := Unmarshal("bomb.yaml", []byte(billionLaughs(9)), &v)
+	if len(errs) != 1 || !strings.Contains(errs[0].Msg, "more than 100000 nodes through aliases") {
+		t.Fatalf("errors = %v", errs)
+	}
+	if elapsed := time.Since(start); elapsed > 5*time.Second {
+		t.Errorf("took %s", elapsed) // the unbounded decoder takes hours
+	}
+	// A document that uses aliases modestly decodes normally.
+	var ok map[string][]string
+	if errs := Unmarshal("ok.yaml", []byte("a: &x [p, q]\nb: *x\nc: *x\n"), &ok); errs != nil || len(ok["c"]) != 2 {
+		t.Fatalf("modest aliases: %v %v", errs, ok)
+	}
+}
+
+func TestLargeFilesAreRefused(t *testing.T) {
+	big := "k: " + strings.Repeat("x", MaxFileSize) + "\n"
+	if _, errs := Parse("big.yaml", []byte(big)); len(errs) != 1 || !strings.Contains(errs[0].Error(), "big.yaml:1:1: the file is larger than 1024 KiB") {
+		t.Fatalf("Parse: %v", errs)
+	}
+	path := filepath.Join(t.TempDir(), "big.yaml")
+	if err := os.WriteFile(path, []byte(big), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadFile(path); err == nil || !strings.Contains(err.Error(), "larger than 1024 KiB") {
+		t.Fatalf("ReadFile: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -76,6 +77,80 @@ func TestKubectlPassThrough(t *testing.T) {
 	assertEmptyDir(t, tmp)
 }
 
+// kubectlRunning tells whether a kubectl process uses a kubeconfig in dir.
+func kubectlRunning(dir string) bool {
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		data, err := os.ReadFile(p)
+		if err == nil && strings.Contains(string(data), "kubectl") && strings.Contains(string(data), dir+"/kube-kubeconfig-") {
+			return true
+		}
+	}
+	return false
+}
+
+// startWatch starts kube kubectl get pods --watch and waits for its temporary
+// kubeconfig and its kubectl.
+func startWatch(t *testing.T, env []string, tmp string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(kubeBin, "kubectl", "get", "pods", "-A", "--watch")
+	cmd.Env = append(os.Environ(), env...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for entries, _ := os.ReadDir(tmp); len(entries) == 0 || !kubectlRunning(tmp); entries, _ = os.ReadDir(tmp) {
+		if time.Now().After(deadline) {
+			t.Fatal("no temporary kubeconfig or kubectl appeared")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return cmd
+}
+
+// Every catchable signal is passed to kubectl and the kubeconfig removed after
+// it ends (SIGQUIT used to leave it, with its client key, and an orphan kubectl).
+// SIGKILL cannot be caught: kubectl dies with kube, and the next run removes
+// the file left behind.
+func TestKubectlSignals(t *testing.T) {
+	testcluster.Sandbox(t)
+	tmp := t.TempDir()
+	env := withKubectl(t, "TMPDIR="+tmp)
+	for _, sig := range []syscall.Signal{syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGTERM} {
+		cmd := startWatch(t, env, tmp)
+		if err := cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+		err := cmd.Wait()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() == 0 {
+			t.Errorf("%v: kube exited with %v", sig, err)
+		}
+		if kubectlRunning(tmp) {
+			t.Errorf("%v: kubectl still runs", sig)
+		}
+		assertEmptyDir(t, tmp)
+	}
+
+	cmd := startWatch(t, env, tmp)
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	deadline := time.Now().Add(10 * time.Second)
+	for kubectlRunning(tmp) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if kubectlRunning(tmp) {
+		t.Error("kubectl outlived a kube killed with SIGKILL")
+	}
+	if entries, _ := os.ReadDir(tmp); len(entries) != 1 {
+		t.Fatalf("after SIGKILL: %d files in %s, want the one kube could not remove", len(entries), tmp)
+	}
+	if r := kube(t, env, "-c", "local", "kubectl", "version", "--client"); r.code != 0 {
+		t.Fatalf("kubectl version: %s", r.stderr)
+	}
+	assertEmptyDir(t, tmp)
+}
+
 // A registry that marks the sandbox protected: mutating commands need --yes with
 // CI=true (or a typed name on a terminal); reads are never blocked.
 func TestProtectedClusterNeedsConfirmation(t *testing.T) {
@@ -112,6 +187,20 @@ func TestProtectedClusterNeedsConfirmation(t *testing.T) {
 	}
 	if _, err := env.Kube.AppsV1().Deployments(ns).Get(context.Background(), "web", metav1.GetOptions{}); err != nil {
 		t.Fatalf("the refused kubectl delete deleted: %v", err)
+	}
+	// auth reconcile creates RBAC: it used to pass as a read ("auth").
+	role := filepath.Join(t.TempDir(), "role.yaml")
+	if err := os.WriteFile(role, []byte("apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: sneaky, namespace: "+ns+"}\nrules: [{apiGroups: [''], resources: [secrets], verbs: [get]}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r = kube(t, base, "-c", "local", "kubectl", "auth", "reconcile", "-f", role); r.code == 0 || !strings.Contains(r.stderr, "will run kubectl auth reconcile") {
+		t.Fatalf("kubectl auth reconcile on a protected cluster without confirmation: exit %d\n%s", r.code, r.stderr)
+	}
+	if _, err := env.Kube.RbacV1().Roles(ns).Get(context.Background(), "sneaky", metav1.GetOptions{}); err == nil {
+		t.Fatal("the refused auth reconcile created the Role")
+	}
+	if r = kube(t, base, "-c", "local", "kubectl", "auth", "can-i", "get", "pods", "-n", ns); r.code != 0 {
+		t.Fatalf("kubectl auth can-i was blocked: exit %d\n%s", r.code, r.stderr)
 	}
 	if r = kube(t, base, "kubectl", "get", "nodes"); r.code == 0 || !strings.Contains(r.stderr, "never a default") {
 		t.Errorf("a protected cluster was used without being named: exit %d\n%s", r.code, r.stderr)

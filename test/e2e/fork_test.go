@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kube-idp/kube/internal/manifest"
@@ -43,10 +44,37 @@ func runController(t *testing.T, ns string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	startController(t, sb.KubeconfigPath(), "--namespace", ns)
+}
+
+func startController(t *testing.T, kubeconfig string, args ...string) {
+	t.Helper()
 	logPath := filepath.Join(t.TempDir(), "controller.log")
-	ctrl := exec.Command(controllerBin, "--kubeconfig", sb.KubeconfigPath(), "--namespace", ns,
-		"--metrics-bind-address", "0", "--health-probe-bind-address", "0")
+	ctrl := exec.Command(controllerBin, append([]string{"--kubeconfig", kubeconfig, "--metrics-bind-address", "0", "--health-probe-bind-address", "0"}, args...)...)
 	startLogged(t, ctrl, "kube-controller", logPath)
+}
+
+// asServiceAccount writes a kubeconfig of the sandbox that acts as the
+// controller's service account (the admin impersonates it), so that the
+// controller runs with exactly the permissions of config/install.
+func asServiceAccount(t *testing.T) string {
+	t.Helper()
+	sb, err := sandbox.Open(testcluster.SandboxName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := clientcmd.LoadFromFile(sb.KubeconfigPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range cfg.AuthInfos {
+		u.Impersonate = controllerSA
+	}
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // startLogged starts cmd with its output in logPath, and stops it when the
@@ -138,34 +166,171 @@ func TestForkCommands(t *testing.T) {
 	}
 }
 
-// The install manifests deploy with kube deploy: CRDs, RBAC, the Deployment.
+const controllerSA = "system:serviceaccount:kube-idp-system:kube-controller"
+
+// The install manifests deploy with kube deploy (CRDs, RBAC, admission
+// policies, the Deployment), and the controller's service account may do what
+// the controllers need and no more: one Secret, writes only where forks are
+// enabled and only to fork objects, only annotations of Jobs and CronJobs.
 func TestInstallManifestsDeploy(t *testing.T) {
-	testcluster.Sandbox(t)
+	env := testcluster.Sandbox(t)
 	shell := withKubectl(t)
 	t.Cleanup(func() {
 		kube(t, shell, "-c", "local", "kubectl", "delete", "--wait=false", "namespace/kube-idp-system",
-			"clusterrole/kube-controller", "clusterrolebinding/kube-controller")
+			"clusterrole/kube-controller", "clusterrolebinding/kube-controller", "clusterrole/kube-controller-fork",
+			"validatingadmissionpolicy/kube-controller-fork-objects-only", "validatingadmissionpolicybinding/kube-controller-fork-objects-only",
+			"validatingadmissionpolicy/kube-controller-annotations-only", "validatingadmissionpolicybinding/kube-controller-annotations-only")
 	})
 	r := kube(t, nil, "-c", "local", "deploy", "-f", "../../config/install", "--app", "kube-controller", "--yes", "--timeout", "2m")
 	if r.code != 0 || !strings.Contains(r.stderr+r.stdout, "Deployment/kube-controller (kube-idp-system) Current") {
 		t.Fatalf("deploy: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	// The service account may do what the controllers do, and no more.
-	for verb, want := range map[string]string{
-		"create deployments.apps":                      "yes",
-		"create statefulsets.apps":                     "yes",
-		"patch httproutes.gateway.networking.k8s.io":   "yes",
-		"update forks.fork.kube-idp.dev/status":        "yes",
-		"get secrets":                                  "yes",
-		"list secrets":                                 "no",
-		"delete jobs.batch":                            "no",
-		"create leases.coordination.k8s.io":            "yes",
-		"create leases.coordination.k8s.io -n default": "no",
-	} {
-		args := append([]string{"-c", "local", "kubectl", "auth", "can-i", "--as", "system:serviceaccount:kube-idp-system:kube-controller", "-n", "kube-idp-system"}, strings.Fields(verb)...)
+	// A namespace that enabled forks: the RoleBinding kube generate writes.
+	forked := env.Namespace
+	binding := filepath.Join(t.TempDir(), "binding.yaml")
+	writeForkBinding(t, binding, forked)
+	if r := kube(t, shell, "-c", "local", "kubectl", "apply", "-f", binding); r.code != 0 {
+		t.Fatalf("binding: %s", r.stderr)
+	}
+	canI := map[string]string{
+		"get secrets/slack-webhooks -n kube-idp-system":           "yes",
+		"get secrets -n kube-idp-system":                          "no",
+		"list secrets -n kube-idp-system":                         "no",
+		"get secrets -n default":                                  "no",
+		"get secrets -n " + forked:                                "no",
+		"create deployments.apps -n kube-system":                  "no",
+		"create deployments.apps -n default":                      "no",
+		"create services -n kube-idp-system":                      "no",
+		"create deployments.apps -n " + forked:                    "yes",
+		"create statefulsets.apps -n " + forked:                   "yes",
+		"patch httproutes.gateway.networking.k8s.io -n " + forked: "yes",
+		"list deployments.apps --all-namespaces":                  "yes",
+		"update forks.fork.kube-idp.dev/status -n " + forked:      "yes",
+		"delete jobs.batch -n " + forked:                          "no",
+		"create pods -n " + forked:                                "no",
+		"create leases.coordination.k8s.io -n kube-idp-system":    "yes",
+		"create leases.coordination.k8s.io -n default":            "no",
+	}
+	for verb, want := range canI {
+		args := append([]string{"-c", "local", "kubectl", "auth", "can-i", "--as", controllerSA}, strings.Fields(verb)...)
 		if r := kube(t, shell, args...); strings.TrimSpace(r.stdout) != want {
 			t.Errorf("can-i %s: %q, want %s (%s)", verb, r.stdout, want, r.stderr)
 		}
+	}
+
+	// As the service account, through the API server's admission: a privileged
+	// Deployment in kube-system is forbidden; in a namespace with forks, only a
+	// fork object passes; a CronJob's job template cannot change.
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	privileged := write("privileged.yaml", `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: root, namespace: NS}
+spec:
+  selector: {matchLabels: {a: b}}
+  template:
+    metadata: {labels: {a: b}}
+    spec:
+      containers: [{name: c, image: x, securityContext: {privileged: true}, volumeMounts: [{name: host, mountPath: /host}]}]
+      volumes: [{name: host, hostPath: {path: /}}]
+`)
+	for ns, want := range map[string]string{"kube-system": "forbidden", forked: "may only write the objects it makes for forks"} {
+		data, _ := os.ReadFile(privileged)
+		file := write("privileged-"+ns+".yaml", strings.ReplaceAll(string(data), "NS", ns))
+		r := kube(t, shell, "-c", "local", "kubectl", "apply", "--as", controllerSA, "--server-side", "--dry-run=server", "-f", file)
+		if r.code == 0 || !strings.Contains(r.stderr, want) {
+			t.Errorf("privileged Deployment in %s as the controller: exit %d, %s", ns, r.code, r.stderr)
+		}
+	}
+	forkCopy := write("copy.yaml", `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web-fork-x, namespace: `+forked+`, labels: {fork.kube-idp.dev/identifier: x}}
+spec:
+  selector: {matchLabels: {fork.kube-idp.dev/identifier: x}}
+  template:
+    metadata: {labels: {fork.kube-idp.dev/identifier: x}}
+    spec:
+      containers: [{name: app, image: registry.example.com/web:branch}]
+`)
+	if r := kube(t, shell, "-c", "local", "kubectl", "apply", "--as", controllerSA, "--server-side", "--dry-run=server", "-f", forkCopy); r.code != 0 {
+		t.Errorf("a fork copy as the controller: exit %d, %s", r.code, r.stderr)
+	}
+	cron := write("cron.yaml", `apiVersion: batch/v1
+kind: CronJob
+metadata: {name: nightly, namespace: `+forked+`}
+spec:
+  schedule: "0 3 * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers: [{name: c, image: registry.example.com/job:1}]
+`)
+	if r := kube(t, shell, "-c", "local", "kubectl", "apply", "-f", cron); r.code != 0 {
+		t.Fatalf("cronjob: %s", r.stderr)
+	}
+	if r := kube(t, shell, "-c", "local", "kubectl", "annotate", "--as", controllerSA, "-n", forked, "cronjob/nightly", "kube-idp.dev/last-outcome=failed"); r.code != 0 {
+		t.Errorf("annotating a CronJob as the controller: %s", r.stderr)
+	}
+	r = kube(t, shell, "-c", "local", "kubectl", "patch", "--as", controllerSA, "-n", forked, "cronjob/nightly", "--type=merge",
+		"-p", `{"spec":{"jobTemplate":{"spec":{"template":{"spec":{"containers":[{"name":"c","image":"evil"}]}}}}}}`)
+	if r.code == 0 || !strings.Contains(r.stderr, "may only change the annotations of Jobs and CronJobs") {
+		t.Errorf("changing a CronJob's template as the controller: exit %d, %s", r.code, r.stderr)
+	}
+
+	// The controller itself, as its service account: a fork in a namespace
+	// without the binding is Degraded and says why; with it, it becomes Ready.
+	other := forked + "-off"
+	web := filepath.Join(dir, "web.yaml")
+	if err := os.WriteFile(web, []byte(sharedWeb), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range []string{forked, other} {
+		if ns == other {
+			if r := kube(t, shell, "-c", "local", "kubectl", "create", "namespace", other); r.code != 0 {
+				t.Fatal(r.stderr)
+			}
+			t.Cleanup(func() { kube(t, shell, "-c", "local", "kubectl", "delete", "--wait=false", "namespace", other) })
+		}
+		if r := kube(t, shell, "-c", "local", "kubectl", "apply", "-n", ns, "-f", web); r.code != 0 {
+			t.Fatalf("shared web: %s", r.stderr)
+		}
+	}
+	startController(t, asServiceAccount(t))
+	r = kube(t, nil, "-c", "local", "fork", "create", "alice", "-n", forked, "--deployment", "web", "--image", "registry.example.com/web:branch", "--timeout", "1m")
+	if r.code != 0 || !strings.Contains(r.stderr, "Fork alice is ready") {
+		t.Errorf("fork where forks are enabled: exit %d\n%s", r.code, r.stderr)
+	}
+	r = kube(t, nil, "-c", "local", "fork", "create", "bob", "-n", other, "--deployment", "web", "--timeout", "30s")
+	if r.code == 0 || !strings.Contains(r.stderr, "kube-controller may not make copies in namespace "+other) {
+		t.Errorf("fork where forks are not enabled: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// writeForkBinding writes what kube generate's fork generator makes for ns.
+func writeForkBinding(t *testing.T, path, ns string) {
+	t.Helper()
+	dir := t.TempDir()
+	specText := "app: " + ns + "\nclusters: [sandbox]\ngenerates:\n- fork: {clusters: [sandbox]}\n"
+	if err := os.WriteFile(filepath.Join(dir, "kube-generate.yaml"), []byte(specText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := kube(t, nil, "generate", "--update", dir); r.code != 0 {
+		t.Fatalf("kube generate: %s", r.stderr)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "kubernetes", "sandbox", "rolebinding-kube-controller-fork.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -46,7 +46,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=batch,resources=cronjobs,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups="",resources=pods;pods/log,verbs=get;list
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// The webhook Secret is read through a Role bound in its own namespace, limited
+// to its name (config/install): the controller can read no other Secret.
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile handles one Job.

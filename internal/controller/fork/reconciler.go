@@ -45,10 +45,14 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=fork.kube-idp.dev,resources=forks/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=fork.kube-idp.dev,resources=forks/finalizers,verbs=update
 // +kubebuilder:rbac:groups=fork.kube-idp.dev,resources=forkprofiles,verbs=get;list;watch
-// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=networking.istio.io,resources=virtualservices,verbs=get;list;watch;create;update;patch;delete
+// Cluster-wide, the controller only reads workloads, Services and routes. It
+// writes them only in namespaces that enabled forks: there a RoleBinding (from
+// kube generate's fork generator) grants the ClusterRole kube-controller-fork
+// of config/install, and an admission policy limits it to the fork's own objects.
+// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=get;list;watch
+// +kubebuilder:rbac:groups=networking.istio.io,resources=virtualservices,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 func (r *Reconciler) now() time.Time {
@@ -101,10 +105,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		res.problem("%v", err)
 	} else {
-		if err := r.apply(ctx, &f, profile, res); err != nil {
-			return ctrl.Result{}, err
+		err := r.apply(ctx, &f, profile, res)
+		if err == nil {
+			err = r.prune(ctx, &f, res.keep)
 		}
-		if err := r.prune(ctx, &f, res.keep); err != nil {
+		switch {
+		case apierrors.IsForbidden(err):
+			// Not a transient error: the namespace did not enable forks.
+			res.problem("kube-controller may not make copies in namespace %s: enable forks for the app there (kube generate's fork generator writes the RoleBinding): %v", f.Namespace, err)
+		case err != nil:
 			return ctrl.Result{}, err
 		}
 	}
@@ -189,6 +198,11 @@ func (r *Reconciler) apply(ctx context.Context, f *forkv1.Fork, p forkv1.ForkPro
 			if o.Name != "" && !slices.ContainsFunc(s.tpl.Spec.Containers, func(c corev1.Container) bool { return c.Name == o.Name }) {
 				res.problem("%s %s has no container %q", s.kind, s.obj.GetName(), o.Name)
 			}
+		}
+		var refused []string
+		s.w, refused = allowedOverrides(s.tpl, s.w)
+		for _, msg := range refused {
+			res.problem("%s %s: %s", s.kind, s.obj.GetName(), msg)
 		}
 		c, err := r.copyWorkload(ctx, f, s)
 		if err != nil {

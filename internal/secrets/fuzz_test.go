@@ -1,0 +1,35 @@
+package secrets
+
+import (
+	"strings"
+	"testing"
+)
+
+// Whatever surrounds them, credentials are gone after Redact, and InText finds
+// the assignments it redacts.
+func FuzzRedact(f *testing.F) {
+	f.Add("connecting to ", " now", "hunter22hunter")
+	f.Add("", "", "abcdEFGH1234")
+	f.Add("{\"a\": 1, ", "}", "Zz9_-.~+/=xx")
+	f.Fuzz(func(t *testing.T, before, after, value string) {
+		// Credentials are tokens (RFC 6750's token68, without '/' for URLs).
+		if len(value) < 8 || strings.Trim(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+=") != "" {
+			return
+		}
+		for _, wrap := range []string{
+			"password=" + value,
+			"postgres://app:" + value + "@db/app",
+			"Authorization: Bearer " + value,
+			`"api_key": "` + value + `"`,
+		} {
+			text := before + " " + wrap + " " + after
+			out := Redact(text)
+			if strings.Contains(out, value) && !strings.Contains(before+after, value) {
+				t.Fatalf("Redact(%q) = %q keeps the credential", text, out)
+			}
+			if !InText(wrap) && !strings.HasPrefix(wrap, "Authorization") && strings.IndexFunc(value, notDigit) >= 0 && !strings.ContainsAny(value[:1], "$/{<%*") {
+				t.Fatalf("InText(%q) = false", wrap)
+			}
+		}
+	})
+}

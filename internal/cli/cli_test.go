@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -117,8 +118,16 @@ func TestGenerateJSONAndSchema(t *testing.T) {
 	if code, _, errOut := run(t, "generate", "--file", "x.yaml", "a", "b"); code != 2 || !strings.Contains(errOut, "one directory") {
 		t.Fatalf("--file with two dirs: exit %d %q", code, errOut)
 	}
-	if code, _, errOut := run(t, "generate", t.TempDir()); code != 1 || !strings.Contains(errOut, "kube-generate.yaml") {
+	// Exit codes: 1 out of date, 2 a spec that is missing or invalid.
+	if code, _, errOut := run(t, "generate", t.TempDir()); code != 2 || !strings.Contains(errOut, "kube-generate.yaml") {
 		t.Fatalf("no spec: exit %d %q", code, errOut)
+	}
+	bad := t.TempDir()
+	if err := os.WriteFile(bad+"/kube-generate.yaml", []byte("generates:\n- web: {clusters: [qa]}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := run(t, "generate", bad); code != 2 || !strings.Contains(errOut, "kube-generate.yaml:2:8: missing required key \"image\"") {
+		t.Fatalf("invalid spec: exit %d %q", code, errOut)
 	}
 }
 
@@ -151,5 +160,44 @@ func TestClusterNamesComplete(t *testing.T) {
 	code, out, _ = run(t, "use", "--shell", "qa")
 	if code != 0 || out != "export KUBE_CLUSTER=qa\n" {
 		t.Fatalf("use --shell: exit %d %q", code, out)
+	}
+}
+
+// run, exec and kubectl return their child's exit code, so kube's own failures
+// use 125 (kube failed), 126 (cannot start) and 127 (not found), as docker run does.
+func TestPassThroughExitCodes(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("builds a fake kubectl as a Unix program")
+	}
+	isolate(t)
+	t.Setenv("PATH", t.TempDir()) // no kubectl, and no sandbox cache (isolate)
+	if code, _, errOut := run(t, "kubectl", "get", "pods"); code != 127 || !strings.Contains(errOut, "kubectl is not installed") {
+		t.Errorf("kubectl missing: exit %d %q", code, errOut)
+	}
+	// A kubectl that cannot be started (not a program), and a cluster kube can resolve.
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "kubectl"), []byte("not a program"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir)
+	kubeconfig := filepath.Join(dir, "config")
+	_ = os.WriteFile(kubeconfig, []byte("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n"), 0o600)
+	registry := filepath.Join(dir, "clusters.yaml")
+	_ = os.WriteFile(registry, []byte("clusters:\n- name: k\n  auth: {kubeconfig: {file: "+kubeconfig+", context: x}}\n"), 0o644)
+	t.Setenv("KUBE_REGISTRY", registry)
+	if code, _, errOut := run(t, "-c", "k", "kubectl", "get", "pods"); code != 126 || !strings.Contains(errOut, "starting kubectl") {
+		t.Errorf("kubectl cannot start: exit %d %q", code, errOut)
+	}
+	if code, _, errOut := run(t, "-c", "no-such-cluster", "kubectl", "get", "pods"); code != 125 || !strings.Contains(errOut, `unknown cluster "no-such-cluster"`) {
+		t.Errorf("unknown cluster: exit %d %q", code, errOut)
+	}
+	for _, args := range [][]string{{"run", "--no-such-flag", "--", "true"}, {"exec", "web"}, {"run", "-c", "no-such-cluster", "--", "true"}} {
+		if code, _, _ := run(t, args...); code != 125 {
+			t.Errorf("%v: exit %d, want 125", args, code)
+		}
+	}
+	// Elsewhere bad input stays 2.
+	if code, _, _ := run(t, "deploy", "--no-such-flag"); code != 2 {
+		t.Errorf("deploy --no-such-flag: exit %d, want 2", code)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,9 +22,10 @@ import (
 	"github.com/kube-idp/kube/internal/spec"
 )
 
-// appFlags are -f and --app, shared by deploy, diff, history and rollback.
+// appFlags are -f, --app, -n and -R, shared by deploy, diff, history and rollback.
 type appFlags struct {
-	dir, app string
+	dir, app, namespace string
+	recursive           bool
 }
 
 func (a *appFlags) register(cmd *cobra.Command) { a.registerFlags(cmd, "f") }
@@ -33,11 +35,14 @@ func (a *appFlags) register(cmd *cobra.Command) { a.registerFlags(cmd, "f") }
 func (a *appFlags) registerFlags(cmd *cobra.Command, short string) {
 	cmd.Flags().StringVarP(&a.dir, "filename", short, "", "directory of manifests (default: kubernetes/<cluster>/ of the repository's "+spec.FileName+")")
 	cmd.Flags().StringVar(&a.app, "app", "", "app name (default: app of "+spec.FileName+"; required with -f)")
+	cmd.Flags().StringVarP(&a.namespace, "namespace", "n", "", "the app's namespace: its inventory and revisions, and objects without a namespace (default: the spec's, else the manifests')")
+	cmd.Flags().BoolVarP(&a.recursive, "recursive", "R", false, "read the manifests in the subdirectories of -f too")
 }
 
 // target is the app and cluster a command works on.
 type target struct {
 	app, namespace, dir string
+	recursive           bool
 	cluster             *cluster.Target
 	client              *deploy.Client
 }
@@ -46,7 +51,7 @@ type target struct {
 // kube-generate.yaml in the working directory and uses kubernetes/<cluster>/;
 // the local sandbox deploys the "sandbox" manifests.
 func (a *appFlags) resolve(sel *cluster.Selection, needDir bool) (*target, error) {
-	t := &target{app: a.app, dir: a.dir}
+	t := &target{app: a.app, dir: a.dir, namespace: a.namespace, recursive: a.recursive}
 	ct, err := sel.Resolve()
 	if err != nil {
 		return nil, err
@@ -63,7 +68,9 @@ func (a *appFlags) resolve(sel *cluster.Selection, needDir bool) (*target, error
 		if t.app == "" {
 			t.app = f.App
 		}
-		t.namespace = f.Namespace
+		if t.namespace == "" {
+			t.namespace = f.Namespace
+		}
 		name := ct.Name
 		if _, err := os.Stat(filepath.Join(generate.OutputDir, name)); err != nil && name == cluster.Local {
 			name = "sandbox"
@@ -90,23 +97,27 @@ func (a *appFlags) resolveDeployed(sel *cluster.Selection) (*target, error) {
 		return nil, err
 	}
 	if t.namespace == "" {
-		if _, err := t.objects(); err != nil {
+		if _, err := t.objects(&IOStreams{ErrOut: io.Discard}); err != nil {
 			return nil, err
 		}
 	}
 	return t, nil
 }
 
-// objects loads the manifests and picks the inventory namespace.
-func (t *target) objects() ([]*unstructured.Unstructured, error) {
-	objs, err := deploy.Load(t.dir)
+// objects loads the manifests and picks the inventory namespace; skipped
+// subdirectories are named on stderr.
+func (t *target) objects(streams *IOStreams) ([]*unstructured.Unstructured, error) {
+	m, err := deploy.Load(t.dir, deploy.LoadOptions{Recursive: t.recursive})
 	if err != nil {
 		return nil, err
 	}
-	if t.namespace == "" {
-		t.namespace = namespaceOf(objs)
+	for _, d := range m.Skipped {
+		fmt.Fprintf(streams.ErrOut, "note: %s is a subdirectory and was not read (-R reads subdirectories)\n", d)
 	}
-	return objs, nil
+	if t.namespace == "" {
+		t.namespace = namespaceOf(m.Objects)
+	}
+	return m.Objects, nil
 }
 
 // namespaceOf is the app's namespace: its only Namespace object, else the
@@ -140,25 +151,36 @@ func addDeployCmds(root *cobra.Command, streams *IOStreams, sel *cluster.Selecti
 }
 
 type deployFlags struct {
-	yes, forceConflicts, allowEmpty bool
-	timeout                         time.Duration
+	yes, forceConflicts, allowEmpty, deleteCRDs, fullDiff bool
+	timeout, lockWait, lockLease                          time.Duration
 }
 
 func (d *deployFlags) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVarP(&d.yes, "yes", "y", false, "apply without asking (required when not on a terminal)")
 	cmd.Flags().BoolVar(&d.forceConflicts, "force-conflicts", false, "take over fields owned by other field managers")
 	cmd.Flags().DurationVar(&d.timeout, "timeout", 5*time.Minute, "how long to wait until everything is ready (0: do not wait)")
+	cmd.Flags().DurationVar(&d.lockWait, "lock-wait", 5*time.Minute, "how long to wait while another deploy of the app runs (0: fail at once, naming who deploys)")
+	cmd.Flags().BoolVar(&d.deleteCRDs, "delete-crds-and-namespaces", false, "also delete CRDs and Namespaces that left the manifests (deletes everything in them)")
+	cmd.Flags().BoolVar(&d.fullDiff, "full-diff", false, "show long diffs whole")
+	// How long a killed deploy blocks the next one; tests shorten it.
+	cmd.Flags().DurationVar(&d.lockLease, "lock-lease", 30*time.Second, "duration of the deploy lock's lease")
+	_ = cmd.Flags().MarkHidden("lock-lease")
 }
 
 func (d *deployFlags) options(streams *IOStreams, t *target, objs []*unstructured.Unstructured) deploy.Options {
+	p := streams.Progress()
 	return deploy.Options{
 		App: t.app, Namespace: t.namespace, Objects: objs,
-		ApplyOptions: deploy.ApplyOptions{ForceConflicts: d.forceConflicts, Progress: streams.Progress()},
+		ApplyOptions: deploy.ApplyOptions{ForceConflicts: d.forceConflicts, DeleteCRDsAndNamespaces: d.deleteCRDs, Progress: p},
 		AllowEmpty:   d.allowEmpty,
 		Timeout:      d.timeout,
-		ShowPlan:     func(p *deploy.Plan) { printPlan(streams, p, false) },
-		Confirm:      func(p *deploy.Plan) (bool, error) { return d.confirm(streams, t, p) },
-		Revision:     deploy.RevisionInfo{User: cluster.Who(), Commit: gitCommit(t.dir), Cause: "deploy"},
+		FullDiffs:    d.fullDiff,
+		Lock: deploy.LockOptions{Wait: d.lockWait, Duration: d.lockLease, Holder: cluster.Who(), Waiting: func(holder string) {
+			p.Printf("Waiting up to %s: %s is being deployed by %s.", d.lockWait, t.app, holder)
+		}},
+		ShowPlan: func(p *deploy.Plan) { printPlan(streams, p, false) },
+		Confirm:  func(p *deploy.Plan) (bool, error) { return d.confirm(streams, t, p) },
+		Revision: deploy.RevisionInfo{User: cluster.Who(), Commit: gitCommit(t.dir), Cause: "deploy"},
 	}
 }
 
@@ -190,7 +212,7 @@ When nothing changed, it says "no changes" and records nothing.`,
 			if err != nil {
 				return err
 			}
-			objs, err := t.objects()
+			objs, err := t.objects(streams)
 			if err != nil {
 				return err
 			}
@@ -234,8 +256,12 @@ func reportDeploy(streams *IOStreams, res *deploy.Result, err error) error {
 		switch {
 		case res.Declined:
 			fmt.Fprintln(streams.ErrOut, "Nothing applied.")
-		case !res.Plan.HasChanges():
+		case res.Recorded && err == nil:
+			fmt.Fprintf(streams.ErrOut, "No changes; recorded what runs as revision %d.\n", res.Revision)
+		case !res.Plan.HasChanges() && err == nil:
 			fmt.Fprintln(streams.ErrOut, "No changes; nothing to deploy.")
+		case !res.Plan.HasChanges():
+			fmt.Fprintln(streams.ErrOut, "No changes to apply, but what runs is not ready.")
 		case res.Revision > 0 && err == nil:
 			fmt.Fprintf(streams.ErrOut, "Deployed revision %d.\n", res.Revision)
 		case res.Revision > 0:
@@ -248,6 +274,7 @@ func reportDeploy(streams *IOStreams, res *deploy.Result, err error) error {
 func newDiffCmd(streams *IOStreams, sel *cluster.Selection) *cobra.Command {
 	var a appFlags
 	var output string
+	var fullDiff bool
 	cmd := &cobra.Command{
 		Use:   "diff",
 		Short: "Show what kube deploy would change (exit 0: nothing, 1: changes, 2: trouble)",
@@ -267,11 +294,11 @@ server-side dry-run, and the objects that would be deleted. Exit status as diff(
 			if err != nil {
 				return trouble(err)
 			}
-			objs, err := t.objects()
+			objs, err := t.objects(streams)
 			if err != nil {
 				return trouble(err)
 			}
-			plan, err := t.client.MakePlan(cmd.Context(), t.app, t.namespace, objs, deploy.ApplyOptions{})
+			plan, err := t.client.MakePlan(cmd.Context(), deploy.PlanOptions{App: t.app, Namespace: t.namespace, Objects: objs, Validate: true, FullDiffs: fullDiff})
 			if err != nil {
 				return trouble(err)
 			}
@@ -290,6 +317,7 @@ server-side dry-run, and the objects that would be deleted. Exit status as diff(
 	}
 	a.register(cmd)
 	outputFlag(cmd, &output)
+	cmd.Flags().BoolVar(&fullDiff, "full-diff", false, "show long diffs whole")
 	return cmd
 }
 
@@ -299,6 +327,9 @@ func printPlan(streams *IOStreams, p *deploy.Plan, allDiffs bool) {
 			continue
 		}
 		fmt.Fprintf(streams.Out, "%-9s %s\n", ch.Action, ch.ID.Short())
+		if ch.Note != "" {
+			fmt.Fprintf(streams.Out, "          %s\n", ch.Note)
+		}
 		if ch.Diff != "" && (allDiffs || ch.Action == deploy.Update || ch.Action == deploy.Adopt) {
 			fmt.Fprint(streams.Out, streams.Diff(indentLines(ch.Diff)))
 		}
@@ -424,7 +455,7 @@ func newRollbackCmd(streams *IOStreams, sel *cluster.Selection) *cobra.Command {
 			}
 			opts := d.options(streams, t, nil)
 			res, target, err := t.client.Rollback(cmd.Context(), opts, rev)
-			if target > 0 {
+			if err == nil && res != nil && !res.Declined {
 				fmt.Fprintf(streams.ErrOut, "Rolled %s back to revision %d.\n", t.app, target)
 			}
 			return reportDeploy(streams, res, err)
@@ -521,5 +552,6 @@ The Job's pods get their own labels, so the app's Services never send them traff
 	cmd.Flags().DurationVar(&timeout, "timeout", time.Hour, "stop the task after this long")
 	cmd.Flags().BoolVar(&keep, "keep", false, "keep the Job after it ends")
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "confirm on a protected cluster (only with CI=true)")
+	cmd.Annotations = map[string]string{passThrough: "run"}
 	return cmd
 }

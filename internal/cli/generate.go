@@ -23,7 +23,7 @@ one file per object, the same bytes on every machine.
 
 Without --update it only checks (the mode for CI): it exits 1 with a unified diff
 for every file that was edited by hand, is stale or is missing, and 0 when all is
-current. With --update it writes what differs (atomically) and removes the files
+current. An invalid spec exits 2, with every problem at file:line:column. With --update it writes what differs (atomically) and removes the files
 the spec no longer produces; files without kube's header are never touched.
 
 With several directories (or a glob), every repository is handled in parallel and
@@ -61,10 +61,17 @@ a summary line per repository is printed: the fleet-wide daily update.`,
 			} else {
 				printFleetReport(streams, reports, update)
 			}
+			code := exitOK
 			for _, r := range reports {
-				if r.Err != nil || (!update && r.OutOfDate() > 0) {
-					return exitCode(1)
+				switch {
+				case r.Err != nil:
+					code = exitUsage // an invalid spec (or one that cannot be read)
+				case !update && r.OutOfDate() > 0 && code == exitOK:
+					code = exitFailure
 				}
+			}
+			if code != exitOK {
+				return exitCode(code)
 			}
 			return nil
 		},

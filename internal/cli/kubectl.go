@@ -56,6 +56,7 @@ On a protected cluster, commands that change something need confirmation.`,
 	}
 	// kube's flags stop at kubectl's verb; everything from there goes to kubectl.
 	cmd.Flags().SetInterspersed(false)
+	cmd.Annotations = map[string]string{passThrough: "kubectl"}
 	return cmd
 }
 
@@ -67,7 +68,7 @@ func findKubectl() (string, error) {
 	if comps, ok, _ := sandbox.CachedComponents(); ok {
 		return comps.Bin("kubectl"), nil
 	}
-	return "", errors.New("kubectl is not installed or not on PATH: install it (https://kubernetes.io/docs/tasks/tools/), or run kube sandbox up once, which builds one, and run again")
+	return "", childError{errors.New("kubectl is not installed or not on PATH: install it (https://kubernetes.io/docs/tasks/tools/), or run kube sandbox up once, which builds one, and run again"), exitNotFound}
 }
 
 // kubeconfigPattern names kube's temporary kubeconfigs; the first * is the
@@ -112,7 +113,7 @@ func runKubectl(streams *IOStreams, kubectl string, t *cluster.Target, args []st
 	c.Env = append(os.Environ(), "KUBECONFIG="+path)
 	c.SysProcAttr = childAttributes()
 	if err := c.Start(); err != nil {
-		return 0, fmt.Errorf("starting kubectl: %w", err)
+		return 0, childError{fmt.Errorf("starting kubectl: %w", err), exitCannotRun}
 	}
 	done := make(chan error, 1)
 	go func() { done <- c.Wait() }()

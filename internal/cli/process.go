@@ -141,6 +141,7 @@ func newExecCmd(streams *IOStreams, sel *cluster.Selection) *cobra.Command {
 	}
 	a.register(cmd)
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "confirm on a protected cluster (only with CI=true)")
+	cmd.Annotations = map[string]string{passThrough: "exec"}
 	return cmd
 }
 

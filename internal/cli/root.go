@@ -12,8 +12,10 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+	"k8s.io/klog/v2"
 
 	"github.com/kube-idp/kube/internal/cluster"
 	"github.com/kube-idp/kube/internal/progress"
@@ -79,21 +81,39 @@ type usageError struct{ error }
 
 // Main runs kube with the process's arguments and returns the exit code.
 func Main() int {
+	// client-go libraries (leader election for the deploy lock) log through klog:
+	// kube reports what matters itself.
+	klog.SetLogger(logr.Discard())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return Run(ctx, SystemStreams(), os.Args[1:])
 }
 
+// Exit codes (docs/exit-codes.md).
+const (
+	exitOK        = 0
+	exitFailure   = 1
+	exitUsage     = 2
+	exitKubeError = 125 // run, exec, kubectl: kube itself failed, the command did not run
+	exitCannotRun = 126 // the command was found but could not be started
+	exitNotFound  = 127 // the command (kubectl) was not found
+)
+
+// passThrough marks commands whose exit code is their child's (run, exec,
+// kubectl): kube's own failures then use 125-127, as docker run does, so that a
+// script can tell them from the child's codes.
+const passThrough = "kube.exit-codes/pass-through"
+
 // Run executes one command line; errors are printed to ErrOut.
 func Run(ctx context.Context, streams *IOStreams, args []string) int {
 	root := NewRootCmd(streams)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if s := cluster.APIStats(); s != "" {
 		fmt.Fprintln(streams.ErrOut, s)
 	}
 	if err == nil {
-		return 0
+		return exitOK
 	}
 	var exit exitCode
 	if errors.As(err, &exit) {
@@ -101,10 +121,17 @@ func Run(ctx context.Context, streams *IOStreams, args []string) int {
 	}
 	fmt.Fprintf(streams.ErrOut, "Error: %v\n", err)
 	var usage usageError
-	if errors.As(err, &usage) {
-		return 2
+	switch {
+	case cmd != nil && cmd.Annotations[passThrough] != "":
+		var ce childError
+		if errors.As(err, &ce) {
+			return ce.code
+		}
+		return exitKubeError
+	case errors.As(err, &usage):
+		return exitUsage
 	}
-	return 1
+	return exitFailure
 }
 
 // exitCode ends the command with a status and no extra message (the command has
@@ -112,6 +139,12 @@ func Run(ctx context.Context, streams *IOStreams, args []string) int {
 type exitCode int
 
 func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// childError is a failure to start the child of a pass-through command.
+type childError struct {
+	error
+	code int
+}
 
 // NewRootCmd builds the command tree.
 func NewRootCmd(streams *IOStreams) *cobra.Command {

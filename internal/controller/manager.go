@@ -107,7 +107,7 @@ func setupNotifier(mgr ctrl.Manager, cfg *rest.Config, o Options) error {
 		Reader:   mgr.GetAPIReader(),
 		Kube:     kube,
 		Recorder: mgr.GetEventRecorder("kube-controller"),
-		Slack:    &slack.Client{BaseDelay: o.SlackBaseDelay, OnRetry: cronjobnotifier.OnRetry},
+		Slack:    &slack.Client{BaseDelay: o.SlackBaseDelay},
 		Config:   o.Notifier,
 	}
 	if err := notifier.SetupWithManager(mgr); err != nil {

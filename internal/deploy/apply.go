@@ -2,11 +2,13 @@ package deploy
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
-	"sync"
+	"slices"
+	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,20 +24,31 @@ import (
 type ApplyOptions struct {
 	// ForceConflicts takes over fields owned by other field managers.
 	ForceConflicts bool
+	// DeleteCRDsAndNamespaces prunes CRDs and Namespaces that left the manifests
+	// (deleting one deletes everything in it, for everyone).
+	DeleteCRDsAndNamespaces bool
+	// WaveTimeout bounds the wait for one sync wave before the next (default 5m).
+	WaveTimeout time.Duration
 	// Progress receives a line per step; nil is silent.
 	Progress *progress.Reporter
 }
 
 // Apply carries out a plan so that an interruption at any moment never loses
 // track of an object: the inventory first grows to the union of the old and new
-// sets, then objects are applied in dependency order, then the objects no longer
-// wanted are deleted (only if they still carry this inventory's label), and only
-// then the inventory shrinks to the new set.
+// sets, then objects are applied wave by wave and, in a wave, rank by rank in
+// dependency order, then the objects no longer wanted are deleted (only if they
+// still carry this inventory's label), and only then the inventory shrinks to
+// the new set. Both inventory writes are optimistic: a concurrent change of the
+// set stops the deploy.
 func (c *Client) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) error {
 	inv := plan.Inventory
 	var desired []ID
+	applied := map[ID]string{}
+	for id, h := range inv.Applied {
+		applied[id] = h
+	}
 	for _, ch := range plan.Changes {
-		if ch.Action != Delete {
+		if ch.desired != nil {
 			desired = append(desired, ch.ID)
 		}
 	}
@@ -44,31 +57,47 @@ func (c *Client) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) error
 	if err != nil {
 		return err
 	}
-	if err := c.writeInventory(ctx, inv, append(append([]ID{}, inv.Objects...), desired...)); err != nil {
+	if err := c.writeInventory(ctx, inv, append(append([]ID{}, inv.Objects...), desired...), applied); err != nil {
 		return err
 	}
-	// Apply rank by rank (CRDs, namespaces, RBAC and config, services, the rest),
-	// each rank in parallel.
-	byRank := map[int][]Change{}
-	maxRank := 0
+	// Waves in order; in a wave, rank by rank (CRDs, namespaces, RBAC and
+	// config, services, workloads, what refers to workloads), each rank in parallel.
+	type step struct{ wave, rank int }
+	var steps []step
+	byStep := map[step][]Change{}
+	waveObjects := map[int][]Change{}
 	for _, ch := range plan.Changes {
-		if ch.Action == Delete || ch.Action == Unchanged || ch.ID == created {
+		if ch.desired == nil {
 			continue
 		}
-		r := rank(ch.ID.GroupKind())
-		byRank[r] = append(byRank[r], ch)
-		maxRank = max(maxRank, r)
+		waveObjects[ch.wave] = append(waveObjects[ch.wave], ch)
+		if ch.ID == created || (ch.Action == Unchanged && !ch.refresh) {
+			continue
+		}
+		s := step{ch.wave, rank(ch.ID.GroupKind())}
+		if _, ok := byStep[s]; !ok {
+			steps = append(steps, s)
+		}
+		byStep[s] = append(byStep[s], ch)
 	}
-	for r := 0; r <= maxRank; r++ {
-		changes := byRank[r]
-		err := parallel(ctx, len(changes), func(i int) error {
-			return c.applyOne(ctx, changes[i], opts)
-		})
-		if err != nil {
+	for i, s := range steps {
+		changes := byStep[s]
+		eg, ectx := errgroup.WithContext(ctx)
+		eg.SetLimit(workers)
+		for _, ch := range changes {
+			eg.Go(func() error { return c.applyOne(ectx, ch, opts) })
+		}
+		if err := eg.Wait(); err != nil {
 			return err
 		}
-		if r == 0 && len(changes) > 0 {
+		if s.rank == 0 {
 			if err := c.waitCRDs(ctx, changes); err != nil {
+				return err
+			}
+		}
+		// The last step of a wave with later waves: wait until the wave is ready.
+		if i+1 < len(steps) && steps[i+1].wave != s.wave {
+			if err := c.waitWave(ctx, s.wave, waveObjects[s.wave], opts); err != nil {
 				return err
 			}
 		}
@@ -78,14 +107,47 @@ func (c *Client) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) error
 			return err
 		}
 	}
+	var remaining []ID
 	for _, ch := range plan.Changes {
-		if ch.Action == Delete {
+		switch ch.Action {
+		case Delete:
 			if err := c.prune(ctx, inv, ch.ID, opts); err != nil {
 				return err
 			}
+		case Keep:
+			if err := c.release(ctx, inv, ch.ID, opts); err != nil {
+				return err
+			}
+		default:
+			remaining = append(remaining, ch.ID)
+			if ch.hash != "" {
+				applied[ch.ID] = ch.hash
+			}
 		}
 	}
-	return c.writeInventory(ctx, inv, desired)
+	for id := range applied {
+		if !slices.Contains(remaining, id) {
+			delete(applied, id)
+		}
+	}
+	return c.writeInventory(ctx, inv, remaining, applied)
+}
+
+// waitWave waits until a sync wave's objects are ready, before the next wave.
+func (c *Client) waitWave(ctx context.Context, w int, changes []Change, opts ApplyOptions) error {
+	timeout := opts.WaveTimeout
+	if timeout == 0 {
+		timeout = 5 * time.Minute
+	}
+	var ids []ID
+	gone := map[ID]bool{}
+	for _, ch := range changes {
+		ids = append(ids, ch.ID)
+		gone[ch.ID] = ch.gone || hasTTL(ch.desired)
+	}
+	return opts.Progress.Phase(fmt.Sprintf("waiting until sync wave %d (%d objects) is ready before the next", w, len(ids)), func() error {
+		return c.Wait(ctx, WaitOptions{IDs: ids, Timeout: timeout, Progress: opts.Progress, GoneIsDone: gone})
+	})
 }
 
 // ensureNamespace creates the inventory's namespace from the plan when it does
@@ -98,13 +160,13 @@ func (c *Client) ensureNamespace(ctx context.Context, plan *Plan, opts ApplyOpti
 		return ID{}, err
 	}
 	for _, ch := range plan.Changes {
-		if ch.ID.Kind == "Namespace" && ch.ID.Group == "" && ch.ID.Name == ns && ch.Action != Delete {
+		if ch.ID.Kind == "Namespace" && ch.ID.Group == "" && ch.ID.Name == ns && ch.desired != nil {
 			// Applied before the inventory is written; it carries the inventory's
 			// label, so it is found again even if we stop right after this.
 			return ch.ID, c.applyOne(ctx, ch, opts)
 		}
 	}
-	return ID{}, fmt.Errorf("namespace %q does not exist: add a Namespace object to the manifests (kube generate's namespace generator) or create it", ns)
+	return ID{}, fmt.Errorf("namespace %q does not exist: add a Namespace object to the manifests (kube generate's namespace generator), create it, or pick another with -n", ns)
 }
 
 func (c *Client) applyOne(ctx context.Context, ch Change, opts ApplyOptions) error {
@@ -116,8 +178,14 @@ func (c *Client) applyOne(ctx context.Context, ch Change, opts ApplyOptions) err
 	if err != nil {
 		return err
 	}
-	force := opts.ForceConflicts
-	if _, err := ri.Patch(ctx, ch.ID.Name, types.ApplyPatchType, body, metav1.PatchOptions{FieldManager: FieldManager, Force: &force}); err != nil {
+	force := opts.ForceConflicts || ch.force
+	_, err = ri.Patch(ctx, ch.ID.Name, types.ApplyPatchType, body, metav1.PatchOptions{FieldManager: FieldManager, Force: &force})
+	if err != nil && !force && scaleConflict(err) {
+		// kube scale changed the replicas since the plan: the manifests win.
+		force = true
+		_, err = ri.Patch(ctx, ch.ID.Name, types.ApplyPatchType, body, metav1.PatchOptions{FieldManager: FieldManager, Force: &force})
+	}
+	if err != nil {
 		return applyError(ch.ID, err)
 	}
 	opts.Progress.Printf("  %-9s %s", ch.Action, ch.ID.Short())
@@ -188,42 +256,35 @@ func (c *Client) prune(ctx context.Context, inv *Inventory, id ID, opts ApplyOpt
 	return nil
 }
 
+// release lets an object go without deleting it: it loses the inventory's
+// label (a JSON patch that tests the label first, so that nothing else is
+// touched) and leaves the inventory.
+func (c *Client) release(ctx context.Context, inv *Inventory, id ID, opts ApplyOptions) error {
+	ri, err := c.resource(id)
+	if err != nil {
+		return nil
+	}
+	live, err := ri.Get(ctx, id.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", id.Short(), err)
+	}
+	if live.GetLabels()[LabelPartOf] == inv.ID {
+		path := "/metadata/labels/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(LabelPartOf)
+		patch, _ := json.Marshal([]map[string]any{{"op": "test", "path": path, "value": inv.ID}, {"op": "remove", "path": path}})
+		if _, err := ri.Patch(ctx, id.Name, types.JSONPatchType, patch, metav1.PatchOptions{FieldManager: FieldManager}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("releasing %s: %w", id.Short(), err)
+		}
+	}
+	opts.Progress.Printf("  keep      %s: left in the cluster, no longer part of %s", id.Short(), inv.App)
+	return nil
+}
+
 // testHookBeforePrune lets a test stop a deploy between apply and prune, as a
 // killed process would.
 var testHookBeforePrune func() error
-
-// parallel runs fn(0..n-1) with a few workers and returns the first error.
-func parallel(ctx context.Context, n int, fn func(i int) error) error {
-	const workers = 8
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-		next = make(chan int)
-	)
-	for w := 0; w < min(workers, n); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				if err := fn(i); err != nil {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	for i := 0; i < n && ctx.Err() == nil; i++ {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	return errors.Join(errs...)
-}
 
 // desiredObjects are the objects a plan applies (its revision records them).
 func (p *Plan) desiredObjects() []*unstructured.Unstructured {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
@@ -22,16 +23,27 @@ import (
 // Revision labels and annotations.
 const (
 	LabelRevision      = "kube-idp.dev/revision"
+	labelRevisionPart  = "kube-idp.dev/revision-part"
 	annotationUser     = "kube-idp.dev/user"
 	annotationCommit   = "kube-idp.dev/commit"
 	annotationImages   = "kube-idp.dev/images"
 	annotationCause    = "kube-idp.dev/cause"
+	annotationObjects  = "kube-idp.dev/objects"
+	annotationParts    = "kube-idp.dev/parts"
+	annotationContent  = "kube-idp.dev/content"
 	revisionSecretType = corev1.SecretType("kube-idp.dev/revision")
 	manifestsKey       = "manifests.yaml.gz"
 )
 
 // DefaultKeep is how many revisions are kept per app.
 const DefaultKeep = 10
+
+// A Secret holds at most 1 MiB: a larger record is stored in parts of partSize,
+// so that an app of thousands of objects keeps its history; maxParts bounds it.
+const (
+	partSize = 900 << 10
+	maxParts = 64
+)
 
 // Revision is one recorded deploy.
 type Revision struct {
@@ -42,6 +54,8 @@ type Revision struct {
 	Images  []string  `json:"images,omitempty"`
 	Objects int       `json:"objects"`
 	Cause   string    `json:"cause,omitempty"`
+	// Content identifies the set of objects applied (a plan's ContentHash).
+	Content string `json:"-"`
 }
 
 // RevisionInfo is what the caller knows about a deploy.
@@ -50,6 +64,10 @@ type RevisionInfo struct {
 }
 
 func revisionName(app string, n int) string { return fmt.Sprintf("kube-revision-%s-%d", app, n) }
+
+func partName(app string, n, part int) string {
+	return fmt.Sprintf("%s-p%d", revisionName(app, n), part)
+}
 
 // History lists an app's revisions, newest first.
 func (c *Client) History(ctx context.Context, app, namespace string) ([]Revision, error) {
@@ -64,67 +82,122 @@ func (c *Client) History(ctx context.Context, app, namespace string) ([]Revision
 		}
 		n, _ := strconv.Atoi(s.Labels[LabelRevision])
 		r := Revision{Number: n, Time: s.CreationTimestamp.Time, User: s.Annotations[annotationUser],
-			Commit: s.Annotations[annotationCommit], Cause: s.Annotations[annotationCause]}
+			Commit: s.Annotations[annotationCommit], Cause: s.Annotations[annotationCause], Content: s.Annotations[annotationContent]}
 		if im := s.Annotations[annotationImages]; im != "" {
 			r.Images = strings.Split(im, ",")
 		}
-		r.Objects, _ = strconv.Atoi(s.Annotations["kube-idp.dev/objects"])
+		r.Objects, _ = strconv.Atoi(s.Annotations[annotationObjects])
 		out = append(out, r)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Number > out[j].Number })
 	return out, nil
 }
 
-// record stores a revision with the applied manifests (gzipped, Secrets without
-// their values) and trims the history to keep revisions.
-func (c *Client) record(ctx context.Context, inv *Inventory, objs []*unstructured.Unstructured, info RevisionInfo, keep int) (int, error) {
-	hist, err := c.History(ctx, inv.App, inv.Namespace)
-	if err != nil {
-		return 0, err
-	}
-	n := 1
-	if len(hist) > 0 {
-		n = hist[0].Number + 1
-	}
-	var stream bytes.Buffer
+// record is a revision ready to be written. It is built before anything is
+// applied, so that one that cannot be stored stops the deploy before it
+// changes anything.
+type record struct {
+	parts   [][]byte // the gzipped manifests, Secrets without their values
+	objects int
+	images  []string
+	content string
+}
+
+func makeRecord(app string, objs []*unstructured.Unstructured, content string) (*record, error) {
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
 	for _, o := range objs {
 		data, err := yaml.Marshal(withoutSecretValues(o).Object)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
-		stream.WriteString("---\n")
-		stream.Write(data)
-	}
-	var gz bytes.Buffer
-	w := gzip.NewWriter(&gz)
-	if _, err := w.Write(stream.Bytes()); err != nil {
-		return 0, err
+		_, _ = w.Write([]byte("---\n"))
+		_, _ = w.Write(data)
 	}
 	if err := w.Close(); err != nil {
-		return 0, err
+		return nil, err
 	}
-	s := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:      revisionName(inv.App, n),
-			Namespace: inv.Namespace,
-			Labels:    map[string]string{LabelApp: inv.App, LabelRevision: strconv.Itoa(n)},
-			Annotations: map[string]string{
-				annotationUser: info.User, annotationCommit: info.Commit, annotationCause: info.Cause,
-				annotationImages: strings.Join(images(objs), ","), "kube-idp.dev/objects": strconv.Itoa(len(objs)),
-			},
-		},
-		Type: revisionSecretType,
-		Data: map[string][]byte{manifestsKey: gz.Bytes()},
+	rec := &record{objects: len(objs), images: images(objs), content: content}
+	data := gz.Bytes()
+	for len(data) > 0 {
+		n := min(partSize, len(data))
+		rec.parts = append(rec.parts, data[:n])
+		data = data[n:]
 	}
-	if _, err := c.Kube.CoreV1().Secrets(inv.Namespace).Create(ctx, s, metav1.CreateOptions{FieldManager: FieldManager}); err != nil {
-		return 0, fmt.Errorf("recording revision %d: %w", n, err)
+	if len(rec.parts) > maxParts {
+		return nil, fmt.Errorf("the revision record of %s would take %d MiB compressed, more than kube stores (%d MiB): nothing was applied; split the app", app, gz.Len()>>20, maxParts*partSize>>20)
 	}
-	for i, old := range hist {
-		if i+1 >= keep {
-			_ = c.Kube.CoreV1().Secrets(inv.Namespace).Delete(ctx, revisionName(inv.App, old.Number), metav1.DeleteOptions{})
+	return rec, nil
+}
+
+// writeRecord stores a revision (its parts first, then the revision itself, so
+// that a revision that exists is complete) and trims the history to keep.
+func (c *Client) writeRecord(ctx context.Context, inv *Inventory, rec *record, info RevisionInfo, keep int) (int, error) {
+	secrets := c.Kube.CoreV1().Secrets(inv.Namespace)
+	for attempt := 0; ; attempt++ {
+		hist, err := c.History(ctx, inv.App, inv.Namespace)
+		if err != nil {
+			return 0, err
 		}
+		n := 1
+		if len(hist) > 0 {
+			n = hist[0].Number + 1
+		}
+		for i, part := range rec.parts[min(1, len(rec.parts)):] {
+			p := &corev1.Secret{
+				ObjectMeta: metav1.ObjectMeta{Name: partName(inv.App, n, i+2), Namespace: inv.Namespace,
+					Labels: map[string]string{LabelApp: inv.App, labelRevisionPart: strconv.Itoa(n)}},
+				Type: revisionSecretType,
+				Data: map[string][]byte{manifestsKey: part},
+			}
+			if _, err := secrets.Create(ctx, p, metav1.CreateOptions{FieldManager: FieldManager}); apierrors.IsAlreadyExists(err) {
+				_, err = secrets.Update(ctx, p, metav1.UpdateOptions{FieldManager: FieldManager}) // left by an interrupted write
+				if err != nil {
+					return 0, fmt.Errorf("recording revision %d: %w", n, err)
+				}
+			} else if err != nil {
+				return 0, fmt.Errorf("recording revision %d: %w", n, err)
+			}
+		}
+		var first []byte
+		if len(rec.parts) > 0 {
+			first = rec.parts[0]
+		}
+		s := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{
+				Name:      revisionName(inv.App, n),
+				Namespace: inv.Namespace,
+				Labels:    map[string]string{LabelApp: inv.App, LabelRevision: strconv.Itoa(n)},
+				Annotations: map[string]string{
+					annotationUser: info.User, annotationCommit: info.Commit, annotationCause: info.Cause,
+					annotationImages: strings.Join(rec.images, ","), annotationObjects: strconv.Itoa(rec.objects),
+					annotationParts: strconv.Itoa(max(1, len(rec.parts))), annotationContent: rec.content,
+				},
+			},
+			Type: revisionSecretType,
+			Data: map[string][]byte{manifestsKey: first},
+		}
+		_, err = secrets.Create(ctx, s, metav1.CreateOptions{FieldManager: FieldManager})
+		if apierrors.IsAlreadyExists(err) && attempt < 3 {
+			continue // numbered by someone else meanwhile: take the next number
+		}
+		if err != nil {
+			return 0, fmt.Errorf("recording revision %d: %w", n, err)
+		}
+		for i, old := range hist {
+			if i+1 >= keep {
+				c.deleteRevision(ctx, inv, old.Number)
+			}
+		}
+		return n, nil
 	}
-	return n, nil
+}
+
+func (c *Client) deleteRevision(ctx context.Context, inv *Inventory, n int) {
+	secrets := c.Kube.CoreV1().Secrets(inv.Namespace)
+	_ = secrets.Delete(ctx, revisionName(inv.App, n), metav1.DeleteOptions{})
+	_ = secrets.DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{
+		LabelSelector: LabelApp + "=" + inv.App + "," + labelRevisionPart + "=" + strconv.Itoa(n)})
 }
 
 // RevisionObjects returns the manifests applied by a revision, its Secrets with
@@ -134,23 +207,36 @@ func (c *Client) RevisionObjects(ctx context.Context, app, namespace string, n i
 	if err != nil {
 		return nil, fmt.Errorf("revision %d of %s: %w", n, app, err)
 	}
-	r, err := gzip.NewReader(bytes.NewReader(s.Data[manifestsKey]))
+	data := bytes.Clone(s.Data[manifestsKey])
+	parts, _ := strconv.Atoi(s.Annotations[annotationParts])
+	for i := 2; i <= parts; i++ {
+		p, err := c.Kube.CoreV1().Secrets(namespace).Get(ctx, partName(app, n, i), metav1.GetOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("revision %d of %s, part %d: %w", n, app, i, err)
+		}
+		data = append(data, p.Data[manifestsKey]...)
+	}
+	r, err := gzip.NewReader(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("revision %d of %s is damaged: %w", n, app, err)
 	}
-	data, err := io.ReadAll(r)
+	manifests, err := io.ReadAll(r)
 	if err != nil {
 		return nil, err
 	}
-	objs, err := manifest.Decode(data)
+	objs, err := manifest.Decode(manifests)
 	if err != nil {
 		return nil, err
 	}
 	for _, o := range objs {
-		// Stored with the inventory label; Deploy adds the current one again.
+		// Stored as applied; Deploy adds the current label and hash again.
 		l := o.GetLabels()
 		delete(l, LabelPartOf)
 		o.SetLabels(l)
+		if ann := o.GetAnnotations(); ann != nil {
+			delete(ann, AnnotationApplied)
+			o.SetAnnotations(ann)
+		}
 	}
 	if err := c.restoreSecretValues(ctx, objs); err != nil {
 		return nil, fmt.Errorf("revision %d of %s: %w", n, app, err)

@@ -4,14 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	applycorev1 "k8s.io/client-go/applyconfigurations/core/v1"
 )
 
 // ApplySet labels and annotations (KEP-3659), so that `kubectl` sees the set too.
@@ -22,8 +22,9 @@ const (
 	AnnotationGroupKinds     = "applyset.kubernetes.io/contains-group-kinds"
 	AnnotationAdditionalNSes = "applyset.kubernetes.io/additional-namespaces"
 	LabelApp                 = "kube-idp.dev/app"
-	// inventoryKey holds the identities of the set's objects, one per line: prune
-	// needs no list call, and the size grows by one short line per object.
+	// inventoryKey holds the identities of the set's objects, one per line, each
+	// with the hash of what was applied: prune needs no list call, and the size
+	// grows by one short line per object.
 	inventoryKey = "inventory"
 	// FieldManager owns every field kube applies.
 	FieldManager = "kube"
@@ -36,8 +37,15 @@ type Inventory struct {
 	Name      string
 	ID        string // the ApplySet id, the value of members' part-of label
 	Objects   []ID
-	Exists    bool
+	// Applied is the hash of what was last applied of each object.
+	Applied map[ID]string
+	Exists  bool
+	// resourceVersion is the parent's, for optimistic writes.
+	resourceVersion string
 }
+
+// ErrConcurrent stops a deploy whose inventory changed under it.
+var ErrConcurrent = errors.New("the app's inventory changed while this deploy ran (another deploy, or a person): stopped before going further; run it again")
 
 // InventoryName is the parent Secret's name.
 func InventoryName(app string) string { return "kube-inventory-" + app }
@@ -50,7 +58,7 @@ func applySetID(name, namespace string) string {
 
 func newInventory(app, namespace string) *Inventory {
 	name := InventoryName(app)
-	return &Inventory{App: app, Namespace: namespace, Name: name, ID: applySetID(name, namespace)}
+	return &Inventory{App: app, Namespace: namespace, Name: name, ID: applySetID(name, namespace), Applied: map[ID]string{}}
 }
 
 func (c *Client) readInventory(ctx context.Context, app, namespace string) (*Inventory, error) {
@@ -62,28 +70,37 @@ func (c *Client) readInventory(ctx context.Context, app, namespace string) (*Inv
 	if err != nil {
 		return nil, fmt.Errorf("reading the inventory of %s (secret %s/%s): %w", app, namespace, inv.Name, err)
 	}
-	inv.Exists = true
+	inv.Exists, inv.resourceVersion = true, s.ResourceVersion
 	for _, line := range strings.Split(string(s.Data[inventoryKey]), "\n") {
 		if line == "" {
 			continue
 		}
-		id, err := ParseID(line)
+		idText, hash, _ := strings.Cut(line, " ")
+		id, err := ParseID(idText)
 		if err != nil {
 			return nil, fmt.Errorf("inventory %s/%s: %w", namespace, inv.Name, err)
 		}
 		inv.Objects = append(inv.Objects, id)
+		if hash != "" {
+			inv.Applied[id] = hash
+		}
 	}
 	return inv, nil
 }
 
-// write records ids as the set (server-side apply of the parent Secret).
-func (c *Client) writeInventory(ctx context.Context, inv *Inventory, ids []ID) error {
+// writeInventory records ids as the set, with the hashes of what was applied.
+// The write is optimistic: it fails with ErrConcurrent when the inventory changed
+// since it was read, so that no two deploys can each record half of the set.
+func (c *Client) writeInventory(ctx context.Context, inv *Inventory, ids []ID, applied map[ID]string) error {
 	ids = uniqueSorted(ids)
 	lines := make([]string, len(ids))
 	gks := map[string]bool{}
 	nss := map[string]bool{}
 	for i, id := range ids {
 		lines[i] = id.String()
+		if h := applied[id]; h != "" {
+			lines[i] += " " + h
+		}
 		gk := id.Kind
 		if id.Group != "" {
 			gk += "." + id.Group
@@ -100,29 +117,42 @@ func (c *Client) writeInventory(ctx context.Context, inv *Inventory, ids []ID) e
 	if len(nss) > 0 {
 		annotations[AnnotationAdditionalNSes] = strings.Join(sortedKeys(nss), ",")
 	}
-	cfg := applycorev1.Secret(inv.Name, inv.Namespace).
-		WithLabels(map[string]string{LabelApplySetID: inv.ID, LabelApp: inv.App}).
-		WithAnnotations(annotations).
-		WithType(corev1.SecretType("kube-idp.dev/inventory")).
-		WithData(map[string][]byte{inventoryKey: []byte(strings.Join(lines, "\n") + "\n")})
-	if _, err := c.Kube.CoreV1().Secrets(inv.Namespace).Apply(ctx, cfg, metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
+	s := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: inv.Name, Namespace: inv.Namespace, ResourceVersion: inv.resourceVersion,
+			Labels:      map[string]string{LabelApplySetID: inv.ID, LabelApp: inv.App},
+			Annotations: annotations,
+		},
+		Type: corev1.SecretType("kube-idp.dev/inventory"),
+		Data: map[string][]byte{inventoryKey: []byte(strings.Join(lines, "\n") + "\n")},
+	}
+	var written *corev1.Secret
+	var err error
+	if inv.Exists {
+		written, err = c.Kube.CoreV1().Secrets(inv.Namespace).Update(ctx, s, metav1.UpdateOptions{FieldManager: FieldManager})
+	} else {
+		written, err = c.Kube.CoreV1().Secrets(inv.Namespace).Create(ctx, s, metav1.CreateOptions{FieldManager: FieldManager})
+	}
+	if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
+		return ErrConcurrent
+	}
+	if err != nil {
 		return fmt.Errorf("recording the inventory of %s: %w", inv.App, err)
 	}
-	inv.Objects, inv.Exists = ids, true
+	inv.Objects, inv.Exists, inv.resourceVersion = ids, true, written.ResourceVersion
+	inv.Applied = map[ID]string{}
+	for _, id := range ids {
+		if h := applied[id]; h != "" {
+			inv.Applied[id] = h
+		}
+	}
 	return nil
 }
 
 func uniqueSorted(ids []ID) []ID {
-	seen := map[ID]bool{}
-	var out []ID
-	for _, id := range ids {
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
-	return out
+	out := slices.Clone(ids)
+	slices.SortFunc(out, func(a, b ID) int { return strings.Compare(a.String(), b.String()) })
+	return slices.Compact(out)
 }
 
 func sortedKeys(m map[string]bool) []string {
@@ -130,6 +160,6 @@ func sortedKeys(m map[string]bool) []string {
 	for k := range m {
 		out = append(out, k)
 	}
-	sort.Strings(out)
+	slices.Sort(out)
 	return out
 }

@@ -6,9 +6,11 @@ package deploy
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -55,51 +57,136 @@ func IDOf(o *unstructured.Unstructured) ID {
 	return ID{gvk.Group, gvk.Kind, o.GetNamespace(), o.GetName()}
 }
 
-// Load reads every object of the *.yaml, *.yml and *.json files directly in dir.
+// LoadOptions select the files Load reads.
+type LoadOptions struct {
+	// Recursive reads the subdirectories too, as kubectl's -R does.
+	Recursive bool
+}
+
+// Manifests are the objects read from a directory.
+type Manifests struct {
+	Objects []*unstructured.Unstructured
+	// Skipped are the subdirectories that were not read (without Recursive).
+	Skipped []string
+}
+
+// Load reads every object of the *.yaml, *.yml and *.json files in dir (and
+// below it with Recursive), in file name order. Lists (kind: List, and typed
+// lists such as ConfigMapList) are expanded into their items, as kubectl does.
 // Argo CD Applications are skipped: they describe the GitOps deployment of this
 // very directory and belong to the Argo CD cluster.
-func Load(dir string) ([]*unstructured.Unstructured, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	var objs []*unstructured.Unstructured
-	for _, e := range entries {
-		name := e.Name()
-		if e.IsDir() || strings.HasPrefix(name, ".") || !(strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") || strings.HasSuffix(name, ".json")) {
-			continue
+func Load(dir string, o LoadOptions) (*Manifests, error) {
+	m := &Manifests{}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
 		}
-		path := filepath.Join(dir, name)
+		name := d.Name()
+		if d.IsDir() {
+			switch {
+			case path == dir:
+				return nil
+			case strings.HasPrefix(name, "."):
+				return fs.SkipDir
+			case !o.Recursive:
+				m.Skipped = append(m.Skipped, path)
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if strings.HasPrefix(name, ".") || !(strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") || strings.HasSuffix(name, ".json")) {
+			return nil
+		}
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		docs, err := manifest.Decode(data)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
+			return fmt.Errorf("%s: %w", path, err)
 		}
-		for _, o := range docs {
-			if o.GetKind() == "Application" && o.GroupVersionKind().Group == "argoproj.io" {
-				continue
+		for _, doc := range docs {
+			items, err := expandList(doc)
+			if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
 			}
-			if o.GetKind() == "" || o.GetAPIVersion() == "" || o.GetName() == "" {
-				return nil, fmt.Errorf("%s: an object without apiVersion, kind or metadata.name", path)
+			for _, obj := range items {
+				if obj.GetKind() == "Application" && obj.GroupVersionKind().Group == "argoproj.io" {
+					continue
+				}
+				if obj.GetKind() == "" || obj.GetAPIVersion() == "" || obj.GetName() == "" {
+					return fmt.Errorf("%s: an object without apiVersion, kind or metadata.name", path)
+				}
+				m.Objects = append(m.Objects, obj)
 			}
-			objs = append(objs, o)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	seen := map[ID]bool{}
-	for _, o := range objs {
+	for _, o := range m.Objects {
 		id := IDOf(o)
 		if seen[id] {
 			return nil, fmt.Errorf("%s: %s appears twice", dir, id.Short())
 		}
 		seen[id] = true
 	}
-	return objs, nil
+	return m, nil
 }
 
-// rank orders kinds so that what others depend on is applied first (and deleted last).
+// expandList returns a List's items (a typed list's items may omit their kind),
+// or the object itself.
+func expandList(o *unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
+	if !strings.HasSuffix(o.GetKind(), "List") || o.Object["items"] == nil {
+		return []*unstructured.Unstructured{o}, nil
+	}
+	items, ok := o.Object["items"].([]any)
+	if !ok {
+		return nil, fmt.Errorf("%s: items is not a list", o.GetKind())
+	}
+	itemKind := strings.TrimSuffix(o.GetKind(), "List")
+	var out []*unstructured.Unstructured
+	for i, it := range items {
+		m, ok := it.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("%s: item %d is not an object", o.GetKind(), i)
+		}
+		item := &unstructured.Unstructured{Object: m}
+		if item.GetKind() == "" && itemKind != "" {
+			item.SetKind(itemKind)
+			if item.GetAPIVersion() == "" {
+				item.SetAPIVersion(o.GetAPIVersion())
+			}
+		}
+		out = append(out, item)
+	}
+	return out, nil
+}
+
+// AnnotationSyncWave orders an app's objects explicitly, as Argo CD does: waves
+// are applied in ascending order (default 0), and each wave is ready (a Job:
+// complete) before the next one is applied. The same manifests deploy in the
+// same order under kube and under Argo CD.
+const AnnotationSyncWave = "argocd.argoproj.io/sync-wave"
+
+// wave is an object's sync wave (0 when unset or not a number).
+func wave(o *unstructured.Unstructured) int {
+	if o == nil {
+		return 0
+	}
+	w, err := strconv.Atoi(strings.TrimSpace(o.GetAnnotations()[AnnotationSyncWave]))
+	if err != nil {
+		return 0
+	}
+	return w
+}
+
+// rank orders kinds so that what others depend on is applied first (and deleted
+// last): definitions, namespaces, identities and configuration, Services,
+// workloads, and then what refers to a workload (autoscalers and disruption
+// budgets look up their target; webhooks and API services need their backend).
 func rank(gk schema.GroupKind) int {
 	switch gk.Kind {
 	case "CustomResourceDefinition":
@@ -107,10 +194,14 @@ func rank(gk schema.GroupKind) int {
 	case "Namespace":
 		return 1
 	case "ServiceAccount", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding",
-		"ConfigMap", "Secret", "PriorityClass", "StorageClass", "LimitRange", "ResourceQuota":
+		"ConfigMap", "Secret", "PriorityClass", "StorageClass", "LimitRange", "ResourceQuota",
+		"PersistentVolume":
 		return 2
 	case "Service", "PersistentVolumeClaim":
 		return 3
+	case "HorizontalPodAutoscaler", "PodDisruptionBudget", "VerticalPodAutoscaler",
+		"ValidatingWebhookConfiguration", "MutatingWebhookConfiguration", "APIService":
+		return 5
 	}
 	return 4
 }
@@ -132,4 +223,11 @@ func sortForDelete(ids []ID) {
 	for i, j := 0, len(ids)-1; i < j; i, j = i+1, j-1 {
 		ids[i], ids[j] = ids[j], ids[i]
 	}
+}
+
+// neverPruned are the kinds whose deletion deletes everything inside them for
+// everyone (every custom resource of a CRD, every object of a Namespace): kube
+// deletes them only when asked explicitly, like Helm never deletes CRDs.
+func neverPruned(gk schema.GroupKind) bool {
+	return (gk.Kind == "CustomResourceDefinition" && gk.Group == "apiextensions.k8s.io") || (gk.Kind == "Namespace" && gk.Group == "")
 }

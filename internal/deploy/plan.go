@@ -2,10 +2,15 @@ package deploy
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/pmezard/go-difflib/difflib"
+	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -23,7 +28,15 @@ const (
 	Unchanged Action = "unchanged"
 	Adopt     Action = "adopt" // exists, not managed by any kube inventory: taken over, and said so
 	Delete    Action = "delete"
+	// Keep: left the manifests but is not deleted (a CRD or a Namespace, without
+	// --delete-crds-and-namespaces); it leaves the app's inventory.
+	Keep Action = "keep"
 )
+
+// AnnotationApplied holds the hash of what kube last applied to an object: with
+// it, an object whose live state still holds every applied value is known
+// unchanged without a dry-run.
+const AnnotationApplied = "kube-idp.dev/applied"
 
 // Change is the plan for one object, with a unified diff from the live object to
 // what the API server says it would become (server-side dry-run).
@@ -31,8 +44,19 @@ type Change struct {
 	ID     ID     `json:"id"`
 	Action Action `json:"action"`
 	Diff   string `json:"diff,omitempty"`
+	// Note explains an action one might not expect.
+	Note string `json:"note,omitempty"`
 
-	desired *unstructured.Unstructured
+	desired, live *unstructured.Unstructured
+	hash          string
+	// force takes .spec.replicas back from kube scale.
+	force bool
+	// refresh: unchanged, but applied without kube's hash (an older kube did);
+	// applied when the deploy applies anything else, so that the next plan is fast.
+	refresh bool
+	// gone: a Job the API server deleted after it completed (ttlSecondsAfterFinished).
+	gone bool
+	wave int
 }
 
 // Plan is everything a deploy would do.
@@ -42,6 +66,10 @@ type Plan struct {
 	Cause     string     `json:"cause"`
 	Inventory *Inventory `json:"-"`
 	Changes   []Change   `json:"changes"`
+	// ContentHash identifies the desired set; a revision records it.
+	ContentHash string `json:"-"`
+	// namespaceMissing: the inventory's namespace does not exist yet.
+	namespaceMissing bool
 }
 
 // HasChanges is false when a deploy would do nothing.
@@ -74,20 +102,105 @@ func (e *OwnershipError) Error() string {
 		e.ID.Short(), LabelPartOf, e.Owner)
 }
 
-// MakePlan compares the desired objects with the cluster: each is read and
-// dry-run applied; objects in the inventory but no longer desired are deleted.
-func (c *Client) MakePlan(ctx context.Context, app, namespace string, objs []*unstructured.Unstructured, opts ApplyOptions) (*Plan, error) {
-	inv, err := c.readInventory(ctx, app, namespace)
+// PlanOptions describe what to plan.
+type PlanOptions struct {
+	App string
+	// Namespace holds the inventory and revisions; namespaced objects without a
+	// namespace go there.
+	Namespace string
+	Objects   []*unstructured.Unstructured
+	ApplyOptions
+	// Validate dry-runs new objects too (kube diff): their diff shows the API
+	// server's defaults, and one it would reject fails the plan.
+	Validate bool
+	// FullDiffs keeps every diff whole; by default a long one is cut, with a note.
+	FullDiffs bool
+}
+
+// maxDiffLines is how much of one object's diff a plan shows by default (adopting
+// a big CRD would otherwise print megabytes).
+const maxDiffLines = 300
+
+// MakePlan compares the desired objects with the cluster. Live state is read with
+// one list per kind and namespace where that is cheaper than a get each; an
+// object kube applied before and whose live state still holds every applied
+// value is unchanged without further requests; the others are dry-run applied
+// for an exact diff. Objects in the inventory but no longer desired are deleted
+// (CRDs and Namespaces only with DeleteCRDsAndNamespaces).
+func (c *Client) MakePlan(ctx context.Context, o PlanOptions) (*Plan, error) {
+	inv, err := c.readInventory(ctx, o.App, o.Namespace)
 	if err != nil {
 		return nil, err
 	}
-	plan := &Plan{App: app, Inventory: inv}
-	desired := map[ID]bool{}
-	ids := make([]ID, 0, len(objs))
-	byID := map[ID]*unstructured.Unstructured{}
+	plan := &Plan{App: o.App, Inventory: inv}
+	desired := prepare(o.Objects, inv, o.Namespace, c.namespaced)
+	ids := make([]ID, 0, len(desired))
+	for _, d := range desired {
+		ids = append(ids, IDOf(d))
+	}
+	live, err := c.liveObjects(ctx, append(ids, ID{Kind: "Namespace", Name: o.Namespace}))
+	if err != nil {
+		return nil, err
+	}
+	plan.namespaceMissing = live[ID{Kind: "Namespace", Name: o.Namespace}] == nil
+	creating := map[string]bool{} // namespaces this deploy creates
+	for _, d := range desired {
+		if id := IDOf(d); id.Kind == "Namespace" && id.Group == "" && live[id] == nil {
+			creating[id.Name] = true
+		}
+	}
+	crdKinds := definedKinds(desired)
+	changes := make([]Change, len(desired))
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.SetLimit(workers)
+	for i, d := range desired {
+		eg.Go(func() error {
+			ch, err := c.planOne(ectx, inv, d, live[IDOf(d)], crdKinds, creating, o)
+			changes[i] = ch
+			return err
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(changes, func(a, b Change) int { return compareApplyOrder(a, b) })
+	want := map[ID]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	var gone []ID
+	for _, id := range inv.Objects {
+		if !want[id] {
+			gone = append(gone, id)
+		}
+	}
+	sortForDelete(gone)
+	for _, id := range gone {
+		if neverPruned(id.GroupKind()) && !o.DeleteCRDsAndNamespaces {
+			plan.Changes = append(plan.Changes, Change{ID: id, Action: Keep,
+				Note: "no longer in the manifests; deleting a " + id.Kind + " deletes everything in it, so kube keeps it (--delete-crds-and-namespaces deletes it)"})
+		}
+	}
+	plan.Changes = append(changes, plan.Changes...)
+	for _, id := range gone {
+		if !neverPruned(id.GroupKind()) || o.DeleteCRDsAndNamespaces {
+			plan.Changes = append(plan.Changes, Change{ID: id, Action: Delete})
+		}
+	}
+	plan.ContentHash = contentHash(plan)
+	return plan, nil
+}
+
+// prepare copies the desired objects as kube applies them: namespaced objects
+// without a namespace get the app's, every object carries the inventory's
+// part-of label and the hash of its applied form, and a workload that an
+// autoscaler of the app scales has no replicas (the autoscaler owns them).
+func prepare(objs []*unstructured.Unstructured, inv *Inventory, namespace string, namespaced func(schema.GroupKind, bool) bool) []*unstructured.Unstructured {
+	scaled := autoscaled(objs, namespace)
+	out := make([]*unstructured.Unstructured, 0, len(objs))
 	for _, o := range objs {
 		o = o.DeepCopy()
-		if o.GetNamespace() == "" && c.namespaced(o.GroupVersionKind().GroupKind(), false) {
+		if o.GetNamespace() == "" && namespaced(o.GroupVersionKind().GroupKind(), false) {
 			o.SetNamespace(namespace)
 		}
 		labels := o.GetLabels()
@@ -96,38 +209,77 @@ func (c *Client) MakePlan(ctx context.Context, app, namespace string, objs []*un
 		}
 		labels[LabelPartOf] = inv.ID
 		o.SetLabels(labels)
-		id := IDOf(o)
-		desired[id], byID[id] = true, o
-		ids = append(ids, id)
-	}
-	sortForApply(ids)
-	crdKinds := definedKinds(objs)
-	results := make([]Change, len(ids))
-	err = parallel(ctx, len(ids), func(i int) error {
-		ch, err := c.planOne(ctx, inv, byID[ids[i]], crdKinds, opts)
-		results[i] = ch
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	plan.Changes = results
-	var gone []ID
-	for _, id := range inv.Objects {
-		if !desired[id] {
-			gone = append(gone, id)
+		if scaled[IDOf(o)] {
+			unstructured.RemoveNestedField(o.Object, "spec", "replicas")
 		}
+		ann := o.GetAnnotations()
+		delete(ann, AnnotationApplied)
+		if len(ann) == 0 {
+			ann = nil
+		}
+		o.SetAnnotations(ann)
+		h := objectHash(o)
+		if ann == nil {
+			ann = map[string]string{}
+		}
+		ann[AnnotationApplied] = h
+		o.SetAnnotations(ann)
+		out = append(out, o)
 	}
-	sortForDelete(gone)
-	for _, id := range gone {
-		plan.Changes = append(plan.Changes, Change{ID: id, Action: Delete})
-	}
-	return plan, nil
+	return out
 }
 
-func (c *Client) planOne(ctx context.Context, inv *Inventory, o *unstructured.Unstructured, crdKinds map[schema.GroupKind]bool, opts ApplyOptions) (Change, error) {
+// autoscaled are the workloads that a HorizontalPodAutoscaler of objs targets.
+func autoscaled(objs []*unstructured.Unstructured, namespace string) map[ID]bool {
+	out := map[ID]bool{}
+	for _, o := range objs {
+		if o.GetKind() != "HorizontalPodAutoscaler" {
+			continue
+		}
+		kind, _, _ := unstructured.NestedString(o.Object, "spec", "scaleTargetRef", "kind")
+		name, _, _ := unstructured.NestedString(o.Object, "spec", "scaleTargetRef", "name")
+		apiVersion, _, _ := unstructured.NestedString(o.Object, "spec", "scaleTargetRef", "apiVersion")
+		ns := o.GetNamespace()
+		if ns == "" {
+			ns = namespace
+		}
+		gv, _ := schema.ParseGroupVersion(apiVersion)
+		out[ID{Group: gv.Group, Kind: kind, Namespace: ns, Name: name}] = true
+	}
+	return out
+}
+
+// objectHash identifies an object's content (JSON sorts map keys).
+func objectHash(o *unstructured.Unstructured) string {
+	data, _ := json.Marshal(o.Object)
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:8])
+}
+
+// contentHash identifies the desired set of a plan.
+func contentHash(p *Plan) string {
+	h := sha256.New()
+	for _, ch := range p.Changes {
+		if ch.desired != nil {
+			fmt.Fprintln(h, ch.ID.String(), ch.hash)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+func compareApplyOrder(a, b Change) int {
+	if a.wave != b.wave {
+		return a.wave - b.wave
+	}
+	if ra, rb := rank(a.ID.GroupKind()), rank(b.ID.GroupKind()); ra != rb {
+		return ra - rb
+	}
+	return strings.Compare(a.ID.String(), b.ID.String())
+}
+
+func (c *Client) planOne(ctx context.Context, inv *Inventory, o, live *unstructured.Unstructured, crdKinds map[schema.GroupKind]bool, creating map[string]bool, opts PlanOptions) (Change, error) {
 	id := IDOf(o)
-	ch := Change{ID: id, desired: o}
+	ch := Change{ID: id, desired: o, live: live, hash: o.GetAnnotations()[AnnotationApplied], wave: wave(o)}
 	ri, err := c.resource(id)
 	if err != nil {
 		if !crdKinds[id.GroupKind()] {
@@ -135,50 +287,149 @@ func (c *Client) planOne(ctx context.Context, inv *Inventory, o *unstructured.Un
 		}
 		// A custom resource whose CRD is in this same deploy: it will be created.
 		ch.Action = Create
-		ch.Diff = diffObjects(id, nil, o)
+		ch.Diff = cutDiff(diffObjects(id, nil, o), opts.FullDiffs)
 		return ch, nil
 	}
-	live, err := ri.Get(ctx, id.Name, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		live = nil
-	case err != nil:
-		return ch, fmt.Errorf("reading %s: %w", id.Short(), err)
-	}
-	if live != nil {
-		if owner := live.GetLabels()[LabelPartOf]; owner != "" && owner != inv.ID {
-			return ch, &OwnershipError{ID: id, Owner: owner}
+	if live == nil {
+		if id.Kind == "Job" && id.Group == "batch" && inv.Applied[id] == ch.hash && hasTTL(o) {
+			ch.Action, ch.gone = Unchanged, true
+			ch.Note = "completed and deleted by its ttlSecondsAfterFinished: not created again"
+			return ch, nil
 		}
+		ch.Action = Create
+		predicted := o
+		if opts.Validate && !creating[id.Namespace] {
+			if predicted, err = c.dryRun(ctx, ri, &ch, opts.ForceConflicts); err != nil {
+				return ch, err
+			}
+		}
+		ch.Diff = cutDiff(diffObjects(id, nil, predicted), opts.FullDiffs)
+		return ch, nil
 	}
-	body, err := o.MarshalJSON()
+	if owner := live.GetLabels()[LabelPartOf]; owner != "" && owner != inv.ID {
+		return ch, &OwnershipError{ID: id, Owner: owner}
+	}
+	if live.GetAnnotations()[AnnotationApplied] == ch.hash && contains(live.Object, o.Object) {
+		ch.Action = Unchanged
+		return ch, nil
+	}
+	predicted, err := c.dryRun(ctx, ri, &ch, opts.ForceConflicts)
 	if err != nil {
 		return ch, err
 	}
-	force := opts.ForceConflicts
-	predicted, err := ri.Patch(ctx, id.Name, types.ApplyPatchType, body, metav1.PatchOptions{
-		FieldManager: FieldManager, Force: &force, DryRun: []string{metav1.DryRunAll},
-	})
+	ch.Diff = cutDiff(diffObjects(id, live, predicted), opts.FullDiffs)
 	switch {
-	case err != nil && live == nil && apierrors.IsNotFound(err):
-		// Its namespace is created by this deploy: no dry-run possible yet.
-		predicted = o
-	case err != nil:
-		return ch, applyError(id, err)
-	}
-	switch {
-	case live == nil:
-		ch.Action = Create
 	case live.GetLabels()[LabelPartOf] == "":
 		ch.Action = Adopt
-	}
-	ch.Diff = diffObjects(id, live, predicted)
-	if ch.Action == "" {
+	case ch.Diff != "":
 		ch.Action = Update
-		if ch.Diff == "" {
-			ch.Action = Unchanged
-		}
+	default:
+		ch.Action = Unchanged
+		ch.refresh = live.GetAnnotations()[AnnotationApplied] != ch.hash
 	}
 	return ch, nil
+}
+
+// dryRun applies the change with a server-side dry run. A conflict only on the
+// replicas that kube scale set is resolved in favour of the manifests (the
+// documented promise of kube scale), and remembered for the real apply.
+func (c *Client) dryRun(ctx context.Context, ri interface {
+	Patch(context.Context, string, types.PatchType, []byte, metav1.PatchOptions, ...string) (*unstructured.Unstructured, error)
+}, ch *Change, force bool) (*unstructured.Unstructured, error) {
+	body, err := ch.desired.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	for {
+		f := force || ch.force
+		predicted, err := ri.Patch(ctx, ch.ID.Name, types.ApplyPatchType, body, metav1.PatchOptions{
+			FieldManager: FieldManager, Force: &f, DryRun: []string{metav1.DryRunAll},
+		})
+		switch {
+		case err == nil:
+			return predicted, nil
+		case !f && scaleConflict(err):
+			ch.force = true
+		case apierrors.IsNotFound(err) && ch.live == nil:
+			return ch.desired, nil // its namespace does not exist yet
+		default:
+			return nil, applyError(ch.ID, err)
+		}
+	}
+}
+
+func hasTTL(o *unstructured.Unstructured) bool {
+	_, found, _ := unstructured.NestedFieldNoCopy(o.Object, "spec", "ttlSecondsAfterFinished")
+	return found
+}
+
+// contains tells whether live holds every value of want: maps key by key, lists
+// element by element and of the same length, numbers by value.
+func contains(live, want any) bool {
+	switch w := want.(type) {
+	case map[string]any:
+		l, ok := live.(map[string]any)
+		if !ok {
+			return false
+		}
+		for k, wv := range w {
+			lv, ok := l[k]
+			if !ok && wv != nil {
+				return false
+			}
+			if ok && !contains(lv, wv) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		l, ok := live.([]any)
+		if !ok || len(l) != len(w) {
+			return false
+		}
+		for i := range w {
+			if !contains(l[i], w[i]) {
+				return false
+			}
+		}
+		return true
+	case nil:
+		return live == nil
+	case int64, float64, int, int32:
+		return number(live) == number(want) && number(live) != nil
+	default:
+		return live == want
+	}
+}
+
+func number(v any) any {
+	switch n := v.(type) {
+	case int64:
+		return float64(n)
+	case int:
+		return float64(n)
+	case int32:
+		return float64(n)
+	case float64:
+		return n
+	}
+	return nil
+}
+
+// scaleConflict tells whether an apply conflicts only on .spec.replicas with the
+// field manager of kube scale (or the old kube scale, manager kube on the scale
+// subresource).
+func scaleConflict(err error) bool {
+	st, ok := err.(apierrors.APIStatus)
+	if !ok || !apierrors.IsConflict(err) || st.Status().Details == nil || len(st.Status().Details.Causes) == 0 {
+		return false
+	}
+	for _, c := range st.Status().Details.Causes {
+		if c.Field != ".spec.replicas" || !(strings.Contains(c.Message, `"`+ScaleFieldManager+`"`) || strings.Contains(c.Message, `"kube" with subresource "scale"`)) {
+			return false
+		}
+	}
+	return true
 }
 
 // definedKinds are the kinds defined by the CRDs among objs.
@@ -212,8 +463,7 @@ func applyError(id ID, err error) error {
 }
 
 // diffObjects is a unified diff of the YAML of two objects without the fields the
-// server maintains; "" when equal.
-// Secret values are masked.
+// server maintains; "" when equal. Secret values are masked.
 func diffObjects(id ID, live, predicted *unstructured.Unstructured) string {
 	live, predicted = maskSecrets(live, predicted)
 	a, b := "", clean(predicted)
@@ -230,6 +480,19 @@ func diffObjects(id ID, live, predicted *unstructured.Unstructured) string {
 	return d
 }
 
+// cutDiff keeps the first maxDiffLines lines of a long diff.
+func cutDiff(d string, full bool) string {
+	if full {
+		return d
+	}
+	lines := strings.SplitAfter(d, "\n")
+	if len(lines) <= maxDiffLines {
+		return d
+	}
+	return strings.Join(lines[:maxDiffLines], "") +
+		fmt.Sprintf("... %d more lines (%d KiB in all) not shown: kube diff --full-diff shows them\n", len(lines)-maxDiffLines, len(d)/1024)
+}
+
 func clean(o *unstructured.Unstructured) string {
 	if o == nil {
 		return ""
@@ -238,8 +501,12 @@ func clean(o *unstructured.Unstructured) string {
 	for _, f := range [][]string{
 		{"metadata", "managedFields"}, {"metadata", "resourceVersion"}, {"metadata", "generation"},
 		{"metadata", "uid"}, {"metadata", "creationTimestamp"}, {"status"},
+		{"metadata", "annotations", AnnotationApplied},
 	} {
 		unstructured.RemoveNestedField(c.Object, f...)
+	}
+	if ann, found, _ := unstructured.NestedMap(c.Object, "metadata", "annotations"); found && len(ann) == 0 {
+		unstructured.RemoveNestedField(c.Object, "metadata", "annotations")
 	}
 	data, _ := yaml.Marshal(c.Object)
 	return string(data)

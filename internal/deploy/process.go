@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/utils/ptr"
 )
 
 // Process is one long-running workload of an app (a Deployment), as `kube ps`
@@ -81,7 +82,13 @@ func (c *Client) findProcesses(ctx context.Context, app, namespace, name string)
 	return nil, fmt.Errorf("%s has no process %q; its processes: %s", app, name, strings.Join(names, ", "))
 }
 
-// Scale sets the replicas of a process; it returns the previous count.
+// ScaleFieldManager owns the replicas kube scale sets. A field manager of its
+// own: the next deploy recognises it and sets the manifests' count again.
+const ScaleFieldManager = "kube-scale"
+
+// Scale sets the replicas of a process; it returns the previous count. A
+// process that a HorizontalPodAutoscaler scales is refused: the autoscaler
+// would undo it.
 func (c *Client) Scale(ctx context.Context, app, namespace, name string, replicas int32) (int32, error) {
 	procs, err := c.findProcesses(ctx, app, namespace, name)
 	if err != nil {
@@ -90,13 +97,23 @@ func (c *Client) Scale(ctx context.Context, app, namespace, name string, replica
 	if len(procs) != 1 {
 		return 0, fmt.Errorf("name the process to scale")
 	}
+	hpas, err := c.Kube.AutoscalingV2().HorizontalPodAutoscalers(namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return 0, err
+	}
+	for _, h := range hpas.Items {
+		if h.Spec.ScaleTargetRef.Kind == "Deployment" && h.Spec.ScaleTargetRef.Name == name {
+			return 0, fmt.Errorf("%s is scaled by HorizontalPodAutoscaler %s (%d to %d replicas): change its minimum or maximum in the manifests instead",
+				name, h.Name, ptr.Deref(h.Spec.MinReplicas, 1), h.Spec.MaxReplicas)
+		}
+	}
 	scale, err := c.Kube.AppsV1().Deployments(namespace).GetScale(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return 0, err
 	}
 	before := scale.Spec.Replicas
 	scale.Spec.Replicas = replicas
-	if _, err := c.Kube.AppsV1().Deployments(namespace).UpdateScale(ctx, name, scale, metav1.UpdateOptions{FieldManager: FieldManager}); err != nil {
+	if _, err := c.Kube.AppsV1().Deployments(namespace).UpdateScale(ctx, name, scale, metav1.UpdateOptions{FieldManager: ScaleFieldManager}); err != nil {
 		return before, fmt.Errorf("scaling %s: %w", name, err)
 	}
 	return before, nil

@@ -83,7 +83,7 @@ func TestSecretValuesAreNeverShownOrStored(t *testing.T) {
 		return res
 	}
 	res := deployObjs(secret(ns, values[0]), configMap(ns, "a"))
-	plan, err := c.MakePlan(ctx, "sec", ns, []*unstructured.Unstructured{secret(ns, values[1]), configMap(ns, "a")}, ApplyOptions{})
+	plan, err := c.MakePlan(ctx, PlanOptions{App: "sec", Namespace: ns, Objects: []*unstructured.Unstructured{secret(ns, values[1]), configMap(ns, "a")}})
 	if err != nil {
 		t.Fatal(err)
 	}

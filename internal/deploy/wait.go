@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -21,66 +22,127 @@ import (
 type WaitError struct {
 	Timeout  time.Duration
 	NotReady []string
+	// Failed is true when an object failed (rather than the time running out).
+	Failed bool
 }
 
 func (e *WaitError) Error() string {
+	if e.Failed {
+		return fmt.Sprintf("not ready:\n  %s", strings.Join(e.NotReady, "\n  "))
+	}
 	return fmt.Sprintf("not ready after %s:\n  %s", e.Timeout, strings.Join(e.NotReady, "\n  "))
 }
 
-// Wait polls the objects until kstatus says every one is Current, showing one
-// line per object (redrawn in place on a terminal, printed when it changes in CI).
-// It fails early when one is Failed.
-func (c *Client) Wait(ctx context.Context, ids []ID, timeout time.Duration, p *progress.Reporter) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+// WaitOptions say what to wait for.
+type WaitOptions struct {
+	IDs     []ID
+	Timeout time.Duration
+	// Progress shows one line per object (redrawn in place on a terminal).
+	Progress *progress.Reporter
+	// GoneIsDone counts an object that does not exist as ready: a Job that the
+	// API server deleted after it completed (ttlSecondsAfterFinished).
+	GoneIsDone map[ID]bool
+	// Live is the state already read, if any: when it shows every object ready,
+	// nothing is watched.
+	Live map[ID]*unstructured.Unstructured
+}
+
+// Wait watches the objects (an informer per kind and namespace: one list, then
+// a watch, no polling) until kstatus says every one is Current. It fails early when one is
+// Failed, and at the timeout with the reasons of those not ready.
+func (c *Client) Wait(ctx context.Context, o WaitOptions) error {
+	if len(o.IDs) == 0 {
+		return nil
+	}
+	if o.Live != nil && c.allReady(o) {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	block := p.NewBlock()
-	last := map[ID]string{}
-	done := map[ID]bool{}
-	for {
-		var pending, failed []ID
-		for _, id := range ids {
-			if done[id] {
-				continue
+	events, err := c.watchStatus(ctx, o.IDs)
+	if err != nil {
+		return err
+	}
+	block := o.Progress.NewBlock()
+	st := map[ID]status.Status{}
+	msg := map[ID]string{}
+	synced := false
+	show := func() {
+		lines := make([]string, len(o.IDs))
+		for i, id := range o.IDs {
+			line := string(st[id])
+			if line == "" {
+				line = "Unknown"
 			}
-			res, err := c.status(ctx, id)
-			if err != nil {
-				if ctx.Err() != nil {
-					pending = append(pending, id)
-					continue
-				}
-				return err
+			if msg[id] != "" {
+				line += ": " + msg[id]
 			}
-			line := string(res.Status)
-			if res.Message != "" {
-				line += ": " + res.Message
-			}
-			last[id] = line
-			switch res.Status {
-			case status.CurrentStatus:
-				done[id] = true
-			case status.FailedStatus:
+			lines[i] = fmt.Sprintf("  %-40s %s", id.Short(), line)
+		}
+		block.Update(lines)
+	}
+	notReady := func() (pending, failed []ID) {
+		for _, id := range o.IDs {
+			switch s := st[id]; {
+			case s == status.CurrentStatus:
+			case s == status.FailedStatus:
 				failed = append(failed, id)
+			case s == "" && synced && o.GoneIsDone[id]:
+				st[id], msg[id] = status.CurrentStatus, "completed and deleted"
 			default:
 				pending = append(pending, id)
 			}
 		}
-		lines := make([]string, len(ids))
-		for i, id := range ids {
-			lines[i] = fmt.Sprintf("  %-40s %s", id.Short(), last[id])
-		}
-		block.Update(lines)
-		if len(failed) > 0 {
-			return &WaitError{Timeout: timeout, NotReady: c.explain(context.Background(), failed, last)}
-		}
-		if len(pending) == 0 {
-			return nil
-		}
+		return pending, failed
+	}
+	for {
 		select {
 		case <-ctx.Done():
-			return &WaitError{Timeout: timeout, NotReady: c.explain(context.Background(), pending, last)}
-		case <-time.After(500 * time.Millisecond):
+			pending, _ := notReady()
+			show()
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return &WaitError{Timeout: o.Timeout, NotReady: c.explain(context.Background(), pending, st, msg)}
+			}
+			return ctx.Err()
+		case ev, ok := <-events:
+			if !ok {
+				return ctx.Err()
+			}
+			if ev.synced {
+				synced = true
+			} else {
+				st[ev.id], msg[ev.id] = ev.status, ev.message
+				if ev.status == status.NotFoundStatus && o.GoneIsDone[ev.id] {
+					st[ev.id], msg[ev.id] = status.CurrentStatus, "completed and deleted"
+				}
+			}
+			pending, failed := notReady()
+			show()
+			if len(failed) > 0 {
+				return &WaitError{Timeout: o.Timeout, Failed: true, NotReady: c.explain(context.Background(), failed, st, msg)}
+			}
+			if synced && len(pending) == 0 {
+				return nil
+			}
 		}
 	}
+}
+
+// allReady tells whether the state already read shows every object ready.
+func (c *Client) allReady(o WaitOptions) bool {
+	for _, id := range o.IDs {
+		live := o.Live[id]
+		if live == nil {
+			if o.GoneIsDone[id] {
+				continue
+			}
+			return false
+		}
+		if st, _ := readiness(live); st != status.CurrentStatus {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *Client) status(ctx context.Context, id ID) (*status.Result, error) {
@@ -98,10 +160,16 @@ func (c *Client) status(ctx context.Context, id ID) (*status.Result, error) {
 // explain describes why objects are not ready: their status, and for workloads
 // the problems of their pods (unschedulable, image pull, crash loop) and the last
 // warning events.
-func (c *Client) explain(ctx context.Context, ids []ID, last map[ID]string) []string {
+func (c *Client) explain(ctx context.Context, ids []ID, st map[ID]status.Status, msg map[ID]string) []string {
 	var out []string
 	for _, id := range ids {
-		line := id.Short() + ": " + last[id]
+		line := id.Short() + ": " + string(st[id])
+		if st[id] == "" {
+			line += "NotFound"
+		}
+		if msg[id] != "" {
+			line += ": " + msg[id]
+		}
 		for _, r := range c.podProblems(ctx, id) {
 			line += "\n    " + r
 		}

@@ -122,7 +122,13 @@ componentsPatches:
   - {key: service-cluster-ip-range, value: ` + ServiceCIDR + `}
 - name: kube-controller-manager
   extraArgs:
-  - {key: service-cluster-ip-range, value: ` + ServiceCIDR + `}`,
+  - {key: service-cluster-ip-range, value: ` + ServiceCIDR + `}
+  # A client rate of 20 requests/s (the default) makes 30 Deployments take ten
+  # seconds to roll out; a real cluster's control plane is not that slow.
+  - {key: kube-api-qps, value: "200"}
+  - {key: kube-api-burst, value: "400"}
+  - {key: concurrent-deployment-syncs, value: "10"}
+  - {key: concurrent-replicaset-syncs, value: "10"}`,
 		nodefast.DefaultNodeInit,
 		nodeheartbeat.DefaultNodeHeartbeatWithLease,
 		podfast.DefaultPodReady,

@@ -38,14 +38,54 @@ type Text struct {
 }
 
 // Client sends messages. The zero value is usable: 5 attempts, backoff from 1 s
-// doubling up to 30 s.
+// doubling up to 30 s, a server's Retry-After honoured up to 5 minutes.
 type Client struct {
 	HTTP        *http.Client
 	MaxAttempts int
 	BaseDelay   time.Duration
 	MaxDelay    time.Duration
+	// MaxRetryAfter caps how long a server's Retry-After may make us wait.
+	MaxRetryAfter time.Duration
 	// OnRetry is told about each retry (for metrics and logs).
 	OnRetry func(attempt int, wait time.Duration, reason string)
+}
+
+// RetryableError is a failure that can succeed later: a 429, a 5xx or a network
+// error, with how long to wait before attempt number Attempt+1.
+type RetryableError struct {
+	Err    error
+	Wait   time.Duration
+	Reason string // the HTTP status or "network", for metrics
+}
+
+func (e *RetryableError) Error() string { return e.Err.Error() }
+func (e *RetryableError) Unwrap() error { return e.Err }
+
+// Post makes one attempt. A failure that may succeed later is a
+// *RetryableError saying how long to wait before attempt number attempt+1
+// (the server's Retry-After, capped, else exponential backoff); a rejection is
+// a *PermanentError. Controllers retry by requeueing, never by sleeping.
+func (c *Client) Post(ctx context.Context, webhook string, m Message, attempt int) error {
+	body, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	wait, reason, err := c.post(ctx, webhook, body)
+	var perm *PermanentError
+	if err == nil || errors.As(err, &perm) {
+		return err
+	}
+	if wait == 0 {
+		wait = c.backoff(attempt)
+	}
+	return &RetryableError{Err: err, Wait: min(wait, c.maxRetryAfter()), Reason: reason}
+}
+
+func (c *Client) maxRetryAfter() time.Duration {
+	if c.MaxRetryAfter > 0 {
+		return c.MaxRetryAfter
+	}
+	return 5 * time.Minute
 }
 
 // PermanentError is a rejection that retrying cannot fix (a 4xx other than 429:
@@ -59,37 +99,26 @@ func (e *PermanentError) Error() string {
 	return fmt.Sprintf("slack rejected the message: HTTP %d: %s", e.Status, e.Body)
 }
 
-// Send posts m to the webhook, retrying as needed. It returns the number of
-// attempts made.
+// Send posts m to the webhook, retrying in place as needed (for commands; a
+// controller uses Post and requeues). It returns the number of attempts made.
 func (c *Client) Send(ctx context.Context, webhook string, m Message) (int, error) {
-	body, err := json.Marshal(m)
-	if err != nil {
-		return 0, err
-	}
-	attempts, maxAttempts := 0, c.MaxAttempts
+	maxAttempts := c.MaxAttempts
 	if maxAttempts == 0 {
 		maxAttempts = 5
 	}
-	for {
-		attempts++
-		wait, reason, err := c.post(ctx, webhook, body)
-		if err == nil {
-			return attempts, nil
-		}
-		var perm *PermanentError
-		if errors.As(err, &perm) || attempts >= maxAttempts || ctx.Err() != nil {
+	for attempts := 1; ; attempts++ {
+		err := c.Post(ctx, webhook, m, attempts)
+		var retry *RetryableError
+		if !errors.As(err, &retry) || attempts >= maxAttempts || ctx.Err() != nil {
 			return attempts, err
 		}
-		if wait == 0 {
-			wait = c.backoff(attempts)
-		}
 		if c.OnRetry != nil {
-			c.OnRetry(attempts, wait, reason)
+			c.OnRetry(attempts, retry.Wait, retry.Reason)
 		}
 		select {
 		case <-ctx.Done():
 			return attempts, fmt.Errorf("%w (gave up waiting to retry: %v)", err, ctx.Err())
-		case <-time.After(wait):
+		case <-time.After(retry.Wait):
 		}
 	}
 }

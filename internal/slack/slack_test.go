@@ -114,3 +114,20 @@ func TestBackoffDoublesUpToMax(t *testing.T) {
 		}
 	}
 }
+
+// Post makes one attempt and says how long to wait: a server's Retry-After,
+// capped (a controller requeues rather than sleeping for an hour), else backoff.
+func TestPostSaysHowLongToWait(t *testing.T) {
+	s, url := newServer(t, 429)
+	s.header = http.Header{"Retry-After": []string{"3600"}}
+	c := &Client{BaseDelay: time.Second}
+	err := c.Post(context.Background(), url, Message{Text: "x"}, 1)
+	var retry *RetryableError
+	if !errors.As(err, &retry) || retry.Wait != 5*time.Minute || retry.Reason != "429" || len(s.times) != 1 {
+		t.Fatalf("Post() = %v (%+v), %d requests", err, retry, len(s.times))
+	}
+	s2, url2 := newServer(t, 503)
+	if err := c.Post(context.Background(), url2, Message{Text: "x"}, 3); !errors.As(err, &retry) || retry.Wait != 4*time.Second || len(s2.times) != 1 {
+		t.Fatalf("Post() attempt 3 = %v (%+v)", err, retry)
+	}
+}

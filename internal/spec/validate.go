@@ -1,8 +1,7 @@
 package spec
 
 import (
-	"github.com/kube-idp/kube/internal/secrets"
-	"github.com/kube-idp/kube/internal/strictyaml"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,8 +9,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/robfig/cron/v3"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/kube-idp/kube/internal/secrets"
+	"github.com/kube-idp/kube/internal/strictyaml"
 )
 
 func applyDefaults(f *File, path string) {
@@ -87,7 +90,6 @@ func def[T comparable](v *T, d T) {
 }
 
 var (
-	cronField        = regexp.MustCompile(`^[0-9A-Za-z*/,?#LW-]+$`)
 	maxUnavailableRE = regexp.MustCompile(`^([1-9][0-9]*|[1-9][0-9]?%)$`)
 	tagRE            = regexp.MustCompile(`^([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|sha256:[a-f0-9]{64})$`)
 )
@@ -140,7 +142,11 @@ func (v *validator) generator(g *Generator) {
 	case g.Web != nil:
 		w := g.Web
 		v.process(w.Loc, &w.Common, &w.Container, "web", "Deployment", w.Name)
+		if errs := validation.IsDNS1035Label(w.Name); len(errs) > 0 && validName(w.Name) {
+			v.errorf(w.Loc.At("name"), "web name %q also names its Service, which must start with a letter: %s", w.Name, errs[0])
+		}
 		v.perCluster(w.Replicas.Loc)
+		v.replicas(w.Loc, w.Clusters, w.Replicas)
 		v.port(w.Loc, "port", w.Port)
 		if !strings.HasPrefix(w.Health, "/") {
 			v.errorf(w.Loc.At("health"), "health %q must be an HTTP path starting with /", w.Health)
@@ -166,15 +172,26 @@ func (v *validator) generator(g *Generator) {
 		w := g.Worker
 		v.process(w.Loc, &w.Common, &w.Container, "worker", "Deployment", w.Name)
 		v.perCluster(w.Replicas.Loc)
+		v.replicas(w.Loc, w.Clusters, w.Replicas)
 	case g.CronJob != nil:
 		c := g.CronJob
 		v.process(c.Loc, &c.Common, &c.Container, "cronjob", "CronJob", c.Name)
 		v.perCluster(c.Schedule.Loc)
 		v.perCluster(c.Suspend.Loc)
-		for _, cl := range c.Clusters {
-			if s := c.Schedule.For(cl); !validCron(s) {
-				v.errorf(c.Loc.At("schedule"), "schedule %q (cluster %s) is not a cron schedule of 5 fields, e.g. \"0 3 * * *\"", s, cl)
+		for _, cl := range append([]string{"default"}, strictyaml.Keys(c.Schedule.Clusters)...) {
+			s := c.Schedule.For(cl)
+			if cl == "default" && s == "" && len(c.Schedule.Clusters) > 0 {
+				continue // only per-cluster values
 			}
+			if msg := cronProblem(s); msg != "" {
+				v.errorf(c.Loc.At("schedule"), "schedule %q (%s) %s", s, clusterLabel(cl), msg)
+			}
+		}
+		if len(c.Name) > maxCronJobName {
+			v.errorf(c.Loc.At("name"), "cronjob name %q has %d characters; the API server allows %d (its Jobs get an 11-character suffix)", c.Name, len(c.Name), maxCronJobName)
+		}
+		if c.History.Succeeded < 0 || c.History.Failed < 0 {
+			v.errorf(c.History.Loc.Pos, "history limits must not be negative")
 		}
 		if _, err := time.LoadLocation(c.TimeZone); err != nil {
 			v.errorf(c.Loc.At("timeZone"), "timeZone %q is not an IANA time zone such as Asia/Tokyo", c.TimeZone)
@@ -399,20 +416,37 @@ func (v *validator) container(l Loc, c *Container) {
 	}
 }
 
-func validCron(s string) bool {
-	if strings.HasPrefix(s, "@") {
-		return slices.Contains([]string{"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}, s)
+// maxCronJobName is the API server's limit: a CronJob's Jobs are named
+// <name>-<11 characters>, within 63.
+const maxCronJobName = 52
+
+// cronProblem says what is wrong with a schedule ("" when nothing), using the
+// parser of the CronJob controller itself (robfig/cron's standard parser).
+func cronProblem(s string) string {
+	if strings.Contains(s, "TZ=") {
+		return "must not set a time zone inside the schedule: use timeZone"
 	}
-	fields := strings.Fields(s)
-	if len(fields) != 5 {
-		return false
+	if _, err := cron.ParseStandard(s); err != nil {
+		return fmt.Sprintf("is not a valid cron schedule (%v); e.g. \"0 3 * * *\" or @daily", err)
 	}
-	for _, f := range fields {
-		if !cronField.MatchString(f) {
-			return false
+	return ""
+}
+
+func clusterLabel(c string) string {
+	if c == "default" {
+		return "default"
+	}
+	return "cluster " + c
+}
+
+// replicas checks that no cluster gets a negative count.
+func (v *validator) replicas(l Loc, clusters []string, r PerCluster[int32]) {
+	for _, c := range append([]string{"default"}, clusters...) {
+		if n := r.For(c); n < 0 {
+			v.errorf(l.At("replicas"), "replicas (cluster %s) is %d: it must not be negative", c, n)
+			return
 		}
 	}
-	return true
 }
 
 func mapValues[V any](m map[string]V) []V {

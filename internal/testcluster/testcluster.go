@@ -69,6 +69,7 @@ var sandboxOnce struct {
 // its components first if needed, with progress on stderr).
 func Sandbox(t testing.TB) *Env {
 	t.Helper()
+	NeedsCluster(t)
 	sandboxOnce.Do(func() {
 		sb, err := sandbox.Open(SandboxName)
 		if err != nil {
@@ -122,6 +123,7 @@ func Main(m *testing.M) {
 // started once per test process.
 func APIServer(t testing.TB) *Env {
 	t.Helper()
+	NeedsCluster(t)
 	apiServer.Lock()
 	defer apiServer.Unlock()
 	if !apiServer.mainCalled {
@@ -179,6 +181,15 @@ func newEnv(t testing.TB, cfg *rest.Config) *Env {
 		_ = kube.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{})
 	})
 	return &Env{Config: cfg, Kube: kube, Dynamic: dyn, Client: c, Namespace: ns.Name}
+}
+
+// NeedsCluster skips a test that needs a cluster (or starts one) under go test
+// -short (make unit); make test runs it.
+func NeedsCluster(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs a real API server: make test runs it")
+	}
 }
 
 var nonDNS = regexp.MustCompile(`[^a-z0-9]+`)

@@ -194,6 +194,7 @@ func TestSandboxStatusShowsReadyNodes(t *testing.T) {
 // that dies, repair by up, and down leaving no process and no file behind, and
 // nothing written to the user's home directory.
 func TestSandboxLifecycle(t *testing.T) {
+	testcluster.NeedsCluster(t)
 	stateDir, home := t.TempDir(), t.TempDir()
 	cache, err := sandbox.CacheRoot()
 	if err != nil {
@@ -308,6 +309,7 @@ func equal(a, b []int) bool {
 
 // Interrupting `up` while components are starting leaves nothing behind.
 func TestSandboxUpInterruptedLeavesNothing(t *testing.T) {
+	testcluster.NeedsCluster(t)
 	stateDir := t.TempDir()
 	sb := openIn(t, stateDir, "e2e-int")
 	cmd := exec.Command(kubeBin, "sandbox", "up", "--name", "e2e-int")

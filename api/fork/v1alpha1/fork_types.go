@@ -14,6 +14,11 @@ const (
 	ConditionDegraded = "Degraded"
 	// ConditionExpired: the TTL has passed; the Fork is being deleted.
 	ConditionExpired = "Expired"
+	// ConditionReconciling and ConditionStalled are kstatus's vocabulary, so that
+	// kube deploy, Argo CD and Flux tell a fork on its way (Reconciling) from one
+	// that will not get there without a change (Stalled, when Degraded).
+	ConditionReconciling = "Reconciling"
+	ConditionStalled     = "Stalled"
 )
 
 // LabelIdentifier is on every object the controller makes for a fork, and is the

@@ -48,3 +48,31 @@ func (p *pendingSet) set(key string, isPending bool) {
 		pending.Dec()
 	}
 }
+
+// attemptCounter counts failed delivery attempts by notification.
+type attemptCounter struct {
+	mu sync.Mutex
+	m  map[string]int
+}
+
+func (a *attemptCounter) get(key string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.m[key]
+}
+
+func (a *attemptCounter) inc(key string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.m == nil {
+		a.m = map[string]int{}
+	}
+	a.m[key]++
+	return a.m[key]
+}
+
+func (a *attemptCounter) forget(key string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.m, key)
+}

@@ -32,11 +32,15 @@ type webhook struct {
 	statuses []int
 	texts    []string
 	bodies   []string
+	// retryAfter is sent with every answer but 200; requests counts them all.
+	retryAfter string
+	requests   int
 }
 
 func (w *webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.requests++
 	status := http.StatusOK
 	if len(w.statuses) > 0 {
 		status, w.statuses = w.statuses[0], w.statuses[1:]
@@ -47,6 +51,8 @@ func (w *webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		_ = json.Unmarshal(body, &m)
 		w.texts = append(w.texts, m.Text)
 		w.bodies = append(w.bodies, string(body))
+	} else if w.retryAfter != "" {
+		rw.Header().Set("Retry-After", w.retryAfter)
 	}
 	rw.WriteHeader(status)
 }
@@ -171,10 +177,12 @@ func TestFailureAndRecoveryAreNotifiedExactlyOnce(t *testing.T) {
 		t.Fatalf("a routine success was notified: %d messages: %v", hook.count(), hook.texts)
 	}
 
-	// A restart sends nothing again.
+	// A restart sends nothing again. The restarted notifier reconciles every
+	// existing Job before a new one (one worker, in order): once the new run is
+	// settled, the old ones were looked at again.
 	stop()
 	stop = start()
-	time.Sleep(2 * time.Second)
+	runJob("nightly-3b", "")
 	if hook.count() != 2 {
 		t.Fatalf("a restart repeated messages: %d", hook.count())
 	}
@@ -222,6 +230,72 @@ func TestFailureAndRecoveryAreNotifiedExactlyOnce(t *testing.T) {
 	if got := metric(t, "kube_cronjob_notifications_pending", nil); got != 0 {
 		t.Errorf("pending = %v, want 0", got)
 	}
+}
+
+// A Slack that asks to wait an hour (429, Retry-After: 3600) does not hold the
+// notifier: the message is requeued (the wait capped), and other teams' messages
+// go out meanwhile. The notifier used to sleep inside Reconcile for as long as
+// Slack asked, so nothing else was delivered.
+func TestSlowSlackDoesNotBlockOtherDeliveries(t *testing.T) {
+	env := testcluster.Sandbox(t)
+	ctx := context.Background()
+	ns := env.Namespace
+	slow := startWebhook(t, env)
+	slow.mu.Lock()
+	slow.statuses, slow.retryAfter = []int{429, 429, 429, 429, 429, 429, 429, 429}, "3600"
+	slow.mu.Unlock()
+	fast := &webhook{}
+	srv := httptest.NewServer(fast)
+	t.Cleanup(srv.Close)
+	patch := []byte(`{"stringData":{"team-b":"` + srv.URL + `/services/T/B/other"}}`)
+	if _, err := env.Kube.CoreV1().Secrets(ns).Patch(ctx, "slack-webhooks", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	stop := startManager(t, env, cronjobnotifier.Config{Cluster: "sandbox"})
+	defer stop()
+	for _, c := range []struct{ job, channel string }{{"a-1", "#team-a"}, {"b-1", "#team-b"}} {
+		job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: c.job, Namespace: ns, Annotations: map[string]string{
+			cronjobnotifier.AnnotationOptIn: "true", cronjobnotifier.AnnotationChannel: c.channel}}, Spec: jobSpec("1")}
+		if _, err := env.Kube.BatchV1().Jobs(ns).Create(ctx, job, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		return fast.count() == 1, nil
+	})
+	if err != nil {
+		t.Fatalf("team-b's message waited behind team-a's slow Slack: %v", err)
+	}
+	slow.mu.Lock()
+	asked := slow.requests
+	slow.mu.Unlock()
+	if asked == 0 || slow.count() != 0 {
+		t.Fatalf("team-a's Slack: %d requests, %d messages", asked, slow.count())
+	}
+}
+
+// reconciles is how many reconciles a controller of this process has finished,
+// whatever their result: the signal that it looked at what a test changed.
+func reconciles(t *testing.T, controllerName string) float64 {
+	t.Helper()
+	families, err := ctrlmetrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0.0
+	for _, f := range families {
+		if f.GetName() != "controller_runtime_reconcile_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "controller" && l.GetValue() == controllerName {
+					total += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return total
 }
 
 // metric reads one sample from controller-runtime's registry.

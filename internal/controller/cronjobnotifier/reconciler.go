@@ -36,6 +36,9 @@ type Reconciler struct {
 	Config   Config
 
 	pending pendingSet
+	// attempts counts the failed deliveries of each pending notification, for
+	// the backoff of its next requeue.
+	attempts attemptCounter
 }
 
 // SetupWithManager registers the reconciler.
@@ -234,10 +237,18 @@ func (r *Reconciler) deliver(ctx context.Context, n notice) (res ctrl.Result, er
 	if kind == "failed" && n.job != nil {
 		n.msg.LogTail = r.logTail(ctx, n.job)
 	}
-	_, err = r.Slack.Send(ctx, webhook, n.msg.message())
+	// One attempt per reconcile: a retry is a requeue after the backoff, so that
+	// a slow Slack never blocks the notifier's workers.
+	err = r.Slack.Post(ctx, webhook, n.msg.message(), r.attempts.get(key)+1)
 	var rejected *slack.PermanentError
+	var retry *slack.RetryableError
 	switch {
+	case errors.As(err, &retry):
+		attempt := r.attempts.inc(key)
+		OnRetry(attempt, retry.Wait, retry.Reason)
+		return ctrl.Result{RequeueAfter: retry.Wait}, nil
 	case errors.As(err, &rejected):
+		r.attempts.forget(key)
 		notifications.WithLabelValues(kind, "rejected").Inc()
 		r.Recorder.Eventf(n.regarding, related, corev1.EventTypeWarning, "NotificationRejected", "Notify", "%s: %v", channel, err)
 		return ctrl.Result{}, r.annotate(ctx, n.target, true, n.stateKey, "rejected:"+kind)
@@ -245,6 +256,7 @@ func (r *Reconciler) deliver(ctx context.Context, n notice) (res ctrl.Result, er
 		notifications.WithLabelValues(kind, "error").Inc()
 		return ctrl.Result{}, fmt.Errorf("notifying %s: %w", channel, err) // retried with backoff
 	}
+	r.attempts.forget(key)
 	notifications.WithLabelValues(kind, "sent").Inc()
 	r.Recorder.Eventf(n.regarding, related, corev1.EventTypeNormal, "NotificationSent", "Notify", "told %s: %s %s", channel, n.msg.subject(), kind)
 	return ctrl.Result{}, r.annotate(ctx, n.target, true, n.stateKey, "sent:"+kind)

@@ -395,9 +395,15 @@ func (r *Reconciler) setStatus(f *forkv1.Fork, status *forkv1.ForkStatus, res *r
 	switch {
 	case len(res.problems) > 0:
 		cond(forkv1.ConditionReady, false, "Degraded", strings.Join(res.problems, "; "))
+		cond(forkv1.ConditionStalled, true, "Degraded", strings.Join(res.problems, "; "))
+		cond(forkv1.ConditionReconciling, false, "Degraded", "the fork needs a change before it can become ready")
 	case len(waiting) > 0:
 		cond(forkv1.ConditionReady, false, "CopiesNotAvailable", "waiting for "+strings.Join(waiting, ", "))
+		cond(forkv1.ConditionReconciling, true, "CopiesNotAvailable", "waiting for "+strings.Join(waiting, ", "))
+		cond(forkv1.ConditionStalled, false, "Progressing", "copies are being made available")
 	default:
+		cond(forkv1.ConditionReconciling, false, "Ready", "reconciled")
+		cond(forkv1.ConditionStalled, false, "Ready", "reconciled")
 		cond(forkv1.ConditionReady, true, "Ready", count(len(res.copies), "copy", "copies")+" and "+count(len(res.routes), "route", "routes")+" in place")
 		if status.ReadyTime == nil {
 			status.ReadyTime = &metav1.Time{Time: r.now()}

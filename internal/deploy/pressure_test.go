@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 
 	"github.com/kube-idp/kube/internal/testcluster"
@@ -338,9 +339,16 @@ func TestScaleAndDeployAgree(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The autoscaler's controller sets the replicas (as the HPA would).
-	scale, _ := env.Kube.AppsV1().Deployments(ns).GetScale(ctx, "web", metav1.GetOptions{})
-	scale.Spec.Replicas = 4
-	if _, err := env.Kube.AppsV1().Deployments(ns).UpdateScale(ctx, "web", scale, metav1.UpdateOptions{FieldManager: "horizontal-pod-autoscaler"}); err != nil {
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		scale, err := env.Kube.AppsV1().Deployments(ns).GetScale(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		scale.Spec.Replicas = 4
+		_, err = env.Kube.AppsV1().Deployments(ns).UpdateScale(ctx, "web", scale, metav1.UpdateOptions{FieldManager: "horizontal-pod-autoscaler"})
+		return err
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Deploy(ctx, Options{App: "sc", Namespace: ns, Objects: append(objs, hpa)}); err != nil {

@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 )
 
@@ -107,13 +108,20 @@ func (c *Client) Scale(ctx context.Context, app, namespace, name string, replica
 				name, h.Name, ptr.Deref(h.Spec.MinReplicas, 1), h.Spec.MaxReplicas)
 		}
 	}
-	scale, err := c.Kube.AppsV1().Deployments(namespace).GetScale(ctx, name, metav1.GetOptions{})
+	var before int32
+	// The Deployment's controller writes its status meanwhile: read and write
+	// again on a conflict.
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		scale, err := c.Kube.AppsV1().Deployments(namespace).GetScale(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		before = scale.Spec.Replicas
+		scale.Spec.Replicas = replicas
+		_, err = c.Kube.AppsV1().Deployments(namespace).UpdateScale(ctx, name, scale, metav1.UpdateOptions{FieldManager: ScaleFieldManager})
+		return err
+	})
 	if err != nil {
-		return 0, err
-	}
-	before := scale.Spec.Replicas
-	scale.Spec.Replicas = replicas
-	if _, err := c.Kube.AppsV1().Deployments(namespace).UpdateScale(ctx, name, scale, metav1.UpdateOptions{FieldManager: ScaleFieldManager}); err != nil {
 		return before, fmt.Errorf("scaling %s: %w", name, err)
 	}
 	return before, nil

@@ -7,7 +7,7 @@ LDFLAGS := -X github.com/kube-idp/kube/internal/version.Version=$(VERSION) \
            -X github.com/kube-idp/kube/internal/sandbox.DefaultToolsDir=$(CURDIR)/hack/tools
 GOFILES  = $(shell find . -name '*.go' -not -path './.git/*')
 
-.PHONY: all build test unit lint demo bench clean generate fuzz
+.PHONY: all build test unit lint demo bench clean generate fuzz cross
 CONTROLLER_GEN = $(GO) tool -modfile=$(CURDIR)/hack/codegen/go.mod controller-gen
 
 all: build
@@ -40,9 +40,21 @@ demo: build
 	@echo
 	@echo "Next: bin/kube sandbox status, bin/kube sandbox down. Docs: docs/sandbox.md, docs/generate.md, docs/deploy.md, docs/fork.md"
 
-## test: lint, then unit and end-to-end tests against the sandbox; prints a summary line
-test: lint build
+## test: lint, the cross-builds, then unit and end-to-end tests against the sandbox;
+## prints a summary line
+test: lint cross build
 	KUBE=$(BIN)/kube hack/test.sh
+
+## cross: kube builds for macOS (arm64, amd64) and Windows, and the packages it is made
+## of, tests included, compile there (go vet type-checks them)
+CROSS = darwin/arm64 darwin/amd64 windows/amd64
+cross:
+	@pkgs=$$($(GO) list -deps ./cmd/kube | grep '^github.com/kube-idp/kube/'); \
+	for p in $(CROSS); do \
+	  GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -o /dev/null ./cmd/kube && \
+	  GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) vet $$pkgs || exit 1; \
+	  echo "kube builds, and its packages and their tests compile, for $$p"; \
+	done
 
 ## unit: only the tests that need no cluster
 unit:

@@ -72,7 +72,7 @@ func main() {
 		must(os.MkdirAll(dir, 0o755))
 		specPath := filepath.Join(dir, spec.FileName)
 		must(os.WriteFile(specPath, []byte(fmt.Sprintf(specTemplate, app, i%50, 3+i%5)), 0o644))
-		f, err := spec.Load(specPath)
+		f, err := generate.LoadSpec(specPath)
 		must(err)
 		files, err := generate.Generate(f, dir)
 		must(err)

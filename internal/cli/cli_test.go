@@ -47,7 +47,7 @@ func TestVersionWithoutClusterIsNotAnError(t *testing.T) {
 func TestBadInputIsAUsageError(t *testing.T) {
 	isolate(t)
 	for _, args := range [][]string{
-		{"version", "-o", "yaml"},
+		{"version", "-o", "xml"},
 		{"version", "--no-such-flag"},
 		{"sandbox", "status", "-o", "xml"},
 	} {

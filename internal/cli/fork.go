@@ -4,35 +4,43 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/meta"
-	"sigs.k8s.io/yaml"
 
 	forkv1 "github.com/kube-idp/kube/api/fork/v1alpha1"
+	"github.com/kube-idp/kube/internal/app"
 	"github.com/kube-idp/kube/internal/cluster"
+	"github.com/kube-idp/kube/internal/contract"
 	"github.com/kube-idp/kube/internal/forks"
 	"github.com/kube-idp/kube/internal/progress"
 	"github.com/kube-idp/kube/internal/spec"
+	"github.com/kube-idp/kube/internal/yamlout"
 )
 
-// forkFlags are the flags every fork subcommand shares.
-type forkFlags struct {
-	namespace string
-	yes       bool
+// ForkOptions are what every fork command shares: I/O, the namespace and the
+// confirmation on protected clusters, and how to reach the cluster.
+type ForkOptions struct {
+	IO        *IOStreams
+	Namespace string
+	Yes       bool
+	Output    string
+	Resolve   func() (*cluster.Target, *spec.File, error)
+	// RepoSpec is the working directory's kube-generate.yaml (nil without one).
+	RepoSpec func() *spec.File
 }
 
-// connect resolves the cluster (guarding protected ones for changes) and the namespace.
-func (ff *forkFlags) connect(streams *IOStreams, sel *cluster.Selection, change string) (*forks.Client, string, error) {
-	t, err := sel.Resolve()
+// connect resolves the cluster (guarding protected ones for changes) and the
+// namespace: -n, else the app's of the working directory, else default.
+func (o *ForkOptions) connect(change string) (*forks.Client, string, error) {
+	t, f, err := o.Resolve()
 	if err != nil {
 		return nil, "", err
 	}
-	ns := ff.ns()
+	ns := namespaceOr(o.Namespace, f)
 	if change != "" {
-		if err := streams.guard(t, ff.yes, cluster.Action{What: change + " in namespace " + ns}); err != nil {
+		if err := o.IO.guard(t, o.Yes, cluster.Action{What: change + " in namespace " + ns, NotFromTree: true}); err != nil {
 			return nil, "", err
 		}
 	}
@@ -40,19 +48,21 @@ func (ff *forkFlags) connect(streams *IOStreams, sel *cluster.Selection, change 
 	return c, ns, err
 }
 
-// ns is -n, else the namespace of the app in the working directory, else default.
-func (ff *forkFlags) ns() string {
-	if ff.namespace != "" {
-		return ff.namespace
-	}
-	if f, err := spec.Load(spec.FileName); err == nil && f.Namespace != "" {
+func namespaceOr(flag string, f *spec.File) string {
+	switch {
+	case flag != "":
+		return flag
+	case f != nil && f.Namespace != "":
 		return f.Namespace
 	}
 	return "default"
 }
 
-func newForkCmd(streams *IOStreams, sel *cluster.Selection) *cobra.Command {
-	ff := &forkFlags{}
+func newForkCmd(f *Factory) *cobra.Command {
+	ff := &ForkOptions{IO: f.IO, Resolve: f.ResolveCluster, RepoSpec: func() *spec.File {
+		s, _ := app.RepoSpec(f.Env)
+		return s
+	}}
 	cmd := &cobra.Command{
 		Use:   "fork",
 		Short: "Personal copies of a few services inside a shared cluster, reached by a header (kubefork)",
@@ -66,19 +76,27 @@ https://<identifier>.<domain>/ reaches the fork from a browser.
 kube-controller does the work in the cluster; the fork expires by itself after
 its TTL. See docs/fork.md.`,
 	}
-	cmd.PersistentFlags().StringVarP(&ff.namespace, "namespace", "n", "", "namespace of the shared services (default: namespace of "+spec.FileName+", else default)")
-	cmd.PersistentFlags().BoolVarP(&ff.yes, "yes", "y", false, "confirm on a protected cluster (only with CI=true)")
-	cmd.AddCommand(newForkCreateCmd(streams, sel, ff), newForkListCmd(streams, sel, ff), newForkStatusCmd(streams, sel, ff),
-		newForkExtendCmd(streams, sel, ff), newForkDeleteCmd(streams, sel, ff))
+	cmd.PersistentFlags().StringVarP(&ff.Namespace, "namespace", "n", "", "namespace of the shared services (default: namespace of "+spec.FileName+", else default)")
+	cmd.PersistentFlags().BoolVarP(&ff.Yes, "yes", "y", false, "confirm on a protected cluster (only with CI=true)")
+	cmd.AddCommand(newForkCreateCmd(ff, nil), newForkListCmd(ff), newForkStatusCmd(ff),
+		newForkExtendCmd(ff), newForkDeleteCmd(ff))
 	return cmd
 }
 
-func newForkCreateCmd(streams *IOStreams, sel *cluster.Selection, ff *forkFlags) *cobra.Command {
-	var o forks.CreateOptions
-	var replicas int32
-	var ttlFrom string
-	var dryRun, noWait bool
-	var timeout time.Duration
+// ForkCreateOptions are kube fork create's.
+type ForkCreateOptions struct {
+	*ForkOptions
+	Fork                forks.CreateOptions
+	Replicas            int32
+	TTLFrom             string
+	DryRun, NoWait      bool
+	Timeout             time.Duration
+	replicasChangedFlag bool
+}
+
+func newForkCreateCmd(ff *ForkOptions, runF func(context.Context, *ForkCreateOptions) error) *cobra.Command {
+	co := &ForkCreateOptions{ForkOptions: ff}
+	o := &co.Fork
 	cmd := &cobra.Command{
 		Use:   "create ID (--deployment NAME | --statefulset NAME | --selector SEL)... [--image REF] [--env K=V] [--ttl D]",
 		Short: "Create (or update) a fork and wait until it is ready",
@@ -101,70 +119,15 @@ workload.`,
   kube fork create carol --deployment cart --statefulset cart-db --image cart=registry.example.com/cart:pr-7`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(co.Output); err != nil {
+				return err
+			}
 			o.ID = args[0]
-			o.Owner = forks.Owner()
-			if cmd.Flags().Changed("replicas") {
-				o.Replicas = &replicas
+			co.replicasChangedFlag = cmd.Flags().Changed("replicas")
+			if runF != nil {
+				return runF(cmd.Context(), co)
 			}
-			switch ttlFrom {
-			case "creation":
-				o.TTLFrom = forkv1.TTLFromCreation
-			case "last-change":
-				o.TTLFrom = forkv1.TTLFromLastChange
-			default:
-				return usageError{fmt.Errorf("--ttl-from must be creation or last-change, not %q", ttlFrom)}
-			}
-			if dryRun {
-				o.Namespace = ff.ns()
-				f, err := forks.Build(o)
-				if err != nil {
-					return usageError{err}
-				}
-				data, err := yaml.Marshal(f)
-				if err != nil {
-					return err
-				}
-				_, err = streams.Out.Write(data)
-				return err
-			}
-			c, ns, err := ff.connect(streams, sel, "create fork "+o.ID)
-			if err != nil {
-				return err
-			}
-			o.Namespace = ns
-			f, err := forks.Build(o)
-			if err != nil {
-				return usageError{err}
-			}
-			created, err := c.Apply(cmd.Context(), f)
-			if err != nil {
-				return err
-			}
-			verb := map[bool]string{true: "Created", false: "Updated"}[created]
-			fmt.Fprintf(streams.ErrOut, "%s fork %s in namespace %s.\n", verb, o.ID, ns)
-			if noWait {
-				return nil
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
-			defer cancel()
-			p := streams.Progress()
-			err = p.Step("waiting for kube-controller to copy and route", func() error {
-				f, err = c.WaitReady(ctx, ns, o.ID, func(state string) {
-					if state != "ready" {
-						p.Printf("  %s", state)
-					}
-				})
-				return err
-			})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(streams.ErrOut, "Fork %s is ready%s.\n", o.ID, expiresIn(viewOf(f).ExpiresAt))
-			fmt.Fprintf(streams.ErrOut, "Requests with the header %s: %s (or baggage kube-fork=%s; names as in the ForkProfile) reach it.\n", forkv1.DefaultHeader, o.ID, o.ID)
-			if f.Status.URL != "" {
-				fmt.Fprintln(streams.Out, f.Status.URL)
-			}
-			return nil
+			return runForkCreate(cmd.Context(), co)
 		},
 	}
 	cmd.Flags().StringArrayVar(&o.Deployments, "deployment", nil, "Deployment to copy (repeatable)")
@@ -172,14 +135,87 @@ workload.`,
 	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "copy every Deployment whose labels match this selector (e.g. team=checkout)")
 	cmd.Flags().StringArrayVar(&o.Images, "image", nil, "image of the copy: REF, NAME=REF or NAME/CONTAINER=REF (repeatable)")
 	cmd.Flags().StringArrayVar(&o.Env, "env", nil, "environment variable K=V of the copies (repeatable)")
-	cmd.Flags().Int32Var(&replicas, "replicas", 1, "pods per copy")
+	cmd.Flags().Int32Var(&co.Replicas, "replicas", 1, "pods per copy")
 	cmd.Flags().DurationVar(&o.TTL, "ttl", 8*time.Hour, "delete the fork after this long (0: never)")
-	cmd.Flags().StringVar(&ttlFrom, "ttl-from", "creation", "count the TTL from creation or from the last change (last-change)")
+	cmd.Flags().StringVar(&co.TTLFrom, "ttl-from", "creation", "count the TTL from creation or from the last change (last-change)")
 	cmd.Flags().StringVar(&o.Profile, "profile", "", "ForkProfile to use (default: the namespace's \"default\" profile)")
-	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the Fork manifest and stop")
-	cmd.Flags().BoolVar(&noWait, "no-wait", false, "do not wait until the fork is ready")
-	cmd.Flags().DurationVar(&timeout, "timeout", 3*time.Minute, "how long to wait until the fork is ready")
+	cmd.Flags().BoolVar(&co.DryRun, "dry-run", false, "print the Fork manifest and stop")
+	cmd.Flags().BoolVar(&co.NoWait, "no-wait", false, "do not wait until the fork is ready")
+	cmd.Flags().DurationVar(&co.Timeout, "timeout", 3*time.Minute, "how long to wait until the fork is ready")
+	outputFlag(cmd, &co.Output)
 	return cmd
+}
+
+func runForkCreate(ctx context.Context, co *ForkCreateOptions) error {
+	o, streams := &co.Fork, co.IO
+	o.Owner = contract.Who()
+	if co.replicasChangedFlag {
+		o.Replicas = &co.Replicas
+	}
+	switch co.TTLFrom {
+	case "creation":
+		o.TTLFrom = forkv1.TTLFromCreation
+	case "last-change":
+		o.TTLFrom = forkv1.TTLFromLastChange
+	default:
+		return usageError{fmt.Errorf("--ttl-from must be creation or last-change, not %q", co.TTLFrom)}
+	}
+	if co.DryRun {
+		o.Namespace = namespaceOr(co.Namespace, co.RepoSpec())
+		f, err := forks.Build(*o)
+		if err != nil {
+			return usageError{err}
+		}
+		if co.Output == outputJSON {
+			return writeJSON(streams.Out, f)
+		}
+		data, err := yamlout.Marshal(f)
+		if err != nil {
+			return err
+		}
+		_, err = streams.Out.Write(data)
+		return err
+	}
+	c, ns, err := co.connect("create fork " + o.ID)
+	if err != nil {
+		return err
+	}
+	o.Namespace = ns
+	f, err := forks.Build(*o)
+	if err != nil {
+		return usageError{err}
+	}
+	created, err := c.Apply(ctx, f)
+	if err != nil {
+		return err
+	}
+	verb := map[bool]string{true: "Created", false: "Updated"}[created]
+	fmt.Fprintf(streams.ErrOut, "%s fork %s in namespace %s.\n", verb, o.ID, ns)
+	if !co.NoWait {
+		wctx, cancel := context.WithTimeout(ctx, co.Timeout)
+		defer cancel()
+		p := streams.Progress()
+		err = p.Step("waiting for kube-controller to copy and route", func() error {
+			f, err = c.WaitReady(wctx, ns, o.ID, func(state string) {
+				if state != "ready" {
+					p.Printf("  %s", state)
+				}
+			})
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(streams.ErrOut, "Fork %s is ready%s.\n", o.ID, expiresIn(viewOf(f).ExpiresAt))
+		fmt.Fprintf(streams.ErrOut, "Requests with the header %s: %s (or baggage kube-fork=%s; names as in the ForkProfile) reach it.\n", forkv1.DefaultHeader, o.ID, o.ID)
+	}
+	if done, err := streams.structured(co.Output, viewOf(f)); done || err != nil {
+		return err
+	}
+	if f.Status.URL != "" {
+		fmt.Fprintln(streams.Out, f.Status.URL)
+	}
+	return nil
 }
 
 // forkView is a fork as list and status print it (and --output json shows).
@@ -213,14 +249,14 @@ func expiresIn(at *time.Time) string {
 
 // forkRead makes a read-only fork command: the fork API of the selected
 // cluster and namespace, fetch, then -o json or text.
-func forkRead[T any](streams *IOStreams, sel *cluster.Selection, ff *forkFlags, cmd *cobra.Command,
+func forkRead[T any](ff *ForkOptions, cmd *cobra.Command,
 	fetch func(ctx context.Context, c *forks.Client, ns string, args []string) (T, error), text func(ns string, v T) error) *cobra.Command {
 	var output string
 	cmd.RunE = func(cc *cobra.Command, args []string) error {
 		if err := checkOutput(output); err != nil {
 			return err
 		}
-		c, ns, err := ff.connect(streams, sel, "")
+		c, ns, err := ff.connect("")
 		if err != nil {
 			return err
 		}
@@ -228,8 +264,8 @@ func forkRead[T any](streams *IOStreams, sel *cluster.Selection, ff *forkFlags, 
 		if err != nil {
 			return err
 		}
-		if output == "json" {
-			return writeJSON(streams.Out, v)
+		if done, err := ff.IO.structured(output, v); done || err != nil {
+			return err
 		}
 		return text(ns, v)
 	}
@@ -237,13 +273,14 @@ func forkRead[T any](streams *IOStreams, sel *cluster.Selection, ff *forkFlags, 
 	return cmd
 }
 
-func newForkListCmd(streams *IOStreams, sel *cluster.Selection, ff *forkFlags) *cobra.Command {
+func newForkListCmd(ff *ForkOptions) *cobra.Command {
+	streams := ff.IO
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the namespace's forks: identifier, owner, age, expiry, ready, URL",
 		Args:  cobra.NoArgs,
 	}
-	return forkRead(streams, sel, ff, cmd,
+	return forkRead(ff, cmd,
 		func(ctx context.Context, c *forks.Client, ns string, _ []string) ([]forkView, error) {
 			list, err := c.List(ctx, ns)
 			views := make([]forkView, len(list))
@@ -257,8 +294,7 @@ func newForkListCmd(streams *IOStreams, sel *cluster.Selection, ff *forkFlags) *
 				fmt.Fprintf(streams.ErrOut, "No forks in namespace %s.\n", ns)
 				return nil
 			}
-			w := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "ID\tOWNER\tAGE\tEXPIRES IN\tREADY\tURL")
+			t := streams.newTable("ID", "OWNER", "AGE", "EXPIRES IN", "READY", "URL")
 			for _, v := range views {
 				exp := "never"
 				if v.ExpiresAt != nil {
@@ -268,19 +304,20 @@ func newForkListCmd(streams *IOStreams, sel *cluster.Selection, ff *forkFlags) *
 				if !v.Ready {
 					ready = "no: " + v.State
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", v.ID, orNone(v.Owner), progress.Round(time.Since(v.Created)), exp, ready, orNone(v.URL))
+				t.row(v.ID, orNone(v.Owner), progress.Round(time.Since(v.Created)).String(), exp, ready, orNone(v.URL))
 			}
-			return w.Flush()
+			return t.print()
 		})
 }
 
-func newForkStatusCmd(streams *IOStreams, sel *cluster.Selection, ff *forkFlags) *cobra.Command {
+func newForkStatusCmd(ff *ForkOptions) *cobra.Command {
+	streams := ff.IO
 	cmd := &cobra.Command{
 		Use:   "status ID",
 		Short: "Show a fork's conditions, copies, routes, URL and expiry",
 		Args:  cobra.ExactArgs(1),
 	}
-	return forkRead(streams, sel, ff, cmd,
+	return forkRead(ff, cmd,
 		func(ctx context.Context, c *forks.Client, ns string, args []string) (forkView, error) {
 			f, err := c.Get(ctx, ns, args[0])
 			if err != nil {
@@ -316,7 +353,8 @@ func newForkStatusCmd(streams *IOStreams, sel *cluster.Selection, ff *forkFlags)
 		})
 }
 
-func newForkExtendCmd(streams *IOStreams, sel *cluster.Selection, ff *forkFlags) *cobra.Command {
+func newForkExtendCmd(ff *ForkOptions) *cobra.Command {
+	streams := ff.IO
 	var by time.Duration
 	cmd := &cobra.Command{
 		Use:     "extend ID [--by D]",
@@ -327,7 +365,7 @@ func newForkExtendCmd(streams *IOStreams, sel *cluster.Selection, ff *forkFlags)
 			if by <= 0 {
 				return usageError{fmt.Errorf("--by must be positive, not %s", by)}
 			}
-			c, ns, err := ff.connect(streams, sel, "extend fork "+args[0])
+			c, ns, err := ff.connect("extend fork " + args[0])
 			if err != nil {
 				return err
 			}
@@ -343,14 +381,15 @@ func newForkExtendCmd(streams *IOStreams, sel *cluster.Selection, ff *forkFlags)
 	return cmd
 }
 
-func newForkDeleteCmd(streams *IOStreams, sel *cluster.Selection, ff *forkFlags) *cobra.Command {
+func newForkDeleteCmd(ff *ForkOptions) *cobra.Command {
+	streams := ff.IO
 	var noWait bool
 	cmd := &cobra.Command{
 		Use:   "delete ID",
 		Short: "Delete a fork: its copies and routes go, the shared services stay as they were",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, ns, err := ff.connect(streams, sel, "delete fork "+args[0])
+			c, ns, err := ff.connect("delete fork " + args[0])
 			if err != nil {
 				return err
 			}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -12,9 +13,17 @@ import (
 	"github.com/kube-idp/kube/internal/spec"
 )
 
-func newGenerateCmd(streams *IOStreams) *cobra.Command {
-	var update, schema bool
-	var specFile, output string
+// GenerateOptions are kube generate's.
+type GenerateOptions struct {
+	IO             *IOStreams
+	Dirs           []string
+	Update, Schema bool
+	SpecFile       string
+	Output         string
+}
+
+func newGenerateCmd(f *Factory, runF func(context.Context, *GenerateOptions) error) *cobra.Command {
+	o := &GenerateOptions{IO: f.IO}
 	cmd := &cobra.Command{
 		Use:   "generate [DIR...]",
 		Short: "Generate kubernetes/<cluster>/ manifests from kube-generate.yaml, or check that they are current",
@@ -32,55 +41,62 @@ a summary line per repository is printed: the fleet-wide daily update.`,
   kube generate --update        # write kubernetes/<cluster>/
   kube generate --update ~/src/*  # every repository of the fleet
   kube generate --schema > kube-generate.schema.json`,
-		RunE: func(_ *cobra.Command, args []string) error {
-			if err := checkOutput(output); err != nil {
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(o.Output); err != nil {
 				return err
-			}
-			if schema {
-				return writeJSON(streams.Out, spec.Schema())
 			}
 			dirs, err := expandDirs(args)
 			if err != nil {
 				return usageError{err}
 			}
-			if specFile != "" && len(dirs) > 1 {
+			if o.SpecFile != "" && len(dirs) > 1 {
 				return usageError{errors.New("--file names one spec: use it with one directory")}
 			}
-			var reports []*generate.Report
-			if len(dirs) == 1 {
-				reports = []*generate.Report{generate.Repo(dirs[0], specFile, update)}
-			} else {
-				reports = generate.Fleet(dirs, update)
+			o.Dirs = dirs
+			if runF != nil {
+				return runF(cmd.Context(), o)
 			}
-			if output == "json" {
-				if err := writeJSON(streams.Out, reports); err != nil {
-					return err
-				}
-			} else if len(reports) == 1 {
-				printRepoReport(streams, reports[0], update)
-			} else {
-				printFleetReport(streams, reports, update)
-			}
-			code := exitOK
-			for _, r := range reports {
-				switch {
-				case r.Err != nil:
-					code = exitUsage // an invalid spec (or one that cannot be read)
-				case !update && r.OutOfDate() > 0 && code == exitOK:
-					code = exitFailure
-				}
-			}
-			if code != exitOK {
-				return exitCode(code)
-			}
-			return nil
+			return runGenerate(o)
 		},
 	}
-	cmd.Flags().BoolVarP(&update, "update", "u", false, "write the generated files (default: only check them)")
-	cmd.Flags().StringVarP(&specFile, "file", "f", "", "spec file (default: DIR/"+spec.FileName+")")
-	cmd.Flags().BoolVar(&schema, "schema", false, "print the JSON Schema of "+spec.FileName+" (for editors) and exit")
-	outputFlag(cmd, &output)
+	cmd.Flags().BoolVarP(&o.Update, "update", "u", false, "write the generated files (default: only check them)")
+	cmd.Flags().StringVarP(&o.SpecFile, "file", "f", "", "spec file (default: DIR/"+spec.FileName+")")
+	cmd.Flags().BoolVar(&o.Schema, "schema", false, "print the JSON Schema of "+spec.FileName+" (for editors) and exit")
+	outputFlag(cmd, &o.Output)
 	return cmd
+}
+
+func runGenerate(o *GenerateOptions) error {
+	streams, update := o.IO, o.Update
+	if o.Schema {
+		return writeJSON(streams.Out, generate.Schema())
+	}
+	var reports []*generate.Report
+	if len(o.Dirs) == 1 {
+		reports = []*generate.Report{generate.Repo(o.Dirs[0], o.SpecFile, update)}
+	} else {
+		reports = generate.Fleet(o.Dirs, update)
+	}
+	if done, err := streams.structured(o.Output, reports); err != nil {
+		return err
+	} else if !done && len(reports) == 1 {
+		printRepoReport(streams, reports[0], update)
+	} else if !done {
+		printFleetReport(streams, reports, update)
+	}
+	code := exitOK
+	for _, r := range reports {
+		switch {
+		case r.Err != nil:
+			code = exitUsage // an invalid spec (or one that cannot be read)
+		case !update && r.OutOfDate() > 0 && code == exitOK:
+			code = exitFailure
+		}
+	}
+	if code != exitOK {
+		return exitCode(code)
+	}
+	return nil
 }
 
 // expandDirs turns the arguments into directories, expanding globs the shell did

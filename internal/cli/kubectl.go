@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -14,9 +15,18 @@ import (
 
 	"github.com/kube-idp/kube/internal/cluster"
 	"github.com/kube-idp/kube/internal/sandbox"
+	"github.com/kube-idp/kube/internal/spec"
 )
 
-func newKubectlCmd(streams *IOStreams, sel *cluster.Selection) *cobra.Command {
+// KubectlOptions are kube kubectl's.
+type KubectlOptions struct {
+	IO      *IOStreams
+	Args    []string
+	Resolve func() (*cluster.Target, *spec.File, error)
+}
+
+func newKubectlCmd(f *Factory, runF func(context.Context, *KubectlOptions) error) *cobra.Command {
+	o := &KubectlOptions{IO: f.IO, Resolve: f.ResolveCluster}
 	cmd := &cobra.Command{
 		Use:     "kubectl [ARGS...]",
 		Aliases: []string{"k"},
@@ -24,40 +34,49 @@ func newKubectlCmd(streams *IOStreams, sel *cluster.Selection) *cobra.Command {
 		Long: `Run your kubectl with a temporary kubeconfig for the chosen cluster: kube's flags
 go before "kubectl", and everything from kubectl's verb on goes to kubectl unchanged
 (so kubectl's own flags come after the verb: kube kubectl get pods -n billing), and kube exits
-with kubectl's exit code. The temporary kubeconfig is private (mode 0600) and removed
-when kubectl ends, also on Ctrl-C. Your ~/.kube/config is neither read nor changed.
-On a protected cluster, commands that change something need confirmation.`,
+with kubectl's exit code (125-127 when kube itself failed: docs/exit-codes.md). The
+temporary kubeconfig is private (mode 0600) and removed when kubectl ends, also on
+Ctrl-C or any other signal. Your ~/.kube/config is neither read nor changed.
+On a protected cluster, every command that is not a known read needs confirmation.`,
 		Example: `  kube -c qa kubectl get pods -n billing
   kube -c local k describe node kwok-node-1`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kubectl, err := findKubectl()
-			if err != nil {
-				return err
+			o.Args = args
+			if runF != nil {
+				return runF(cmd.Context(), o)
 			}
-			t, err := sel.Resolve()
-			if err != nil {
-				return err
-			}
-			if !cluster.KubectlIsReadOnly(args) {
-				what, _ := cluster.KubectlCommand(args)
-				if err := streams.guard(t, false, cluster.Action{What: "run kubectl " + what}); err != nil {
-					return err
-				}
-			}
-			code, err := runKubectl(streams, kubectl, t, args)
-			if err != nil {
-				return err
-			}
-			if code != 0 {
-				return exitCode(code)
-			}
-			return nil
+			return runKubectlCmd(o)
 		},
 	}
 	// kube's flags stop at kubectl's verb; everything from there goes to kubectl.
 	cmd.Flags().SetInterspersed(false)
 	cmd.Annotations = map[string]string{passThrough: "kubectl"}
 	return cmd
+}
+
+func runKubectlCmd(o *KubectlOptions) error {
+	kubectl, err := findKubectl()
+	if err != nil {
+		return err
+	}
+	t, _, err := o.Resolve()
+	if err != nil {
+		return err
+	}
+	if !cluster.KubectlIsReadOnly(o.Args) {
+		what, _ := cluster.KubectlCommand(o.Args)
+		if err := o.IO.guard(t, false, cluster.Action{What: "run kubectl " + what}); err != nil {
+			return err
+		}
+	}
+	code, err := runKubectl(o.IO, kubectl, t, o.Args)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return exitCode(code)
+	}
+	return nil
 }
 
 // findKubectl is the user's kubectl, else the one built with the sandbox.

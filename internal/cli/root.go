@@ -1,83 +1,56 @@
-// Package cli is the thin command-line layer of kube: it parses flags, calls the
-// core packages and prints. It holds no logic that a test of the core would miss.
+// Package cli is the thin command-line layer of kube, in the shape of GitHub's
+// gh: each command parses its flags into an Options struct and hands it to a run
+// function that tests call directly, with I/O injected. The work is done by the
+// core packages (app resolves what a command works on; deploy, generate,
+// forks, cluster, sandbox do the rest).
 package cli
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 	"k8s.io/klog/v2"
 
+	"github.com/kube-idp/kube/internal/app"
 	"github.com/kube-idp/kube/internal/cluster"
-	"github.com/kube-idp/kube/internal/progress"
+	"github.com/kube-idp/kube/internal/spec"
 )
 
-// IOStreams are injected so that every command runs in tests without a terminal.
-type IOStreams struct {
-	In     io.Reader
-	Out    io.Writer
-	ErrOut io.Writer
-	// ErrTTY is true when ErrOut is a terminal: progress redraws lines in place.
-	ErrTTY bool
-	// InTTY is true when In is a terminal: commands may ask for confirmation.
-	InTTY bool
-	// OutTTY is true when Out is a terminal: diffs are colored.
-	OutTTY bool
+// Factory is what every command gets: the I/O streams, the user's cluster
+// selection (from the global flags) and how to resolve an app.
+type Factory struct {
+	IO        *IOStreams
+	Selection cluster.Selection
+	// Env is where app resolution reads (the working directory, the sandbox).
+	Env app.Env
 }
 
-// SystemStreams are the process's standard streams.
-func SystemStreams() *IOStreams {
-	return &IOStreams{
-		In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
-		ErrTTY: term.IsTerminal(int(os.Stderr.Fd())),
-		InTTY:  term.IsTerminal(int(os.Stdin.Fd())),
-		OutTTY: term.IsTerminal(int(os.Stdout.Fd())) && os.Getenv("NO_COLOR") == "",
+// ResolveApp resolves the app a command works on (internal/app), once.
+func (f *Factory) ResolveApp(fl app.Flags, need app.Need) (*app.App, error) {
+	a, err := app.Resolve(f.Selection, fl, need, f.Env)
+	var usage app.UsageError
+	if errors.As(err, &usage) {
+		return nil, usageError{err}
 	}
+	return a, err
 }
 
-// Progress reports long steps on the error stream, keeping stdout for results.
-func (s *IOStreams) Progress() *progress.Reporter {
-	return &progress.Reporter{Out: s.ErrOut, TTY: s.ErrTTY}
-}
-
-// Diff colors a unified diff on a terminal: additions green, removals red.
-func (s *IOStreams) Diff(d string) string {
-	if !s.OutTTY || d == "" {
-		return d
-	}
-	lines := strings.SplitAfter(d, "\n")
-	for i, l := range lines {
-		trimmed := strings.TrimLeft(l, " ")
-		switch {
-		case strings.HasPrefix(trimmed, "+++"), strings.HasPrefix(trimmed, "---"):
-			lines[i] = "\033[1m" + strings.TrimSuffix(l, "\n") + "\033[0m\n"
-		case strings.HasPrefix(trimmed, "+"):
-			lines[i] = "\033[32m" + strings.TrimSuffix(l, "\n") + "\033[0m\n"
-		case strings.HasPrefix(trimmed, "-"):
-			lines[i] = "\033[31m" + strings.TrimSuffix(l, "\n") + "\033[0m\n"
-		case strings.HasPrefix(trimmed, "@@"):
-			lines[i] = "\033[36m" + strings.TrimSuffix(l, "\n") + "\033[0m\n"
-		}
-	}
-	return strings.Join(lines, "")
-}
-
-// guard runs the production guard of t for a mutating command.
-func (s *IOStreams) guard(t *cluster.Target, yes bool, a cluster.Action) error {
-	return t.Guard(a, cluster.GuardIO{In: s.In, ErrOut: s.ErrOut, InTTY: s.InTTY, Yes: yes})
+// ResolveCluster resolves the cluster of a command without an app, with the
+// repository's spec when there is one (for defaults).
+func (f *Factory) ResolveCluster() (*cluster.Target, *spec.File, error) {
+	return app.Cluster(f.Selection, f.Env)
 }
 
 // usageError marks bad command-line input (exit code 2).
 type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
 
 // Main runs kube with the process's arguments and returns the exit code.
 func Main() int {
@@ -106,7 +79,7 @@ const passThrough = "kube.exit-codes/pass-through"
 
 // Run executes one command line; errors are printed to ErrOut.
 func Run(ctx context.Context, streams *IOStreams, args []string) int {
-	root := NewRootCmd(streams)
+	root := NewRootCmd(&Factory{IO: streams})
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	if s := cluster.APIStats(); s != "" {
@@ -146,9 +119,13 @@ type childError struct {
 	code int
 }
 
+// clusterHelp lists where -c comes from, in the order kube looks.
+const clusterHelp = `cluster to talk to, a name from the registry; without -c: $` + cluster.EnvCluster + `, then the
+directory's ` + cluster.DirDefaultFile + ` (kube use), then cluster: of ` + spec.FileName + `, then "local" (the
+sandbox). A protected cluster is taken only from -c or $` + cluster.EnvCluster
+
 // NewRootCmd builds the command tree.
-func NewRootCmd(streams *IOStreams) *cobra.Command {
-	sel := &cluster.Selection{}
+func NewRootCmd(f *Factory) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "kube",
 		Short: "kube = kubectl + development features: ship services to Kubernetes safely with one command",
@@ -163,39 +140,40 @@ Start here:
   kube generate --update   write kubernetes/<cluster>/ from kube-generate.yaml
   kube deploy              show the changes, apply, prune, wait, record a revision
   kube status              what the app runs
-  kube clusters            the clusters you can use`,
+  kube clusters            the clusters you can use
+
+Output: -o json or -o yaml for machines. Colors only on a terminal; NO_COLOR turns
+them off, CLICOLOR_FORCE on, TERM=dumb turns off colors and redrawn progress lines.
+Exit codes: docs/exit-codes.md.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetOut(streams.Out)
-	root.SetErr(streams.ErrOut)
+	root.SetOut(f.IO.Out)
+	root.SetErr(f.IO.ErrOut)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 
 	pf := root.PersistentFlags()
-	pf.StringVarP(&sel.Cluster, "cluster", "c", "", `cluster to talk to (default $`+cluster.EnvCluster+`, else "local": the sandbox)`)
-	pf.StringVar(&sel.Kubeconfig, "kubeconfig", "", "use this kubeconfig file instead of a named cluster")
-	pf.StringVar(&sel.Context, "context", "", "context of --kubeconfig to use (default: its current context)")
-	pf.StringVar(&sel.Registry, "registry", "", "cluster registry file (default $"+cluster.EnvRegistry+", else ~/.config/kube/clusters.yaml)")
-	_ = root.RegisterFlagCompletionFunc("cluster", completeClusters(sel))
+	pf.StringVarP(&f.Selection.Cluster, "cluster", "c", "", clusterHelp)
+	pf.StringVar(&f.Selection.Kubeconfig, "kubeconfig", "", "use this kubeconfig file instead of a named cluster")
+	pf.StringVar(&f.Selection.Context, "context", "", "context of --kubeconfig to use (default: its current context)")
+	pf.StringVar(&f.Selection.Registry, "registry", "", "cluster registry file (default $"+cluster.EnvRegistry+", else ~/.config/kube/clusters.yaml)")
+	_ = root.RegisterFlagCompletionFunc("cluster", completeClusters(f))
 
-	root.AddCommand(newVersionCmd(streams, sel))
-	root.AddCommand(newSandboxCmd(streams))
-	root.AddCommand(newGenerateCmd(streams))
-	addDeployCmds(root, streams, sel)
-	root.AddCommand(newClustersCmd(streams, sel), newUseCmd(streams, sel), newKubectlCmd(streams, sel))
-	root.AddCommand(newForkCmd(streams, sel))
-	root.AddCommand(newPsCmd(streams, sel), newLogsCmd(streams, sel), newScaleCmd(streams, sel), newExecCmd(streams, sel))
+	root.AddCommand(newVersionCmd(f, nil), newSandboxCmd(f), newGenerateCmd(f, nil))
+	root.AddCommand(newDeployCmd(f, nil), newDiffCmd(f, nil), newStatusCmd(f, nil), newHistoryCmd(f, nil),
+		newRollbackCmd(f, nil), newRunCmd(f, nil))
+	root.AddCommand(newClustersCmd(f, nil), newUseCmd(f, nil), newKubectlCmd(f, nil))
+	root.AddCommand(newForkCmd(f))
+	root.AddCommand(newPsCmd(f, nil), newLogsCmd(f, nil), newScaleCmd(f, nil), newExecCmd(f, nil))
 	return root
 }
 
-// outputFlag adds -o/--output (text or json) to a command.
+// outputFlag adds -o/--output (text, json or yaml) to a command.
 func outputFlag(cmd *cobra.Command, out *string) {
-	cmd.Flags().StringVarP(out, "output", "o", "text", "output format: text or json")
+	cmd.Flags().StringVarP(out, "output", "o", outputText, "output format: text, json or yaml")
 }
 
-func checkOutput(out string) error {
-	if out != "text" && out != "json" {
-		return usageError{fmt.Errorf("--output must be text or json, not %q", out)}
-	}
-	return nil
+// guard runs the production guard of t for a mutating command.
+func (s *IOStreams) guard(t *cluster.Target, yes bool, a cluster.Action) error {
+	return t.Guard(a, cluster.GuardIO{In: s.In, ErrOut: s.ErrOut, InTTY: s.InTTY, Yes: yes})
 }

@@ -12,8 +12,18 @@ import (
 	"github.com/kube-idp/kube/internal/sandbox"
 )
 
-func newSandboxCmd(streams *IOStreams) *cobra.Command {
-	var name string
+// SandboxOptions are those of the kube sandbox commands.
+type SandboxOptions struct {
+	IO          *IOStreams
+	Name        string
+	Port, Nodes int
+	Output      string
+	PathOnly    bool
+}
+
+func newSandboxCmd(f *Factory) *cobra.Command {
+	o := &SandboxOptions{IO: f.IO}
+	streams := f.IO
 	cmd := &cobra.Command{
 		Use:   "sandbox",
 		Short: "Run a local Kubernetes cluster of real components (etcd, kube-apiserver, ...) with fake nodes",
@@ -33,17 +43,15 @@ Other commands reach the sandbox with -c local (the default).`,
   export KUBECONFIG=$(kube sandbox kubeconfig --path)
   kube sandbox down`,
 	}
-	cmd.PersistentFlags().StringVar(&name, "name", sandbox.DefaultName, "sandbox name, to run several side by side")
-	open := func() (*sandbox.Sandbox, error) { return sandbox.Open(name) }
+	cmd.PersistentFlags().StringVar(&o.Name, "name", sandbox.DefaultName, "sandbox name, to run several side by side")
+	open := func() (*sandbox.Sandbox, error) { return sandbox.Open(o.Name) }
 
-	var port, nodes int
-	var upOutput string
 	up := &cobra.Command{
 		Use:   "up",
 		Short: "Start the sandbox (building its components the first time); a no-op when it is running",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(upOutput); err != nil {
+			if err := checkOutput(o.Output); err != nil {
 				return err
 			}
 			sb, err := open()
@@ -51,7 +59,7 @@ Other commands reach the sandbox with -c local (the default).`,
 				return err
 			}
 			start := time.Now()
-			already, err := sb.Up(cmd.Context(), sandbox.UpOptions{Port: port, Nodes: nodes, Progress: streams.Progress()})
+			already, err := sb.Up(cmd.Context(), sandbox.UpOptions{Port: o.Port, Nodes: o.Nodes, Progress: streams.Progress()})
 			if err != nil {
 				return err
 			}
@@ -61,16 +69,16 @@ Other commands reach the sandbox with -c local (the default).`,
 			} else {
 				fmt.Fprintf(streams.ErrOut, "Sandbox %q is up (%s).\n", sb.Name, progress.Round(time.Since(start)))
 			}
-			if upOutput == "json" {
-				return writeJSON(streams.Out, st)
+			if done, err := streams.structured(o.Output, st); done || err != nil {
+				return err
 			}
 			printStatus(streams, st)
 			return nil
 		},
 	}
-	outputFlag(up, &upOutput)
-	up.Flags().IntVar(&port, "port", 0, "API server port (0 picks a free one)")
-	up.Flags().IntVar(&nodes, "nodes", sandbox.DefaultNodes, "number of fake nodes")
+	outputFlag(up, &o.Output)
+	up.Flags().IntVar(&o.Port, "port", 0, "API server port (0 picks a free one)")
+	up.Flags().IntVar(&o.Nodes, "nodes", sandbox.DefaultNodes, "number of fake nodes")
 
 	down := &cobra.Command{
 		Use:   "down",
@@ -94,7 +102,6 @@ Other commands reach the sandbox with -c local (the default).`,
 		},
 	}
 
-	var output string
 	status := &cobra.Command{
 		Use:   "status",
 		Short: "Tell whether the sandbox is up, its API server, kubeconfig, components and nodes",
@@ -104,7 +111,7 @@ exited: the last lines of its log and the log's path are shown) or outdated (sta
 by another version of kube; up restarts it).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output); err != nil {
+			if err := checkOutput(o.Output); err != nil {
 				return err
 			}
 			sb, err := open()
@@ -112,11 +119,9 @@ by another version of kube; up restarts it).`,
 				return err
 			}
 			st := sb.Status(cmd.Context())
-			if output == "json" {
-				if err := writeJSON(streams.Out, st); err != nil {
-					return err
-				}
-			} else {
+			if done, err := streams.structured(o.Output, st); err != nil {
+				return err
+			} else if !done {
 				printStatus(streams, st)
 			}
 			switch st.State {
@@ -128,9 +133,8 @@ by another version of kube; up restarts it).`,
 			return nil
 		},
 	}
-	outputFlag(status, &output)
+	outputFlag(status, &o.Output)
 
-	var pathOnly bool
 	kubeconfig := &cobra.Command{
 		Use:   "kubeconfig",
 		Short: "Print the sandbox's admin kubeconfig (or only its path with --path)",
@@ -143,7 +147,7 @@ by another version of kube; up restarts it).`,
 			if _, err := sb.RESTConfig(); err != nil {
 				return err
 			}
-			if pathOnly {
+			if o.PathOnly {
 				fmt.Fprintln(streams.Out, sb.KubeconfigPath())
 				return nil
 			}
@@ -155,7 +159,7 @@ by another version of kube; up restarts it).`,
 			return err
 		},
 	}
-	kubeconfig.Flags().BoolVar(&pathOnly, "path", false, "print only the file's path")
+	kubeconfig.Flags().BoolVar(&o.PathOnly, "path", false, "print only the file's path")
 
 	cmd.AddCommand(up, down, status, kubeconfig)
 	return cmd

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/kube-idp/kube/internal/cluster"
+	"github.com/kube-idp/kube/internal/spec"
 	"github.com/kube-idp/kube/internal/version"
 )
 
@@ -20,8 +22,15 @@ type versionInfo struct {
 	ServerErr string `json:"serverError,omitempty"`
 }
 
-func newVersionCmd(streams *IOStreams, sel *cluster.Selection) *cobra.Command {
-	var output string
+// VersionOptions are kube version's.
+type VersionOptions struct {
+	IO      *IOStreams
+	Output  string
+	Resolve func() (*cluster.Target, *spec.File, error)
+}
+
+func newVersionCmd(f *Factory, runF func(context.Context, *VersionOptions) error) *cobra.Command {
+	o := &VersionOptions{IO: f.IO, Resolve: f.ResolveCluster}
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the version of kube, of Go, and of the cluster's API server if reachable",
@@ -30,34 +39,41 @@ selected cluster answers within 3 seconds, the version of its API server.
 An unreachable cluster is reported but is not an error.`,
 		Example: "  kube version\n  kube version -c local -o json",
 		Args:    cobra.NoArgs,
-		RunE: func(_ *cobra.Command, _ []string) error {
-			if err := checkOutput(output); err != nil {
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(o.Output); err != nil {
 				return err
 			}
-			info := versionInfo{Client: version.String(), Go: version.GoVersion()}
-			if t, err := sel.Resolve(); err != nil {
-				info.ServerErr = err.Error()
-			} else {
-				info.Cluster = t.Name
-				info.Server, err = serverVersion(t.Config)
-				if err != nil {
-					info.ServerErr = err.Error()
-				}
+			if runF != nil {
+				return runF(cmd.Context(), o)
 			}
-			if output == "json" {
-				return writeJSON(streams.Out, info)
-			}
-			fmt.Fprintf(streams.Out, "kube:   %s\ngo:     %s\n", info.Client, info.Go)
-			if info.Server != "" {
-				fmt.Fprintf(streams.Out, "server: %s (cluster %s)\n", info.Server, info.Cluster)
-			} else {
-				fmt.Fprintf(streams.Out, "server: not reachable: %s\n", info.ServerErr)
-			}
-			return nil
+			return runVersion(o)
 		},
 	}
-	outputFlag(cmd, &output)
+	outputFlag(cmd, &o.Output)
 	return cmd
+}
+
+func runVersion(o *VersionOptions) error {
+	info := versionInfo{Client: version.String(), Go: version.GoVersion()}
+	if t, _, err := o.Resolve(); err != nil {
+		info.ServerErr = err.Error()
+	} else {
+		info.Cluster = t.Name
+		info.Server, err = serverVersion(t.Config)
+		if err != nil {
+			info.ServerErr = err.Error()
+		}
+	}
+	if done, err := o.IO.structured(o.Output, info); done || err != nil {
+		return err
+	}
+	fmt.Fprintf(o.IO.Out, "kube:   %s\ngo:     %s\n", info.Client, info.Go)
+	if info.Server != "" {
+		fmt.Fprintf(o.IO.Out, "server: %s (cluster %s)\n", info.Server, info.Cluster)
+	} else {
+		fmt.Fprintf(o.IO.Out, "server: not reachable: %s\n", info.ServerErr)
+	}
+	return nil
 }
 
 // serverVersion asks the API server for its version, giving up after 3 seconds.

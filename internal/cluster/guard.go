@@ -9,12 +9,18 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+
+	"github.com/kube-idp/kube/internal/contract"
 )
 
 // Action describes a mutating command, for the guard's who/what/where line.
 type Action struct {
 	What string // e.g. "deploy billing", "kubectl delete pod x"
 	Dir  string // the working tree whose git state the rules check ("" = cwd)
+	// NotFromTree: what the command changes does not come from a working tree
+	// (a rollback to a recorded revision, scale, run, exec, forks), so the rules
+	// about the tree (branches, cleanTree) do not apply; confirmation still does.
+	NotFromTree bool
 }
 
 // GuardIO is how the guard talks to the person (or CI).
@@ -37,9 +43,14 @@ func (t *Target) Guard(a Action, gio GuardIO) error {
 	if !t.Protected() {
 		return nil
 	}
-	st := gitState(a.Dir)
-	fmt.Fprintf(gio.ErrOut, "Protected cluster %s: %s will %s (branch %s).\n", t.Name, whoami(), a.What, orUnknown(st.branch))
-	if r := t.Entry.Rules; r != nil && (len(r.Branches) > 0 || r.CleanTree) {
+	st := treeState{}
+	if !a.NotFromTree {
+		st = gitState(a.Dir)
+		fmt.Fprintf(gio.ErrOut, "Protected cluster %s: %s will %s (branch %s).\n", t.Name, contract.Who(), a.What, orUnknown(st.branch))
+	} else {
+		fmt.Fprintf(gio.ErrOut, "Protected cluster %s: %s will %s.\n", t.Name, contract.Who(), a.What)
+	}
+	if r := t.Entry.Rules; r != nil && (len(r.Branches) > 0 || r.CleanTree) && !a.NotFromTree {
 		// A rule holds only if it can be proven: a directory outside any git
 		// repository (or git missing) proves neither a branch nor a clean tree.
 		if st.err != nil {
@@ -146,17 +157,3 @@ func gitState(dir string) treeState {
 	}
 	return st
 }
-
-// whoami names the person (git user.email, else $USER).
-func whoami() string {
-	if out, err := exec.Command("git", "config", "user.email").Output(); err == nil && len(strings.TrimSpace(string(out))) > 0 {
-		return strings.TrimSpace(string(out))
-	}
-	if u := os.Getenv("USER"); u != "" {
-		return u
-	}
-	return "someone"
-}
-
-// Who names the person running kube, for records such as revisions.
-func Who() string { return whoami() }

@@ -14,8 +14,6 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
-	"github.com/kube-idp/kube/internal/sandbox"
-	"github.com/kube-idp/kube/internal/spec"
 	"github.com/kube-idp/kube/internal/strictyaml"
 )
 
@@ -28,7 +26,8 @@ const EnvCluster = "KUBE_CLUSTER"
 // DirDefaultFile holds a directory's default cluster (written by `kube use`).
 const DirDefaultFile = ".kube-cluster"
 
-// Selection is what the user asked for on the command line.
+// Selection is what the user asked for on the command line, and the defaults
+// of where the command runs.
 type Selection struct {
 	// Kubeconfig is an explicit kubeconfig file (--kubeconfig); Context picks a
 	// context in it (--context).
@@ -38,6 +37,17 @@ type Selection struct {
 	Cluster string
 	// Registry is the registry file (--registry).
 	Registry string
+	// RepoDefault is the default cluster of the repository the command runs in
+	// (kube-generate.yaml's cluster:), named in messages by RepoDefaultSource.
+	RepoDefault, RepoDefaultSource string
+	// Local opens the local sandbox, the cluster named "local".
+	Local func() (LocalCluster, error)
+}
+
+// LocalCluster is the local sandbox as cluster resolution needs it: the path of
+// its kubeconfig while it runs, else why not.
+type LocalCluster interface {
+	Kubeconfig() (string, error)
 }
 
 // Target is a resolved cluster.
@@ -75,14 +85,14 @@ func (s Selection) ChosenName() (name, source string) {
 	if n, p := DirDefault(); n != "" {
 		return n, p
 	}
-	if f, err := spec.Load(spec.FileName); err == nil && f.Cluster != "" {
-		return f.Cluster, spec.FileName
+	if s.RepoDefault != "" {
+		return s.RepoDefault, s.RepoDefaultSource
 	}
 	return Local, "default"
 }
 
 // Resolve picks the cluster: --kubeconfig, else -c, else $KUBE_CLUSTER, else the
-// directory default (`kube use`), else the cluster: of kube-generate.yaml, else
+// directory default (`kube use`), else the repository's default (RepoDefault), else
 // "local". Only -c and $KUBE_CLUSTER may name a protected cluster. The user's ~/.kube/config and
 // $KUBECONFIG are never used implicitly, so that a command cannot reach whatever
 // cluster happens to be current.
@@ -116,7 +126,7 @@ func (s Selection) Resolve() (*Target, error) {
 	var t *Target
 	switch {
 	case entry.Name == Local:
-		t, err = localTarget()
+		t, err = s.localTarget()
 	case entry.Auth.Kubeconfig != nil:
 		file := entry.Auth.Kubeconfig.File
 		if file == "" {
@@ -134,20 +144,27 @@ func (s Selection) Resolve() (*Target, error) {
 	return t, nil
 }
 
-func localTarget() (*Target, error) {
-	sb, err := sandbox.Open(sandbox.DefaultName)
+func (s Selection) localTarget() (*Target, error) {
+	if s.Local == nil {
+		return nil, errors.New("no local sandbox is known to this command")
+	}
+	sb, err := s.Local()
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := sb.RESTConfig()
+	path, err := sb.Kubeconfig()
 	if err != nil {
 		return nil, err
 	}
-	t, err := fromKubeconfig(sb.KubeconfigPath(), "", "")
+	t, err := fromKubeconfig(path, "", "")
 	if err != nil {
 		return nil, err
 	}
-	t.Config = cfg
+	// Inline the certificates: client-go caches TLS transports by file path, and a
+	// restarted sandbox has new certificates at the same paths.
+	if err := rest.LoadTLSFiles(t.Config); err != nil {
+		return nil, fmt.Errorf("reading the sandbox certificates: %w", err)
+	}
 	return t, nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kube-idp/kube/internal/sandbox"
 )
 
 const kubeconfig = `apiVersion: v1
@@ -42,6 +44,9 @@ func writeKubeconfig(t *testing.T) string {
 	return p
 }
 
+// openSandbox is how commands open the local cluster (internal/app passes it).
+func openSandbox() (LocalCluster, error) { return sandbox.Open(sandbox.DefaultName) }
+
 func TestResolveExplicitKubeconfig(t *testing.T) {
 	isolate(t)
 	p := writeKubeconfig(t)
@@ -73,7 +78,7 @@ func TestResolveErrors(t *testing.T) {
 		{"unknown flag", Selection{Cluster: "qa"}, "", []string{`unknown cluster "qa"`, "--kubeconfig FILE"}},
 		{"unknown env", Selection{}, "prod", []string{`unknown cluster "prod"`}},
 		{"missing file", Selection{Kubeconfig: filepath.Join(t.TempDir(), "nope")}, "", []string{"reading kubeconfig"}},
-		{"sandbox down", Selection{}, "", []string{`cluster "local"`, "kube sandbox up"}},
+		{"sandbox down", Selection{Local: openSandbox}, "", []string{`cluster "local"`, "kube sandbox up"}},
 		{"bad context", Selection{Kubeconfig: p, Context: "nope"}, "", []string{"nope"}},
 	}
 	for _, c := range cases {
@@ -107,17 +112,17 @@ func TestChosenNamePrecedence(t *testing.T) {
 		}
 	}
 	check(Selection{}, "local", "default")
-	if err := os.WriteFile("kube-generate.yaml", []byte("cluster: qa\ngenerates:\n- namespace: {clusters: [sandbox]}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	check(Selection{}, "qa", "kube-generate.yaml")
+	// The repository's default: kube-generate.yaml's cluster:, read by internal/app.
+	repo := Selection{RepoDefault: "qa", RepoDefaultSource: "kube-generate.yaml"}
+	check(repo, "qa", "kube-generate.yaml")
 	if err := os.WriteFile(DirDefaultFile, []byte("legacy\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	check(Selection{}, "legacy", DirDefaultFile)
+	check(repo, "legacy", DirDefaultFile)
 	t.Setenv(EnvCluster, "tools")
-	check(Selection{}, "tools", "$"+EnvCluster)
-	check(Selection{Cluster: "prod"}, "prod", "-c")
+	check(repo, "tools", "$"+EnvCluster)
+	repo.Cluster = "prod"
+	check(repo, "prod", "-c")
 
 	t.Setenv(EnvCluster, "")
 	if err := os.WriteFile(DirDefaultFile, []byte("prod\n"), 0o644); err != nil {

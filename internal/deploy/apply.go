@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 
+	"github.com/kube-idp/kube/internal/contract"
 	"github.com/kube-idp/kube/internal/progress"
 )
 
@@ -179,11 +180,11 @@ func (c *Client) applyOne(ctx context.Context, ch Change, opts ApplyOptions) err
 		return err
 	}
 	force := opts.ForceConflicts || ch.force
-	_, err = ri.Patch(ctx, ch.ID.Name, types.ApplyPatchType, body, metav1.PatchOptions{FieldManager: FieldManager, Force: &force})
+	_, err = ri.Patch(ctx, ch.ID.Name, types.ApplyPatchType, body, metav1.PatchOptions{FieldManager: contract.FieldManager, Force: &force})
 	if err != nil && !force && scaleConflict(err) {
 		// kube scale changed the replicas since the plan: the manifests win.
 		force = true
-		_, err = ri.Patch(ctx, ch.ID.Name, types.ApplyPatchType, body, metav1.PatchOptions{FieldManager: FieldManager, Force: &force})
+		_, err = ri.Patch(ctx, ch.ID.Name, types.ApplyPatchType, body, metav1.PatchOptions{FieldManager: contract.FieldManager, Force: &force})
 	}
 	if err != nil {
 		return applyError(ch.ID, err)
@@ -242,7 +243,7 @@ func (c *Client) prune(ctx context.Context, inv *Inventory, id ID, opts ApplyOpt
 	if err != nil {
 		return fmt.Errorf("reading %s before pruning it: %w", id.Short(), err)
 	}
-	if live.GetLabels()[LabelPartOf] != inv.ID {
+	if live.GetLabels()[contract.LabelPartOf] != inv.ID {
 		opts.Progress.Printf("  keep      %s: no longer labelled as part of %s, so not pruned", id.Short(), inv.App)
 		return nil
 	}
@@ -271,10 +272,10 @@ func (c *Client) release(ctx context.Context, inv *Inventory, id ID, opts ApplyO
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", id.Short(), err)
 	}
-	if live.GetLabels()[LabelPartOf] == inv.ID {
-		path := "/metadata/labels/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(LabelPartOf)
+	if live.GetLabels()[contract.LabelPartOf] == inv.ID {
+		path := "/metadata/labels/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(contract.LabelPartOf)
 		patch, _ := json.Marshal([]map[string]any{{"op": "test", "path": path, "value": inv.ID}, {"op": "remove", "path": path}})
-		if _, err := ri.Patch(ctx, id.Name, types.JSONPatchType, patch, metav1.PatchOptions{FieldManager: FieldManager}); err != nil && !apierrors.IsNotFound(err) {
+		if _, err := ri.Patch(ctx, id.Name, types.JSONPatchType, patch, metav1.PatchOptions{FieldManager: contract.FieldManager}); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("releasing %s: %w", id.Short(), err)
 		}
 	}

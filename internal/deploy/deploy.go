@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/distribution/reference"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -264,11 +265,10 @@ func OverrideImages(objs []*unstructured.Unstructured, overrides map[string]stri
 
 // repository strips the tag or digest from an image reference.
 func repository(image string) string {
-	if i := strings.Index(image, "@"); i >= 0 {
-		image = image[:i]
-	}
-	if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") {
-		image = image[:i]
+	if ref, err := reference.Parse(image); err == nil {
+		if named, ok := ref.(reference.Named); ok {
+			return named.Name()
+		}
 	}
 	return image
 }

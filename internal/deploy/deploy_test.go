@@ -1,3 +1,8 @@
+//go:build !windows
+
+// Tests on a real API server (internal/testcluster, whose envtest does not build
+// on Windows); the unit tests of the package build everywhere.
+
 package deploy
 
 import (
@@ -11,16 +16,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/kube-idp/kube/internal/contract"
 	"github.com/kube-idp/kube/internal/testcluster"
 )
-
-func configMap(ns, name string) *unstructured.Unstructured {
-	return &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "v1", "kind": "ConfigMap",
-		"metadata": map[string]any{"name": name, "namespace": ns},
-		"data":     map[string]any{"k": name},
-	}}
-}
 
 // A deploy killed between apply and prune loses track of nothing: the inventory
 // already holds the union, and the next deploy converges.
@@ -80,7 +78,7 @@ func names(ids []ID) []string {
 // recorded in it.
 func assertNoOrphans(t *testing.T, c *Client, inv *Inventory) {
 	t.Helper()
-	list, err := c.Kube.CoreV1().ConfigMaps(inv.Namespace).List(context.Background(), metav1.ListOptions{LabelSelector: LabelPartOf + "=" + inv.ID})
+	list, err := c.Kube.CoreV1().ConfigMaps(inv.Namespace).List(context.Background(), metav1.ListOptions{LabelSelector: contract.LabelPartOf + "=" + inv.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,68 +93,6 @@ func assertNoOrphans(t *testing.T, c *Client, inv *Inventory) {
 	}
 }
 
-func TestEmptySetIsRefused(t *testing.T) {
-	c := &Client{}
-	if _, err := c.Deploy(context.Background(), Options{App: "x", Namespace: "y"}); !errors.Is(err, ErrEmpty) {
-		t.Fatalf("Deploy(empty) = %v, want ErrEmpty", err)
-	}
-}
-
-func TestOrderAndIdentity(t *testing.T) {
-	ids := []ID{
-		{"apps", "Deployment", "n", "web"}, {"", "Namespace", "", "n"}, {"", "ConfigMap", "n", "c"},
-		{"apiextensions.k8s.io", "CustomResourceDefinition", "", "x.example.com"}, {"", "Service", "n", "web"},
-	}
-	sortForApply(ids)
-	want := "[CustomResourceDefinition/x.example.com Namespace/n ConfigMap/c (n) Service/web (n) Deployment/web (n)]"
-	var got []string
-	for _, id := range ids {
-		got = append(got, id.Short())
-	}
-	if fmt.Sprint(got) != want {
-		t.Fatalf("apply order %v, want %s", got, want)
-	}
-	sortForDelete(ids)
-	if ids[0].Kind != "Deployment" || ids[len(ids)-1].Kind != "CustomResourceDefinition" {
-		t.Fatalf("delete order %v", ids)
-	}
-	for _, id := range ids {
-		back, err := ParseID(id.String())
-		if err != nil || back != id {
-			t.Fatalf("ParseID(%q) = %v, %v", id.String(), back, err)
-		}
-	}
-}
-
-func TestOverrideImages(t *testing.T) {
-	d := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": "w"},
-		"spec": map[string]any{"template": map[string]any{"spec": map[string]any{"containers": []any{
-			map[string]any{"name": "a", "image": "reg.example.com/app:1"},
-			map[string]any{"name": "b", "image": "reg.example.com/sidecar@sha256:abc"},
-		}}}},
-	}}
-	if err := OverrideImages([]*unstructured.Unstructured{d}, map[string]string{"reg.example.com/app": "reg.example.com/app:2"}); err != nil {
-		t.Fatal(err)
-	}
-	if got := images([]*unstructured.Unstructured{d}); fmt.Sprint(got) != "[reg.example.com/app:2 reg.example.com/sidecar@sha256:abc]" {
-		t.Fatalf("images = %v", got)
-	}
-	if err := OverrideImages([]*unstructured.Unstructured{d}, map[string]string{"other": "x"}); err == nil {
-		t.Fatal("an override that matches nothing was accepted")
-	}
-}
-
-func TestApplySetIDFollowsKEP(t *testing.T) {
-	// KEP-3659: base64url(sha256("<name>.<namespace>.<kind>.<group>")), unpadded.
-	id := applySetID("kube-inventory-demo", "ns")
-	if len(id) != len("applyset-")+43+len("-v1") || id[:9] != "applyset-" {
-		t.Fatalf("applySetID = %q", id)
-	}
-}
-
-// A kind the cluster does not serve fails the plan (unless a CRD of the same
-// deploy defines it), before anything is written.
 func TestUnknownKindFailsThePlan(t *testing.T) {
 	env := testcluster.Sandbox(t)
 	c, err := NewClient(env.Config)

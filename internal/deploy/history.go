@@ -15,22 +15,14 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/yaml"
 
+	"github.com/kube-idp/kube/internal/contract"
 	"github.com/kube-idp/kube/internal/manifest"
+	"github.com/kube-idp/kube/internal/yamlout"
 )
 
-// Revision labels and annotations.
+// Revision records are Secrets of this type (labels and annotations in contract).
 const (
-	LabelRevision      = "kube-idp.dev/revision"
-	labelRevisionPart  = "kube-idp.dev/revision-part"
-	annotationUser     = "kube-idp.dev/user"
-	annotationCommit   = "kube-idp.dev/commit"
-	annotationImages   = "kube-idp.dev/images"
-	annotationCause    = "kube-idp.dev/cause"
-	annotationObjects  = "kube-idp.dev/objects"
-	annotationParts    = "kube-idp.dev/parts"
-	annotationContent  = "kube-idp.dev/content"
 	revisionSecretType = corev1.SecretType("kube-idp.dev/revision")
 	manifestsKey       = "manifests.yaml.gz"
 )
@@ -71,7 +63,7 @@ func partName(app string, n, part int) string {
 
 // History lists an app's revisions, newest first.
 func (c *Client) History(ctx context.Context, app, namespace string) ([]Revision, error) {
-	list, err := c.Kube.CoreV1().Secrets(namespace).List(ctx, metav1.ListOptions{LabelSelector: LabelApp + "=" + app + "," + LabelRevision})
+	list, err := c.Kube.CoreV1().Secrets(namespace).List(ctx, metav1.ListOptions{LabelSelector: contract.LabelApp + "=" + app + "," + contract.LabelRevision})
 	if err != nil {
 		return nil, fmt.Errorf("listing revisions of %s: %w", app, err)
 	}
@@ -80,13 +72,13 @@ func (c *Client) History(ctx context.Context, app, namespace string) ([]Revision
 		if s.Type != revisionSecretType {
 			continue
 		}
-		n, _ := strconv.Atoi(s.Labels[LabelRevision])
-		r := Revision{Number: n, Time: s.CreationTimestamp.Time, User: s.Annotations[annotationUser],
-			Commit: s.Annotations[annotationCommit], Cause: s.Annotations[annotationCause], Content: s.Annotations[annotationContent]}
-		if im := s.Annotations[annotationImages]; im != "" {
+		n, _ := strconv.Atoi(s.Labels[contract.LabelRevision])
+		r := Revision{Number: n, Time: s.CreationTimestamp.Time, User: s.Annotations[contract.AnnotationRevisionUser],
+			Commit: s.Annotations[contract.AnnotationRevisionCommit], Cause: s.Annotations[contract.AnnotationRevisionCause], Content: s.Annotations[contract.AnnotationRevisionContent]}
+		if im := s.Annotations[contract.AnnotationRevisionImages]; im != "" {
 			r.Images = strings.Split(im, ",")
 		}
-		r.Objects, _ = strconv.Atoi(s.Annotations[annotationObjects])
+		r.Objects, _ = strconv.Atoi(s.Annotations[contract.AnnotationRevisionObjects])
 		out = append(out, r)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Number > out[j].Number })
@@ -107,7 +99,7 @@ func makeRecord(app string, objs []*unstructured.Unstructured, content string) (
 	var gz bytes.Buffer
 	w := gzip.NewWriter(&gz)
 	for _, o := range objs {
-		data, err := yaml.Marshal(withoutSecretValues(o).Object)
+		data, err := yamlout.Marshal(withoutSecretValues(o).Object)
 		if err != nil {
 			return nil, err
 		}
@@ -146,12 +138,12 @@ func (c *Client) writeRecord(ctx context.Context, inv *Inventory, rec *record, i
 		for i, part := range rec.parts[min(1, len(rec.parts)):] {
 			p := &corev1.Secret{
 				ObjectMeta: metav1.ObjectMeta{Name: partName(inv.App, n, i+2), Namespace: inv.Namespace,
-					Labels: map[string]string{LabelApp: inv.App, labelRevisionPart: strconv.Itoa(n)}},
+					Labels: map[string]string{contract.LabelApp: inv.App, contract.LabelRevisionPart: strconv.Itoa(n)}},
 				Type: revisionSecretType,
 				Data: map[string][]byte{manifestsKey: part},
 			}
-			if _, err := secrets.Create(ctx, p, metav1.CreateOptions{FieldManager: FieldManager}); apierrors.IsAlreadyExists(err) {
-				_, err = secrets.Update(ctx, p, metav1.UpdateOptions{FieldManager: FieldManager}) // left by an interrupted write
+			if _, err := secrets.Create(ctx, p, metav1.CreateOptions{FieldManager: contract.FieldManager}); apierrors.IsAlreadyExists(err) {
+				_, err = secrets.Update(ctx, p, metav1.UpdateOptions{FieldManager: contract.FieldManager}) // left by an interrupted write
 				if err != nil {
 					return 0, fmt.Errorf("recording revision %d: %w", n, err)
 				}
@@ -167,17 +159,17 @@ func (c *Client) writeRecord(ctx context.Context, inv *Inventory, rec *record, i
 			ObjectMeta: metav1.ObjectMeta{
 				Name:      revisionName(inv.App, n),
 				Namespace: inv.Namespace,
-				Labels:    map[string]string{LabelApp: inv.App, LabelRevision: strconv.Itoa(n)},
+				Labels:    map[string]string{contract.LabelApp: inv.App, contract.LabelRevision: strconv.Itoa(n)},
 				Annotations: map[string]string{
-					annotationUser: info.User, annotationCommit: info.Commit, annotationCause: info.Cause,
-					annotationImages: strings.Join(rec.images, ","), annotationObjects: strconv.Itoa(rec.objects),
-					annotationParts: strconv.Itoa(max(1, len(rec.parts))), annotationContent: rec.content,
+					contract.AnnotationRevisionUser: info.User, contract.AnnotationRevisionCommit: info.Commit, contract.AnnotationRevisionCause: info.Cause,
+					contract.AnnotationRevisionImages: strings.Join(rec.images, ","), contract.AnnotationRevisionObjects: strconv.Itoa(rec.objects),
+					contract.AnnotationRevisionParts: strconv.Itoa(max(1, len(rec.parts))), contract.AnnotationRevisionContent: rec.content,
 				},
 			},
 			Type: revisionSecretType,
 			Data: map[string][]byte{manifestsKey: first},
 		}
-		_, err = secrets.Create(ctx, s, metav1.CreateOptions{FieldManager: FieldManager})
+		_, err = secrets.Create(ctx, s, metav1.CreateOptions{FieldManager: contract.FieldManager})
 		if apierrors.IsAlreadyExists(err) && attempt < 3 {
 			continue // numbered by someone else meanwhile: take the next number
 		}
@@ -197,7 +189,7 @@ func (c *Client) deleteRevision(ctx context.Context, inv *Inventory, n int) {
 	secrets := c.Kube.CoreV1().Secrets(inv.Namespace)
 	_ = secrets.Delete(ctx, revisionName(inv.App, n), metav1.DeleteOptions{})
 	_ = secrets.DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{
-		LabelSelector: LabelApp + "=" + inv.App + "," + labelRevisionPart + "=" + strconv.Itoa(n)})
+		LabelSelector: contract.LabelApp + "=" + inv.App + "," + contract.LabelRevisionPart + "=" + strconv.Itoa(n)})
 }
 
 // RevisionObjects returns the manifests applied by a revision, its Secrets with
@@ -208,7 +200,7 @@ func (c *Client) RevisionObjects(ctx context.Context, app, namespace string, n i
 		return nil, fmt.Errorf("revision %d of %s: %w", n, app, err)
 	}
 	data := bytes.Clone(s.Data[manifestsKey])
-	parts, _ := strconv.Atoi(s.Annotations[annotationParts])
+	parts, _ := strconv.Atoi(s.Annotations[contract.AnnotationRevisionParts])
 	for i := 2; i <= parts; i++ {
 		p, err := c.Kube.CoreV1().Secrets(namespace).Get(ctx, partName(app, n, i), metav1.GetOptions{})
 		if err != nil {
@@ -231,10 +223,10 @@ func (c *Client) RevisionObjects(ctx context.Context, app, namespace string, n i
 	for _, o := range objs {
 		// Stored as applied; Deploy adds the current label and hash again.
 		l := o.GetLabels()
-		delete(l, LabelPartOf)
+		delete(l, contract.LabelPartOf)
 		o.SetLabels(l)
 		if ann := o.GetAnnotations(); ann != nil {
-			delete(ann, AnnotationApplied)
+			delete(ann, contract.AnnotationApplied)
 			o.SetAnnotations(ann)
 		}
 	}

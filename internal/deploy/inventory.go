@@ -6,29 +6,21 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kube-idp/kube/internal/contract"
 )
 
-// ApplySet labels and annotations (KEP-3659), so that `kubectl` sees the set too.
-const (
-	LabelApplySetID          = "applyset.kubernetes.io/id"
-	LabelPartOf              = "applyset.kubernetes.io/part-of"
-	AnnotationTooling        = "applyset.kubernetes.io/tooling"
-	AnnotationGroupKinds     = "applyset.kubernetes.io/contains-group-kinds"
-	AnnotationAdditionalNSes = "applyset.kubernetes.io/additional-namespaces"
-	LabelApp                 = "kube-idp.dev/app"
-	// inventoryKey holds the identities of the set's objects, one per line, each
-	// with the hash of what was applied: prune needs no list call, and the size
-	// grows by one short line per object.
-	inventoryKey = "inventory"
-	// FieldManager owns every field kube applies.
-	FieldManager = "kube"
-)
+// inventoryKey holds the identities of the set's objects, one per line, each
+// with the hash of what was applied: prune needs no list call, and the size
+// grows by one short line per object.
+const inventoryKey = "inventory"
 
 // Inventory is the set of objects an app owns, recorded in a parent Secret.
 type Inventory struct {
@@ -111,16 +103,16 @@ func (c *Client) writeInventory(ctx context.Context, inv *Inventory, ids []ID, a
 		}
 	}
 	annotations := map[string]string{
-		AnnotationTooling:    FieldManager + "/v1",
-		AnnotationGroupKinds: strings.Join(sortedKeys(gks), ","),
+		contract.AnnotationTooling:    contract.FieldManager + "/v1",
+		contract.AnnotationGroupKinds: strings.Join(sortedKeys(gks), ","),
 	}
 	if len(nss) > 0 {
-		annotations[AnnotationAdditionalNSes] = strings.Join(sortedKeys(nss), ",")
+		annotations[contract.AnnotationAdditionalNSes] = strings.Join(sortedKeys(nss), ",")
 	}
 	s := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: inv.Name, Namespace: inv.Namespace, ResourceVersion: inv.resourceVersion,
-			Labels:      map[string]string{LabelApplySetID: inv.ID, LabelApp: inv.App},
+			Labels:      map[string]string{contract.LabelApplySetID: inv.ID, contract.LabelApp: inv.App},
 			Annotations: annotations,
 		},
 		Type: corev1.SecretType("kube-idp.dev/inventory"),
@@ -129,9 +121,9 @@ func (c *Client) writeInventory(ctx context.Context, inv *Inventory, ids []ID, a
 	var written *corev1.Secret
 	var err error
 	if inv.Exists {
-		written, err = c.Kube.CoreV1().Secrets(inv.Namespace).Update(ctx, s, metav1.UpdateOptions{FieldManager: FieldManager})
+		written, err = c.Kube.CoreV1().Secrets(inv.Namespace).Update(ctx, s, metav1.UpdateOptions{FieldManager: contract.FieldManager})
 	} else {
-		written, err = c.Kube.CoreV1().Secrets(inv.Namespace).Create(ctx, s, metav1.CreateOptions{FieldManager: FieldManager})
+		written, err = c.Kube.CoreV1().Secrets(inv.Namespace).Create(ctx, s, metav1.CreateOptions{FieldManager: contract.FieldManager})
 	}
 	if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
 		return ErrConcurrent
@@ -155,11 +147,4 @@ func uniqueSorted(ids []ID) []ID {
 	return slices.Compact(out)
 }
 
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
-}
+func sortedKeys(m map[string]bool) []string { return slices.Sorted(maps.Keys(m)) }

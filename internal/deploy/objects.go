@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/kube-idp/kube/internal/contract"
 	"github.com/kube-idp/kube/internal/manifest"
 )
 
@@ -165,18 +166,17 @@ func expandList(o *unstructured.Unstructured) ([]*unstructured.Unstructured, err
 	return out, nil
 }
 
-// AnnotationSyncWave orders an app's objects explicitly, as Argo CD does: waves
-// are applied in ascending order (default 0), and each wave is ready (a Job:
-// complete) before the next one is applied. The same manifests deploy in the
-// same order under kube and under Argo CD.
-const AnnotationSyncWave = "argocd.argoproj.io/sync-wave"
+// Sync waves (contract.AnnotationSyncWave) order an app's objects explicitly, as
+// Argo CD does: waves are applied in ascending order (default 0), and each wave is
+// ready (a Job: complete) before the next one is applied. The same manifests
+// deploy in the same order under kube and under Argo CD.
 
 // wave is an object's sync wave (0 when unset or not a number).
 func wave(o *unstructured.Unstructured) int {
 	if o == nil {
 		return 0
 	}
-	w, err := strconv.Atoi(strings.TrimSpace(o.GetAnnotations()[AnnotationSyncWave]))
+	w, err := strconv.Atoi(strings.TrimSpace(o.GetAnnotations()[contract.AnnotationSyncWave]))
 	if err != nil {
 		return 0
 	}

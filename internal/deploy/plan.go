@@ -16,7 +16,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/yaml"
+
+	"github.com/kube-idp/kube/internal/contract"
+	"github.com/kube-idp/kube/internal/yamlout"
 )
 
 // Action is what a deploy does to one object.
@@ -33,10 +35,9 @@ const (
 	Keep Action = "keep"
 )
 
-// AnnotationApplied holds the hash of what kube last applied to an object: with
-// it, an object whose live state still holds every applied value is known
-// unchanged without a dry-run.
-const AnnotationApplied = "kube-idp.dev/applied"
+// Every applied object carries the hash of what kube applied
+// (contract.AnnotationApplied): with it, an object whose live state still holds
+// every applied value is known unchanged without a dry-run.
 
 // Change is the plan for one object, with a unified diff from the live object to
 // what the API server says it would become (server-side dry-run).
@@ -99,7 +100,7 @@ type OwnershipError struct {
 
 func (e *OwnershipError) Error() string {
 	return fmt.Sprintf("%s belongs to another kube inventory (%s=%s): kube never takes over or prunes another app's objects; rename it or remove it from the other app first",
-		e.ID.Short(), LabelPartOf, e.Owner)
+		e.ID.Short(), contract.LabelPartOf, e.Owner)
 }
 
 // PlanOptions describe what to plan.
@@ -207,13 +208,13 @@ func prepare(objs []*unstructured.Unstructured, inv *Inventory, namespace string
 		if labels == nil {
 			labels = map[string]string{}
 		}
-		labels[LabelPartOf] = inv.ID
+		labels[contract.LabelPartOf] = inv.ID
 		o.SetLabels(labels)
 		if scaled[IDOf(o)] {
 			unstructured.RemoveNestedField(o.Object, "spec", "replicas")
 		}
 		ann := o.GetAnnotations()
-		delete(ann, AnnotationApplied)
+		delete(ann, contract.AnnotationApplied)
 		if len(ann) == 0 {
 			ann = nil
 		}
@@ -222,7 +223,7 @@ func prepare(objs []*unstructured.Unstructured, inv *Inventory, namespace string
 		if ann == nil {
 			ann = map[string]string{}
 		}
-		ann[AnnotationApplied] = h
+		ann[contract.AnnotationApplied] = h
 		o.SetAnnotations(ann)
 		out = append(out, o)
 	}
@@ -279,7 +280,7 @@ func compareApplyOrder(a, b Change) int {
 
 func (c *Client) planOne(ctx context.Context, inv *Inventory, o, live *unstructured.Unstructured, crdKinds map[schema.GroupKind]bool, creating map[string]bool, opts PlanOptions) (Change, error) {
 	id := IDOf(o)
-	ch := Change{ID: id, desired: o, live: live, hash: o.GetAnnotations()[AnnotationApplied], wave: wave(o)}
+	ch := Change{ID: id, desired: o, live: live, hash: o.GetAnnotations()[contract.AnnotationApplied], wave: wave(o)}
 	ri, err := c.resource(id)
 	if err != nil {
 		if !crdKinds[id.GroupKind()] {
@@ -306,10 +307,10 @@ func (c *Client) planOne(ctx context.Context, inv *Inventory, o, live *unstructu
 		ch.Diff = cutDiff(diffObjects(id, nil, predicted), opts.FullDiffs)
 		return ch, nil
 	}
-	if owner := live.GetLabels()[LabelPartOf]; owner != "" && owner != inv.ID {
+	if owner := live.GetLabels()[contract.LabelPartOf]; owner != "" && owner != inv.ID {
 		return ch, &OwnershipError{ID: id, Owner: owner}
 	}
-	if live.GetAnnotations()[AnnotationApplied] == ch.hash && contains(live.Object, o.Object) {
+	if live.GetAnnotations()[contract.AnnotationApplied] == ch.hash && contains(live.Object, o.Object) {
 		ch.Action = Unchanged
 		return ch, nil
 	}
@@ -319,13 +320,13 @@ func (c *Client) planOne(ctx context.Context, inv *Inventory, o, live *unstructu
 	}
 	ch.Diff = cutDiff(diffObjects(id, live, predicted), opts.FullDiffs)
 	switch {
-	case live.GetLabels()[LabelPartOf] == "":
+	case live.GetLabels()[contract.LabelPartOf] == "":
 		ch.Action = Adopt
 	case ch.Diff != "":
 		ch.Action = Update
 	default:
 		ch.Action = Unchanged
-		ch.refresh = live.GetAnnotations()[AnnotationApplied] != ch.hash
+		ch.refresh = live.GetAnnotations()[contract.AnnotationApplied] != ch.hash
 	}
 	return ch, nil
 }
@@ -343,7 +344,7 @@ func (c *Client) dryRun(ctx context.Context, ri interface {
 	for {
 		f := force || ch.force
 		predicted, err := ri.Patch(ctx, ch.ID.Name, types.ApplyPatchType, body, metav1.PatchOptions{
-			FieldManager: FieldManager, Force: &f, DryRun: []string{metav1.DryRunAll},
+			FieldManager: contract.FieldManager, Force: &f, DryRun: []string{metav1.DryRunAll},
 		})
 		switch {
 		case err == nil:
@@ -425,7 +426,7 @@ func scaleConflict(err error) bool {
 		return false
 	}
 	for _, c := range st.Status().Details.Causes {
-		if c.Field != ".spec.replicas" || !(strings.Contains(c.Message, `"`+ScaleFieldManager+`"`) || strings.Contains(c.Message, `"kube" with subresource "scale"`)) {
+		if c.Field != ".spec.replicas" || !(strings.Contains(c.Message, `"`+contract.FieldManagerScale+`"`) || strings.Contains(c.Message, `"kube" with subresource "scale"`)) {
 			return false
 		}
 	}
@@ -501,13 +502,13 @@ func clean(o *unstructured.Unstructured) string {
 	for _, f := range [][]string{
 		{"metadata", "managedFields"}, {"metadata", "resourceVersion"}, {"metadata", "generation"},
 		{"metadata", "uid"}, {"metadata", "creationTimestamp"}, {"status"},
-		{"metadata", "annotations", AnnotationApplied},
+		{"metadata", "annotations", contract.AnnotationApplied},
 	} {
 		unstructured.RemoveNestedField(c.Object, f...)
 	}
 	if ann, found, _ := unstructured.NestedMap(c.Object, "metadata", "annotations"); found && len(ann) == 0 {
 		unstructured.RemoveNestedField(c.Object, "metadata", "annotations")
 	}
-	data, _ := yaml.Marshal(c.Object)
+	data, _ := yamlout.Marshal(c.Object)
 	return string(data)
 }

@@ -1,3 +1,8 @@
+//go:build !windows
+
+// Tests on a real API server (internal/testcluster, whose envtest does not build
+// on Windows); the unit tests of the package build everywhere.
+
 package deploy
 
 import (
@@ -22,6 +27,7 @@ import (
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 
+	"github.com/kube-idp/kube/internal/contract"
 	"github.com/kube-idp/kube/internal/testcluster"
 )
 
@@ -175,7 +181,7 @@ func TestLargeRevisionsAreStoredInParts(t *testing.T) {
 	if err != nil || res.Revision != 1 {
 		t.Fatalf("first deploy: %v %+v", err, res)
 	}
-	parts, _ := env.Kube.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{LabelSelector: labelRevisionPart + "=1"})
+	parts, _ := env.Kube.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{LabelSelector: contract.LabelRevisionPart + "=1"})
 	if len(parts.Items) < 1 {
 		t.Fatalf("no parts stored for a %d KiB record", 2100)
 	}
@@ -203,9 +209,9 @@ func TestLargeRevisionsAreStoredInParts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	parts, _ = env.Kube.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{LabelSelector: labelRevisionPart})
+	parts, _ = env.Kube.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{LabelSelector: contract.LabelRevisionPart})
 	for _, p := range parts.Items {
-		if p.Labels[labelRevisionPart] == "1" || p.Labels[labelRevisionPart] == "3" {
+		if p.Labels[contract.LabelRevisionPart] == "1" || p.Labels[contract.LabelRevisionPart] == "3" {
 			t.Errorf("part %s outlived its revision", p.Name)
 		}
 	}
@@ -464,7 +470,7 @@ func TestDriftIsNotHiddenByTheFastPath(t *testing.T) {
 func job(ns, name, runTime string, wave int, ttl *int64) *unstructured.Unstructured {
 	j := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "batch/v1", "kind": "Job",
-		"metadata": map[string]any{"name": name, "namespace": ns, "annotations": map[string]any{AnnotationSyncWave: fmt.Sprint(wave)}},
+		"metadata": map[string]any{"name": name, "namespace": ns, "annotations": map[string]any{contract.AnnotationSyncWave: fmt.Sprint(wave)}},
 		"spec": map[string]any{
 			"template": map[string]any{
 				"metadata": map[string]any{"annotations": map[string]any{"sandbox.kube-idp.dev/run-time": runTime}},
@@ -575,7 +581,7 @@ func TestCRDsAndNamespacesAreNotPrunedSilently(t *testing.T) {
 		t.Fatalf("plan: %+v", res.Plan.Changes)
 	}
 	live, err := crds.Get(ctx, "gadgets.example.com", metav1.GetOptions{})
-	if err != nil || live.GetLabels()[LabelPartOf] != "" {
+	if err != nil || live.GetLabels()[contract.LabelPartOf] != "" {
 		t.Fatalf("the CRD after the deploy: %v, labels %v", err, live.GetLabels())
 	}
 	inv := assertInventoryIsCluster(t, c, "crd", ns)

@@ -15,6 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
+
+	"github.com/kube-idp/kube/internal/contract"
 )
 
 // Process is one long-running workload of an app (a Deployment), as `kube ps`
@@ -83,10 +85,6 @@ func (c *Client) findProcesses(ctx context.Context, app, namespace, name string)
 	return nil, fmt.Errorf("%s has no process %q; its processes: %s", app, name, strings.Join(names, ", "))
 }
 
-// ScaleFieldManager owns the replicas kube scale sets. A field manager of its
-// own: the next deploy recognises it and sets the manifests' count again.
-const ScaleFieldManager = "kube-scale"
-
 // Scale sets the replicas of a process; it returns the previous count. A
 // process that a HorizontalPodAutoscaler scales is refused: the autoscaler
 // would undo it.
@@ -118,7 +116,7 @@ func (c *Client) Scale(ctx context.Context, app, namespace, name string, replica
 		}
 		before = scale.Spec.Replicas
 		scale.Spec.Replicas = replicas
-		_, err = c.Kube.AppsV1().Deployments(namespace).UpdateScale(ctx, name, scale, metav1.UpdateOptions{FieldManager: ScaleFieldManager})
+		_, err = c.Kube.AppsV1().Deployments(namespace).UpdateScale(ctx, name, scale, metav1.UpdateOptions{FieldManager: contract.FieldManagerScale})
 		return err
 	})
 	if err != nil {

@@ -17,11 +17,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/kube-idp/kube/internal/contract"
 	"github.com/kube-idp/kube/internal/progress"
 )
-
-// LabelRun marks the Jobs (and pods) started by `kube run`.
-const LabelRun = "kube-idp.dev/run"
 
 // RunOptions describe a one-off task.
 type RunOptions struct {
@@ -46,7 +44,7 @@ func (c *Client) Run(ctx context.Context, o RunOptions) (int, error) {
 		return 0, err
 	}
 	job := runJob(o, dep)
-	if _, err := c.Kube.BatchV1().Jobs(o.Namespace).Create(ctx, job, metav1.CreateOptions{FieldManager: FieldManager}); err != nil {
+	if _, err := c.Kube.BatchV1().Jobs(o.Namespace).Create(ctx, job, metav1.CreateOptions{FieldManager: contract.FieldManager}); err != nil {
 		return 0, fmt.Errorf("starting the task: %w", err)
 	}
 	o.Progress.Printf("Started job %s/%s from Deployment %s: %s", o.Namespace, job.Name, dep.Name, strings.Join(o.Command, " "))
@@ -101,7 +99,7 @@ func runJob(o RunOptions, dep *appsv1.Deployment) *batchv1.Job {
 		name = name[len(name)-63:]
 		name = strings.TrimLeft(name, "-")
 	}
-	labels := map[string]string{LabelApp: o.App, LabelRun: name}
+	labels := map[string]string{contract.LabelApp: o.App, contract.LabelRun: name}
 	tmpl := dep.Spec.Template.DeepCopy()
 	tmpl.Labels = labels
 	tmpl.Spec.RestartPolicy = corev1.RestartPolicyNever
@@ -112,7 +110,7 @@ func runJob(o RunOptions, dep *appsv1.Deployment) *batchv1.Job {
 	job := &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: name, Namespace: o.Namespace, Labels: labels,
-			Annotations: map[string]string{"kube-idp.dev/command": strings.Join(o.Command, " ")},
+			Annotations: map[string]string{contract.AnnotationCommand: strings.Join(o.Command, " ")},
 		},
 		Spec: batchv1.JobSpec{
 			BackoffLimit: ptr.To[int32](0),

@@ -10,6 +10,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/kube-idp/kube/internal/contract"
 )
 
 // Secret values are never shown and never stored by kube: diffs and plans say
@@ -18,11 +20,8 @@ import (
 // values as they are now (see docs/deploy.md).
 
 const (
-	// annotationSecretKeys, on a Secret inside a revision record, lists the keys
-	// whose values were left out.
-	annotationSecretKeys = "kube-idp.dev/secret-keys"
-	lastApplied          = "kubectl.kubernetes.io/last-applied-configuration"
-	masked               = "***"
+	lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+	masked      = "***"
 )
 
 func isSecret(o *unstructured.Unstructured) bool {
@@ -100,7 +99,7 @@ func withoutSecretValues(o *unstructured.Unstructured) *unstructured.Unstructure
 		ann = map[string]string{}
 	}
 	delete(ann, lastApplied)
-	ann[annotationSecretKeys] = strings.Join(keys, ",")
+	ann[contract.AnnotationSecretKeys] = strings.Join(keys, ",")
 	o.SetAnnotations(ann)
 	return o
 }
@@ -121,11 +120,11 @@ func (e *SecretNotStoredError) Error() string {
 func (c *Client) restoreSecretValues(ctx context.Context, objs []*unstructured.Unstructured) error {
 	for _, o := range objs {
 		ann := o.GetAnnotations()
-		keyList, recorded := ann[annotationSecretKeys]
+		keyList, recorded := ann[contract.AnnotationSecretKeys]
 		if !isSecret(o) || !recorded {
 			continue
 		}
-		delete(ann, annotationSecretKeys)
+		delete(ann, contract.AnnotationSecretKeys)
 		o.SetAnnotations(ann)
 		id := IDOf(o)
 		if keyList == "" {

@@ -1,10 +1,14 @@
+//go:build !windows
+
+// Tests on a real API server (internal/testcluster, whose envtest does not build
+// on Windows); the unit tests of the package build everywhere.
+
 package deploy
 
 import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -14,57 +18,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/kube-idp/kube/internal/contract"
 	"github.com/kube-idp/kube/internal/testcluster"
 )
 
-func secret(ns, password string) *unstructured.Unstructured {
-	return &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "v1", "kind": "Secret",
-		"metadata":   map[string]any{"name": "db", "namespace": ns},
-		"stringData": map[string]any{"password": password},
-		"data":       map[string]any{"user": base64.StdEncoding.EncodeToString([]byte("app-user-0001"))},
-	}}
-}
-
-// leaks reports which of the values (in clear or base64) text contains.
-func leaks(text string, values ...string) []string {
-	var out []string
-	for _, v := range values {
-		for _, form := range []string{v, base64.StdEncoding.EncodeToString([]byte(v))} {
-			if strings.Contains(text, form) {
-				out = append(out, form)
-			}
-		}
-	}
-	return out
-}
-
-func TestMaskSecrets(t *testing.T) {
-	live := secret("ns", "old-password-1")
-	live.SetAnnotations(map[string]string{lastApplied: `{"stringData":{"password":"old-password-1"}}`})
-	next := secret("ns", "new-password-2")
-	d := diffObjects(IDOf(next), live, next)
-	for _, want := range []string{"password: '*** (before)'", "password: '*** (after)'", "user: '***'", lastApplied + ": '***'"} {
-		if !strings.Contains(d, want) {
-			t.Errorf("diff lacks %q:\n%s", want, d)
-		}
-	}
-	if l := leaks(d, "old-password-1", "new-password-2", "app-user-0001"); l != nil {
-		t.Errorf("diff shows %v:\n%s", l, d)
-	}
-	// A new Secret: every value masked.
-	if d := diffObjects(IDOf(next), nil, next); !strings.Contains(d, "password: '***'") || leaks(d, "new-password-2", "app-user-0001") != nil {
-		t.Errorf("new Secret:\n%s", d)
-	}
-	// Other kinds are untouched.
-	cm := configMap("ns", "a")
-	if d := diffObjects(IDOf(cm), nil, cm); !strings.Contains(d, "k: a") {
-		t.Errorf("ConfigMap diff masked:\n%s", d)
-	}
-}
-
-// Secret values are never shown (diff, plan, JSON) nor stored in revisions; a
-// rollback keeps a Secret's current values and refuses when the Secret is gone.
 func TestSecretValuesAreNeverShownOrStored(t *testing.T) {
 	env := testcluster.Sandbox(t)
 	ctx := context.Background()
@@ -100,7 +57,7 @@ func TestSecretValuesAreNeverShownOrStored(t *testing.T) {
 	if res.Revision != 2 {
 		t.Fatalf("revision %d", res.Revision)
 	}
-	revs, err := env.Kube.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{LabelSelector: LabelRevision})
+	revs, err := env.Kube.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{LabelSelector: contract.LabelRevision})
 	if err != nil || len(revs.Items) != 2 {
 		t.Fatalf("revisions: %v %d", err, len(revs.Items))
 	}
@@ -113,7 +70,7 @@ func TestSecretValuesAreNeverShownOrStored(t *testing.T) {
 		if l := leaks(string(data), values...); l != nil {
 			t.Fatalf("revision %s stores %v:\n%s", r.Name, l, data)
 		}
-		if !strings.Contains(string(data), annotationSecretKeys+": password,user") {
+		if !strings.Contains(string(data), contract.AnnotationSecretKeys+": password,user") {
 			t.Fatalf("revision %s does not list the Secret's keys:\n%s", r.Name, data)
 		}
 	}

@@ -6,8 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"time"
@@ -135,14 +133,6 @@ func Build(o CreateOptions) (*forkv1.Fork, error) {
 		f.Spec.Workloads = append(f.Spec.Workloads, w)
 	}
 	return f, nil
-}
-
-// Owner is who runs the command: git's user.email, else $USER.
-func Owner() string {
-	if out, err := exec.Command("git", "config", "user.email").Output(); err == nil && strings.TrimSpace(string(out)) != "" {
-		return strings.TrimSpace(string(out))
-	}
-	return os.Getenv("USER")
 }
 
 // Client talks to a cluster's Fork API.

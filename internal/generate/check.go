@@ -2,6 +2,7 @@ package generate
 
 import (
 	"fmt"
+	"maps"
 	"path"
 	"regexp"
 	"slices"
@@ -84,14 +85,7 @@ func credentialPaths(d doc) []string {
 	return out
 }
 
-func sortedMapKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
+func sortedMapKeys(m map[string]any) []string { return slices.Sorted(maps.Keys(m)) }
 
 // outputPath is where an object's manifest goes: kubernetes/<cluster>/<file>.
 // The kind and name were checked as Kubernetes names; the joined path is checked

@@ -11,13 +11,13 @@ import (
 	"sort"
 	"strings"
 
-	yamlv2 "go.yaml.in/yaml/v2"
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/client-go/kubernetes/scheme"
 
 	"github.com/kube-idp/kube/internal/spec"
+	"github.com/kube-idp/kube/internal/yamlout"
 )
 
 // TemplateVersion changes whenever the output for the same spec changes, so that a
@@ -52,14 +52,18 @@ func Generate(f *spec.File, root string) ([]File, error) {
 		b := &builder{f: f, root: root, cluster: cluster}
 		for i := range f.Generates {
 			g := &f.Generates[i]
-			c := common(g)
+			gen, ok := g.Spec.(Generator)
+			if !ok {
+				return nil, fmt.Errorf("%s:%d: generator %q is not one of kube generate's", f.Path, g.Loc.Pos.Line, g.Kind)
+			}
+			c := gen.Base()
 			if !slices.Contains(c.Clusters, cluster) {
 				continue
 			}
 			at := func(format string, args ...any) {
 				problems = append(problems, spec.Error{File: f.Path, Pos: g.Loc.Pos, Msg: fmt.Sprintf(format, args...)})
 			}
-			objs, err := b.objects(g)
+			objs, err := gen.Objects(b)
 			if err != nil {
 				at("%v", err)
 				continue
@@ -83,7 +87,7 @@ func Generate(f *spec.File, root string) ([]File, error) {
 					continue
 				}
 				file := File{Cluster: cluster, Path: p, Kind: kind, Name: name}
-				file.Content, err = render(d, header(specName, generatorName(g), g.Loc.Pos.Line, patched[d.key()]))
+				file.Content, err = render(d, header(specName, gen.Describe(), g.Loc.Pos.Line, patched[d.key()]))
 				if err != nil {
 					return nil, err
 				}
@@ -118,54 +122,6 @@ func FileName(kind, name string) string {
 		return "namespace.yaml"
 	}
 	return strings.ToLower(kind) + "-" + name + ".yaml"
-}
-
-func common(g *spec.Generator) *spec.Common {
-	switch {
-	case g.Namespace != nil:
-		return &g.Namespace.Common
-	case g.Web != nil:
-		return &g.Web.Common
-	case g.Worker != nil:
-		return &g.Worker.Common
-	case g.CronJob != nil:
-		return &g.CronJob.Common
-	case g.ServiceAccount != nil:
-		return &g.ServiceAccount.Common
-	case g.ConfigMap != nil:
-		return &g.ConfigMap.Common
-	case g.Route != nil:
-		return &g.Route.Common
-	case g.ArgoCD != nil:
-		return &g.ArgoCD.Common
-	case g.Fork != nil:
-		return &g.Fork.Common
-	}
-	return &spec.Common{}
-}
-
-func generatorName(g *spec.Generator) string {
-	switch {
-	case g.Namespace != nil:
-		return "namespace"
-	case g.Web != nil:
-		return fmt.Sprintf("web %q", g.Web.Name)
-	case g.Worker != nil:
-		return fmt.Sprintf("worker %q", g.Worker.Name)
-	case g.CronJob != nil:
-		return fmt.Sprintf("cronjob %q", g.CronJob.Name)
-	case g.ServiceAccount != nil:
-		return fmt.Sprintf("serviceAccount %q", g.ServiceAccount.Name)
-	case g.ConfigMap != nil:
-		return fmt.Sprintf("configMap %q", g.ConfigMap.Name)
-	case g.Route != nil:
-		return fmt.Sprintf("route %q", g.Route.Name)
-	case g.ArgoCD != nil:
-		return "argocdApplication"
-	case g.Fork != nil:
-		return "fork"
-	}
-	return "?"
 }
 
 func header(specName, generator string, line int, patches []string) string {
@@ -329,10 +285,10 @@ func convertNumbers(v any) any {
 }
 
 // render writes the header and the object as YAML with sorted keys: the same bytes
-// on every run and machine. It marshals the map directly (yaml.v2 sorts keys)
-// instead of going through JSON, which halves the cost.
+// on every run and machine (yamlout renders maps directly, without a JSON
+// round trip, which halves the cost).
 func render(d doc, header string) ([]byte, error) {
-	data, err := yamlv2.Marshal(d.obj)
+	data, err := yamlout.Marshal(d.obj)
 	if err != nil {
 		return nil, err
 	}

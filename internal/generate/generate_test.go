@@ -62,7 +62,7 @@ func assertCurrent(t *testing.T, r *Report) {
 
 // The seed's example writes exactly kubernetes/sandbox/namespace.yaml.
 func TestSeedExample(t *testing.T) {
-	f, err := spec.Parse("myapp/kube-generate.yaml", []byte("generates:\n- namespace:\n    clusters:\n    - sandbox\n"))
+	f, err := ParseSpec("myapp/kube-generate.yaml", []byte("generates:\n- namespace:\n    clusters:\n    - sandbox\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestSeedExample(t *testing.T) {
 
 // Output is byte-identical run after run (map order, time, machine do not leak in).
 func TestGenerateIsDeterministic(t *testing.T) {
-	f, err := spec.Load("../../examples/billing/kube-generate.yaml")
+	f, err := LoadSpec("../../examples/billing/kube-generate.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +205,7 @@ func TestInvalidSpecWritesNothing(t *testing.T) {
 }
 
 func TestPatchThatMatchesNothingIsAnError(t *testing.T) {
-	f, err := spec.Parse("a/kube-generate.yaml", []byte(`
+	f, err := ParseSpec("a/kube-generate.yaml", []byte(`
 generates:
 - worker:
     name: w
@@ -234,7 +234,7 @@ func BenchmarkGenerateApp(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		f, err := spec.Parse("../../examples/billing/kube-generate.yaml", data)
+		f, err := ParseSpec("../../examples/billing/kube-generate.yaml", data)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -6,7 +6,8 @@ import (
 	"io/fs"
 	"path/filepath"
 	"runtime"
-	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/kube-idp/kube/internal/spec"
 )
@@ -53,7 +54,7 @@ func Repo(dir, specPath string, update bool) *Report {
 		r.Err, r.Error = err, err.Error()
 		return r
 	}
-	f, err := spec.Load(specPath)
+	f, err := LoadSpec(specPath)
 	if errors.Is(err, fs.ErrNotExist) {
 		return fail(fmt.Errorf("no %s: write one (kube generate --schema lists every key; docs/generate.md has examples) or pass --file", specPath))
 	}
@@ -80,16 +81,14 @@ func Repo(dir, specPath string, update bool) *Report {
 // reports in the order of dirs.
 func Fleet(dirs []string, update bool) []*Report {
 	reports := make([]*Report, len(dirs))
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	var wg sync.WaitGroup
+	var eg errgroup.Group
+	eg.SetLimit(runtime.GOMAXPROCS(0))
 	for i, d := range dirs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
+		eg.Go(func() error {
 			reports[i] = Repo(d, "", update)
-		}()
+			return nil // a repository's failure is in its report
+		})
 	}
-	wg.Wait()
+	_ = eg.Wait()
 	return reports
 }

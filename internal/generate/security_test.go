@@ -188,7 +188,7 @@ generates:
 		}
 	}
 	// Without KEY=, the file name would be the key, which the API refuses.
-	f, err := spec.Parse(filepath.Join(repo, spec.FileName), []byte("app: api\ngenerates:\n- configMap: {name: ok, clusters: [sandbox], files: [..passwd]}\n"))
+	f, err := ParseSpec(filepath.Join(repo, spec.FileName), []byte("app: api\ngenerates:\n- configMap: {name: ok, clusters: [sandbox], files: [..passwd]}\n"))
 	if err == nil || !strings.Contains(err.Error(), `key "..passwd" (from file ..passwd) is not a valid ConfigMap key`) || !strings.Contains(err.Error(), "KEY=..passwd") {
 		t.Fatalf("Parse() = %v, %v", f, err)
 	}

@@ -2,38 +2,10 @@ package sandbox
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"strings"
-	"syscall"
-	"time"
 )
-
-// lockFile takes an exclusive advisory lock on path, waiting until ctx is done.
-// It serialises builds and up/down between processes (parallel test packages).
-func lockFile(ctx context.Context, path string) (unlock func(), err error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); _ = f.Close() }, nil
-		}
-		if err != syscall.EWOULDBLOCK {
-			f.Close()
-			return nil, fmt.Errorf("locking %s: %w", path, err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("waiting for another kube process holding %s: %w", path, ctx.Err())
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
 
 // tailFile returns the last n lines of a file, or a note that it is unreadable.
 func tailFile(path string, n int) string {

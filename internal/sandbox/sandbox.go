@@ -15,10 +15,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -82,6 +80,9 @@ func (s *Sandbox) Up(ctx context.Context, opts UpOptions) (alreadyUp bool, err e
 	p := opts.Progress
 	if opts.Nodes == 0 {
 		opts.Nodes = DefaultNodes
+	}
+	if why := supported(); why != "" {
+		return false, errors.New(why)
 	}
 	if err := os.MkdirAll(filepath.Dir(s.Dir), 0o755); err != nil {
 		return false, err
@@ -268,15 +269,15 @@ func (s *Sandbox) Down(ctx context.Context) (bool, error) {
 	return true, s.teardown(ctx, comps)
 }
 
-// teardown asks kwokctl to delete the cluster, then ends any process still using
-// the sandbox directory (kwokctl may be gone or have failed), then removes it.
+// teardown asks kwokctl to delete the cluster, then ends any component still
+// running (kwokctl may be gone or have failed), then removes the directory.
 func (s *Sandbox) teardown(ctx context.Context, comps Components) error {
 	if _, err := os.Stat(comps.Bin("kwokctl")); err == nil {
 		if _, err := os.Stat(s.clusterDir()); err == nil {
 			_ = s.kwokctl(ctx, comps, "delete", "cluster", "--name", s.Name)
 		}
 	}
-	if err := killProcessesUsing(s.Dir, 10*time.Second); err != nil {
+	if err := s.stopProcesses(10 * time.Second); err != nil {
 		return err
 	}
 	if err := os.RemoveAll(s.Dir); err != nil {
@@ -285,63 +286,38 @@ func (s *Sandbox) teardown(ctx context.Context, comps Components) error {
 	return nil
 }
 
-// ProcessesUsing lists the processes whose command line mentions dir: every
-// component of a sandbox is started with paths inside its directory.
-func ProcessesUsing(dir string) []int {
-	entries, _ := os.ReadDir("/proc")
+// Processes are the ids of the sandbox's components that run, from kwokctl's
+// pid files (no /proc scan: the same on macOS as on Linux).
+func (s *Sandbox) Processes() []int {
 	var pids []int
-	self := os.Getpid()
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == self {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || !strings.Contains(string(cmdline), dir+"/") {
-			continue
-		}
-		if processAlive(pid) {
-			pids = append(pids, pid)
+	for _, c := range s.components() {
+		if c.Running {
+			pids = append(pids, c.PID)
 		}
 	}
-	sort.Ints(pids)
 	return pids
 }
 
-func killProcessesUsing(dir string, grace time.Duration) error {
-	pids := ProcessesUsing(dir)
+// stopProcesses asks the sandbox's components to stop, then kills those still
+// running after grace.
+func (s *Sandbox) stopProcesses(grace time.Duration) error {
+	pids := s.Processes()
 	for _, pid := range pids {
-		_ = syscall.Kill(pid, syscall.SIGTERM)
+		terminate(pid)
 	}
 	deadline := time.Now().Add(grace)
 	for len(pids) > 0 && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
-		pids = ProcessesUsing(dir)
+		pids = s.Processes()
 	}
 	for _, pid := range pids {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
+		kill(pid)
 	}
 	time.Sleep(100 * time.Millisecond)
-	if left := ProcessesUsing(dir); len(left) > 0 {
+	if left := s.Processes(); len(left) > 0 {
 		return fmt.Errorf("processes %v of the sandbox did not stop", left)
 	}
 	return nil
-}
-
-// processAlive is true for a running process (not a zombie).
-func processAlive(pid int) bool {
-	if syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true // not Linux: trust kill(0)
-	}
-	// Field 3, after the parenthesised command name, is the state.
-	if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && i+2 < len(stat) {
-		return stat[i+2] != 'Z'
-	}
-	return true
 }
 
 func checkPortFree(port int) error {

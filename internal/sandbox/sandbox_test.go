@@ -9,8 +9,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
+	"time"
 )
 
 // requirement returns the version of module required in a go.mod file.
@@ -170,21 +170,40 @@ func TestBuildWithoutGoSaysSo(t *testing.T) {
 	}
 }
 
-func TestProcessesUsingFindsOnlyMatchingCommandLines(t *testing.T) {
-	dir := t.TempDir()
-	// The path is sh's $0, so it is in sh's command line only.
-	cmd := exec.Command("sh", "-c", "sleep 30", dir+"/marker")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+// The sandbox knows its processes from kwokctl's pid files: running ones are
+// listed, exited ones and stale files are not.
+func TestProcessesComeFromPidFiles(t *testing.T) {
+	isolate(t)
+	sb, err := Open("pids")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(sb.clusterDir(), "pids")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sleep", "30")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _, _ = cmd.Process.Wait() }()
-	pids := ProcessesUsing(dir)
-	if len(pids) != 1 || pids[0] != cmd.Process.Pid {
-		t.Fatalf("ProcessesUsing = %v, want [%d]", pids, cmd.Process.Pid)
+	defer func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() }()
+	done := exec.Command("true")
+	if err := done.Run(); err != nil {
+		t.Fatal(err)
 	}
-	if other := ProcessesUsing(t.TempDir()); len(other) != 0 {
-		t.Fatalf("ProcessesUsing(unrelated) = %v", other)
+	for name, pid := range map[string]int{"etcd": cmd.Process.Pid, "kube-apiserver": done.Process.Pid} {
+		if err := os.WriteFile(filepath.Join(dir, name+".pid"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := sb.Processes(); len(got) != 1 || got[0] != cmd.Process.Pid {
+		t.Fatalf("Processes() = %v, want [%d]", got, cmd.Process.Pid)
+	}
+	if err := sb.stopProcesses(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got := sb.Processes(); len(got) != 0 {
+		t.Fatalf("after stopProcesses: %v", got)
 	}
 }
 

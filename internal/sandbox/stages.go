@@ -9,6 +9,8 @@ import (
 	nodeheartbeat "sigs.k8s.io/kwok/kustomize/stage/node/heartbeat-with-lease"
 	podfast "sigs.k8s.io/kwok/kustomize/stage/pod/fast"
 	"sigs.k8s.io/yaml"
+
+	"github.com/kube-idp/kube/internal/contract"
 )
 
 // PodLogLines are what every container of the sandbox logs.
@@ -30,10 +32,10 @@ func podLog(at time.Time) string {
 const (
 	// AnnotationExitCode on a Job's pod makes it terminate with this exit code
 	// (and fail when it is not 0) instead of succeeding.
-	AnnotationExitCode = "sandbox.kube-idp.dev/exit-code"
+	AnnotationExitCode = contract.AnnotationSandboxExitCode
 	// AnnotationRunTime on a Job's pod keeps it running this long (a Go duration,
 	// e.g. "5s") before it ends.
-	AnnotationRunTime = "sandbox.kube-idp.dev/run-time"
+	AnnotationRunTime = contract.AnnotationSandboxRunTime
 )
 
 // podExitStage ends a Job's pod with the exit code of its annotation.

@@ -95,9 +95,17 @@ func (s *Sandbox) Status(ctx context.Context) Status {
 }
 
 // RESTConfig is the admin client configuration of a running sandbox.
-func (s *Sandbox) RESTConfig() (*rest.Config, error) {
+// Kubeconfig is the path of the admin kubeconfig of the running sandbox.
+func (s *Sandbox) Kubeconfig() (string, error) {
 	if _, err := os.Stat(s.KubeconfigPath()); err != nil {
-		return nil, fmt.Errorf("sandbox %q is not running (no %s): start it with `kube sandbox up`", s.Name, s.KubeconfigPath())
+		return "", fmt.Errorf("sandbox %q is not running (no %s): start it with `kube sandbox up`", s.Name, s.KubeconfigPath())
+	}
+	return s.KubeconfigPath(), nil
+}
+
+func (s *Sandbox) RESTConfig() (*rest.Config, error) {
+	if _, err := s.Kubeconfig(); err != nil {
+		return nil, err
 	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", s.KubeconfigPath())
 	if err != nil {

@@ -1,10 +1,13 @@
-package spec
+package spec_test
 
 import (
 	"errors"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/kube-idp/kube/internal/generate"
+	. "github.com/kube-idp/kube/internal/spec"
 )
 
 // Parse must survive any file: no panic, and either a spec or errors that all
@@ -27,9 +30,9 @@ func FuzzParse(f *testing.F) {
 	f.Add("generates:\n- configMap: {name: c, clusters: [qa], files: [\"../x\", \"k=/etc/passwd\"]}\n")
 	f.Add("generates:\n- web: &w {clusters: [qa], image: r/a, tag: '1', env: {A: *w}}\n")
 	f.Fuzz(func(t *testing.T, in string) {
-		file, err := Parse("app/kube-generate.yaml", []byte(in))
+		file, err := generate.ParseSpec("app/kube-generate.yaml", []byte(in))
 		if err == nil {
-			if file == nil || len(file.Generates) == 0 || !validName(file.App) {
+			if file == nil || len(file.Generates) == 0 || !ValidName(file.App) {
 				t.Fatalf("accepted an invalid spec: %+v", file)
 			}
 			return

@@ -4,26 +4,48 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/kube-idp/kube/internal/strictyaml"
-
 	"go.yaml.in/yaml/v3"
+
+	"github.com/kube-idp/kube/internal/strictyaml"
 )
 
-// Kinds lists the generator keys in the order they are documented.
-func Kinds() []string {
-	fields, _ := strictyaml.StructFields(strictyaml.Value(&Generator{}).Type())
-	return strictyaml.Keys(fields)
-}
-
+// DecodeYAML checks that an entry of generates is a mapping with one key and
+// keeps it; the settings are decoded once the kinds are known (decodeGenerators).
 func (g *Generator) DecodeYAML(d *strictyaml.Decoder, n *yaml.Node) {
+	g.Loc = Loc{Pos: strictyaml.At(n), Keys: map[string]Pos{}}
 	if n.Kind != yaml.MappingNode || len(n.Content) != 2 {
-		d.Errorf(n, "each entry of generates is a mapping with exactly one generator (%s), got %s", strings.Join(Kinds(), ", "), describeEntry(n))
+		g.node = n // reported with the kinds' names
 		return
 	}
-	d.DecodeStruct(n, strictyaml.Value(g))
-	k, v := n.Content[0], n.Content[1]
-	if strictyaml.IsNull(v) {
-		d.Errorf(v, "generator %q needs its settings, at least clusters: [...]", k.Value)
+	g.Kind = n.Content[0].Value
+	g.Loc.Keys[g.Kind] = strictyaml.At(n.Content[0])
+	g.node = n
+}
+
+// decodeGenerators decodes each entry's settings into its kind's type.
+func decodeGenerators(d *strictyaml.Decoder, f *File, kinds Kinds) {
+	for i := range f.Generates {
+		g := &f.Generates[i]
+		n := g.node
+		if n == nil {
+			continue
+		}
+		if n.Kind != yaml.MappingNode || len(n.Content) != 2 {
+			d.Errorf(n, "each entry of generates is a mapping with exactly one generator (%s), got %s", strings.Join(kinds.Keys(), ", "), describeEntry(n))
+			continue
+		}
+		k, v := n.Content[0], n.Content[1]
+		kind, ok := kinds.find(k.Value)
+		if !ok {
+			d.UnknownKey(k, kinds.Keys())
+			continue
+		}
+		if strictyaml.IsNull(v) {
+			d.Errorf(v, "generator %q needs its settings, at least clusters: [...]", k.Value)
+			continue
+		}
+		g.Spec = kind.New()
+		d.Decode(v, strictyaml.Value(g.Spec))
 	}
 }
 
@@ -41,19 +63,20 @@ func describeEntry(n *yaml.Node) string {
 	return "keys " + strings.Join(ks, ", ")
 }
 
-// Load reads, decodes, defaults and validates a spec file. The error, if any, is
-// Errors: every problem of the file.
-func Load(path string) (*File, error) {
+// Load reads, decodes, defaults and validates a spec file whose generators are
+// kinds (internal/generate's registry). The error, if any, is Errors: every
+// problem of the file.
+func Load(path string, kinds Kinds) (*File, error) {
 	data, err := strictyaml.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return Parse(path, data)
+	return Parse(path, data, kinds)
 }
 
 // Parse is Load for data already read; path is used in messages and defaults
 // (the app name is the name of its directory).
-func Parse(path string, data []byte) (*File, error) {
+func Parse(path string, data []byte, kinds Kinds) (*File, error) {
 	root, errs := strictyaml.Parse(path, data)
 	if len(errs) == 1 && errs[0].Msg == strictyaml.ErrEmpty {
 		errs[0].Msg += "; it needs at least generates: (see kube generate --schema)"
@@ -65,11 +88,12 @@ func Parse(path string, data []byte) (*File, error) {
 	// A document that is not a mapping has no key positions: checks point at it.
 	f := &File{Path: path, Loc: Loc{Pos: strictyaml.At(root)}}
 	d.Decode(root, strictyaml.Value(f))
+	decodeGenerators(d, f, kinds)
 	// Validate even a partly decoded file, so that one run reports everything, but
 	// drop what only repeats a decoding error on the same line.
 	decodeErrs := d.Reset()
 	applyDefaults(f, path)
-	validate(d, f, filepath.Dir(path))
+	validate(d, f, filepath.Dir(path), kinds)
 	if errs := strictyaml.Merge(decodeErrs, d.Errs()); errs != nil {
 		return nil, errs
 	}

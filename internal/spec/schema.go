@@ -5,10 +5,20 @@ import (
 	"reflect"
 )
 
-// Schema returns the JSON Schema (draft 2020-12) of kube-generate.yaml, derived from
-// the same Go types the loader decodes, so the two cannot drift apart.
-func Schema() map[string]any {
+// Schema returns the JSON Schema (draft 2020-12) of kube-generate.yaml with these
+// generators, derived from the same Go types the loader decodes, so the two
+// cannot drift apart.
+func Schema(kinds Kinds) map[string]any {
 	s := schemaOf(reflect.TypeOf(File{}))
+	gen := map[string]any{"type": "object", "minProperties": 1, "maxProperties": 1, "additionalProperties": false}
+	props := map[string]any{}
+	for _, k := range kinds {
+		p := schemaOf(reflect.TypeOf(k.New()))
+		p["description"] = k.Doc
+		props[k.Key] = p
+	}
+	gen["properties"] = props
+	s["properties"].(map[string]any)["generates"].(map[string]any)["items"] = gen
 	s["$schema"] = "https://json-schema.org/draft/2020-12/schema"
 	s["$id"] = "https://kube-idp.dev/schemas/kube-generate.json"
 	s["title"] = FileName
@@ -59,9 +69,6 @@ func structSchema(t reflect.Type) map[string]any {
 	s := map[string]any{"type": "object", "properties": props, "additionalProperties": false}
 	if len(required) > 0 {
 		s["required"] = required
-	}
-	if t == reflect.TypeOf(Generator{}) {
-		s["minProperties"], s["maxProperties"] = 1, 1
 	}
 	return s
 }

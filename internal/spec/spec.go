@@ -5,9 +5,7 @@
 package spec
 
 import (
-	"path"
-	"path/filepath"
-	"strings"
+	"slices"
 
 	"go.yaml.in/yaml/v3"
 
@@ -35,30 +33,67 @@ type File struct {
 	Path string `yaml:"-"`
 }
 
-// Generator is one entry of `generates`: exactly one of the fields is set.
+// Generator is one entry of generates: a mapping with one key, the generator's
+// kind, whose value is its settings.
 type Generator struct {
-	Namespace      *NamespaceGen      `yaml:"namespace" doc:"The app's Namespace."`
-	Web            *WebGen            `yaml:"web" doc:"A Deployment serving HTTP with its Service, probes, and optional HorizontalPodAutoscaler and PodDisruptionBudget."`
-	Worker         *WorkerGen         `yaml:"worker" doc:"A Deployment of a background process (no Service)."`
-	CronJob        *CronJobGen        `yaml:"cronjob" doc:"A CronJob; failures are announced to the app's Slack channel by the CronJob notifier."`
-	ServiceAccount *ServiceAccountGen `yaml:"serviceAccount" doc:"A ServiceAccount."`
-	ConfigMap      *ConfigMapGen      `yaml:"configMap" doc:"A ConfigMap from files and literal values."`
-	Route          *RouteGen          `yaml:"route" doc:"Host routing to a Service: a Gateway API HTTPRoute (default) or an Ingress."`
-	ArgoCD         *ArgoCDGen         `yaml:"argocdApplication" doc:"An Argo CD Application that deploys kubernetes/<cluster>/ by GitOps."`
-	Fork           *ForkGen           `yaml:"fork" doc:"Enables kube fork in the app's namespace: the RoleBinding that lets kube-controller make fork copies there."`
-	Loc            Loc
+	// Kind is the entry's key (web, worker, ...).
+	Kind string
+	// Spec holds the settings, of the type the kind registered; nil when the
+	// entry could not be decoded.
+	Spec GeneratorSpec
+	Loc  Loc
+
+	node *yaml.Node // the entry, decoded once the kinds are known
+}
+
+// GeneratorSpec is a generator's settings. Each generator (internal/generate,
+// one file each) defines its own, with its defaults and checks; kube generate
+// adds how it makes objects.
+type GeneratorSpec interface {
+	// Base returns the keys every generator has.
+	Base() *Common
+	// Describe names it in file headers and messages, e.g. `web "api"`.
+	Describe() string
+	// Default fills in the defaults; f is the whole file, defaulted already.
+	Default(f *File)
+	// Validate reports what is wrong, every problem at its position.
+	Validate(v *Validator)
+}
+
+// Kind registers a generator: its key in generates, its documentation, and a
+// constructor of its settings (a pointer to a struct that strictyaml decodes).
+type Kind struct {
+	Key string
+	Doc string
+	New func() GeneratorSpec
+}
+
+// Kinds are the generators a spec may use.
+type Kinds []Kind
+
+// Keys lists the generator keys, sorted.
+func (ks Kinds) Keys() []string {
+	out := make([]string, len(ks))
+	for i, k := range ks {
+		out[i] = k.Key
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (ks Kinds) find(key string) (Kind, bool) {
+	for _, k := range ks {
+		if k.Key == key {
+			return k, true
+		}
+	}
+	return Kind{}, false
 }
 
 // Common are the keys every generator has.
 type Common struct {
 	Clusters []string `yaml:"clusters" required:"true" doc:"Clusters to generate for, from the file's cluster names."`
 	Patches  []Patch  `yaml:"patches" doc:"Changes the templates do not cover, applied last: strategic merge or JSON patch."`
-}
-
-// NamespaceGen generates the Namespace.
-type NamespaceGen struct {
-	Common `yaml:",inline"`
-	Labels map[string]string `yaml:"labels" doc:"Extra labels, e.g. for Pod Security admission."`
 }
 
 // Container is what web, worker and cronjob run.
@@ -80,135 +115,6 @@ type Resources struct {
 	MemoryLimit string `yaml:"memoryLimit" doc:"Memory limit when it must differ from the request."`
 	CPULimit    string `yaml:"cpuLimit" doc:"CPU limit; default none (throttling hurts latency)."`
 	Loc         Loc
-}
-
-// WebGen generates a web process: Deployment + Service (+ HPA, PDB).
-type WebGen struct {
-	Common    `yaml:",inline"`
-	Container `yaml:",inline"`
-	Name      string            `yaml:"name" doc:"Process name. Default: the app name."`
-	Replicas  PerCluster[int32] `yaml:"replicas" doc:"Replicas per cluster (ignored when autoscale is set). Default: 2."`
-	Port      int32             `yaml:"port" doc:"Container port serving HTTP. Default: 8080."`
-	Health    string            `yaml:"health" doc:"HTTP path of the readiness and liveness probes. Default: /healthz."`
-	Autoscale *Autoscale        `yaml:"autoscale" doc:"HorizontalPodAutoscaler on CPU."`
-	PDB       *PDB              `yaml:"pdb" doc:"PodDisruptionBudget. Default: maxUnavailable 1 when more than one replica."`
-	Loc       Loc
-}
-
-// Autoscale configures a HorizontalPodAutoscaler.
-type Autoscale struct {
-	Min PerCluster[int32] `yaml:"min" required:"true" doc:"Minimum replicas."`
-	Max PerCluster[int32] `yaml:"max" required:"true" doc:"Maximum replicas."`
-	CPU int32             `yaml:"cpu" doc:"Target CPU utilisation in percent. Default: 70."`
-	Loc Loc
-}
-
-// PDB configures a PodDisruptionBudget.
-type PDB struct {
-	MaxUnavailable string `yaml:"maxUnavailable" doc:"Number or percentage, e.g. 1 or 25%."`
-	Disabled       bool   `yaml:"disabled" doc:"No PodDisruptionBudget."`
-	Loc            Loc
-}
-
-// WorkerGen generates a background process: a Deployment without Service.
-type WorkerGen struct {
-	Common    `yaml:",inline"`
-	Container `yaml:",inline"`
-	Name      string            `yaml:"name" required:"true" doc:"Process name, e.g. worker."`
-	Replicas  PerCluster[int32] `yaml:"replicas" doc:"Replicas per cluster. Default: 1."`
-	Loc       Loc
-}
-
-// CronJobGen generates a CronJob.
-type CronJobGen struct {
-	Common            `yaml:",inline"`
-	Container         `yaml:",inline"`
-	Name              string             `yaml:"name" required:"true" doc:"CronJob name."`
-	Schedule          PerCluster[string] `yaml:"schedule" required:"true" doc:"Cron schedule (5 fields), per cluster."`
-	TimeZone          string             `yaml:"timeZone" doc:"IANA time zone of the schedule. Default: Etc/UTC."`
-	ConcurrencyPolicy string             `yaml:"concurrencyPolicy" doc:"Allow, Forbid or Replace. Default: Forbid."`
-	Deadline          string             `yaml:"deadline" doc:"Longest a run may take (Go duration, e.g. 30m) before it is stopped and reported. Default: 1h."`
-	Retries           int32              `yaml:"retries" doc:"Pod retries before the run fails. Default: 0."`
-	History           *History           `yaml:"history" doc:"How many finished Jobs to keep."`
-	Suspend           PerCluster[bool]   `yaml:"suspend" doc:"Suspend the schedule, per cluster."`
-	Notify            string             `yaml:"notify" doc:"Slack channel for failures. Default: the file's slack."`
-	Loc               Loc
-}
-
-// History limits of a CronJob.
-type History struct {
-	Succeeded int32 `yaml:"succeeded" doc:"Default: 3."`
-	Failed    int32 `yaml:"failed" doc:"Default: 3."`
-	Loc       Loc
-}
-
-// ServiceAccountGen generates a ServiceAccount.
-type ServiceAccountGen struct {
-	Common      `yaml:",inline"`
-	Name        string            `yaml:"name" doc:"Default: the app name."`
-	Annotations map[string]string `yaml:"annotations" doc:"E.g. a cloud IAM role binding."`
-	Loc         Loc
-}
-
-// ConfigMapGen generates a ConfigMap.
-type ConfigMapGen struct {
-	Common `yaml:",inline"`
-	Name   string            `yaml:"name" required:"true" doc:"ConfigMap name."`
-	Files  []string          `yaml:"files" doc:"Files (relative to this spec, inside the repository) whose contents become keys named after them; KEY=PATH names the key."`
-	Data   map[string]string `yaml:"data" doc:"Literal keys and values."`
-	Loc    Loc
-}
-
-// ConfigFile is one entry of a configMap's files: the key and the file.
-type ConfigFile struct {
-	Key, Path string
-}
-
-// FileEntries splits the files entries: "PATH" (the key is the file's name) or
-// "KEY=PATH", as kubectl create configmap --from-file takes them.
-func (c *ConfigMapGen) FileEntries() []ConfigFile {
-	out := make([]ConfigFile, len(c.Files))
-	for i, f := range c.Files {
-		if k, p, ok := strings.Cut(f, "="); ok {
-			out[i] = ConfigFile{Key: k, Path: p}
-			continue
-		}
-		out[i] = ConfigFile{Key: path.Base(filepath.ToSlash(f)), Path: f}
-	}
-	return out
-}
-
-// RouteGen generates host routing to a Service.
-type RouteGen struct {
-	Common       `yaml:",inline"`
-	Name         string             `yaml:"name" doc:"Default: the app name."`
-	Kind         string             `yaml:"kind" doc:"httproute (Gateway API, default) or ingress."`
-	Host         PerCluster[string] `yaml:"host" required:"true" doc:"Host name, per cluster."`
-	Path         string             `yaml:"path" doc:"Path prefix. Default: /."`
-	Service      string             `yaml:"service" doc:"Service to route to. Default: the app name (the web process)."`
-	Port         int32              `yaml:"port" doc:"Service port. Default: 80."`
-	Gateway      string             `yaml:"gateway" doc:"Gateway as NAMESPACE/NAME (httproute). Default: gateway-system/public."`
-	IngressClass string             `yaml:"ingressClass" doc:"IngressClass (ingress). Default: the cluster's default."`
-	Loc          Loc
-}
-
-// ArgoCDGen generates an Argo CD Application per cluster.
-type ArgoCDGen struct {
-	Common    `yaml:",inline"`
-	Repo      string `yaml:"repo" required:"true" doc:"Git URL of this repository."`
-	Revision  string `yaml:"revision" doc:"Branch, tag or commit. Default: HEAD."`
-	Project   string `yaml:"project" doc:"Argo CD project. Default: default."`
-	Namespace string `yaml:"namespace" doc:"Namespace where Argo CD runs. Default: argocd."`
-	Server    string `yaml:"server" doc:"Destination API server. Default: https://kubernetes.default.svc."`
-	AutoSync  bool   `yaml:"autoSync" doc:"Sync automatically, with prune and self-heal."`
-	Loc       Loc
-}
-
-// ForkGen enables forks of the app's workloads in its namespace.
-type ForkGen struct {
-	Common     `yaml:",inline"`
-	Controller string `yaml:"controller" doc:"kube-controller's service account as NAMESPACE/NAME. Default: kube-idp-system/kube-controller."`
-	Loc        Loc
 }
 
 // Patch changes generated objects after the templates.

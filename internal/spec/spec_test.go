@@ -1,4 +1,4 @@
-package spec
+package spec_test
 
 import (
 	"encoding/json"
@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kube-idp/kube/internal/generate"
+	. "github.com/kube-idp/kube/internal/spec"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -20,7 +23,7 @@ func TestErrorsGolden(t *testing.T) {
 	}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			_, err := Load(f)
+			_, err := generate.LoadSpec(f)
 			var errs Errors
 			if !errors.As(err, &errs) {
 				t.Fatalf("Load() error = %v, want Errors", err)
@@ -50,7 +53,7 @@ func TestErrorsGolden(t *testing.T) {
 
 // A credential is refused without ever being echoed.
 func TestCredentialValueNeverInMessage(t *testing.T) {
-	_, err := Load("testdata/errors/credential.yaml")
+	_, err := generate.LoadSpec("testdata/errors/credential.yaml")
 	if err == nil {
 		t.Fatal("credential accepted")
 	}
@@ -69,7 +72,7 @@ func TestDefaults(t *testing.T) {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	f, err := Parse(filepath.Join(dir, FileName), []byte(`
+	f, err := generate.ParseSpec(filepath.Join(dir, FileName), []byte(`
 slack: "#team"
 generates:
 - web: {clusters: [qa], image: r/a, tag: "1"}
@@ -81,18 +84,18 @@ generates:
 	if f.App != "my-app" || f.Namespace != "my-app" || strings.Join(f.Clusters, ",") != "sandbox,qa,prod" {
 		t.Errorf("file defaults: app %q namespace %q clusters %v", f.App, f.Namespace, f.Clusters)
 	}
-	w := f.Generates[0].Web
+	w := f.Generates[0].Spec.(*generate.WebGen)
 	if w.Name != "my-app" || w.Port != 8080 || w.Replicas.For("qa") != 2 || w.Health != "/healthz" {
 		t.Errorf("web defaults: %+v", w)
 	}
-	c := f.Generates[1].CronJob
+	c := f.Generates[1].Spec.(*generate.CronJobGen)
 	if c.Notify != "#team" || c.ConcurrencyPolicy != "Forbid" || c.TimeZone != "Etc/UTC" || c.History.Failed != 3 {
 		t.Errorf("cronjob defaults: %+v", c)
 	}
 }
 
 func TestPerCluster(t *testing.T) {
-	f, err := Parse("x/"+FileName, []byte(`
+	f, err := generate.ParseSpec("x/"+FileName, []byte(`
 app: a
 generates:
 - web:
@@ -105,7 +108,7 @@ generates:
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := f.Generates[0].Web
+	w := f.Generates[0].Spec.(*generate.WebGen)
 	if w.Replicas.For("qa") != 2 || w.Replicas.For("prod") != 6 {
 		t.Errorf("replicas: %+v", w.Replicas)
 	}
@@ -115,10 +118,10 @@ generates:
 }
 
 func TestSchemaCoversEveryGenerator(t *testing.T) {
-	s := Schema()
+	s := generate.Schema()
 	items := s["properties"].(map[string]any)["generates"].(map[string]any)["items"].(map[string]any)
 	props := items["properties"].(map[string]any)
-	for _, k := range Kinds() {
+	for _, k := range generate.Kinds.Keys() {
 		if _, ok := props[k]; !ok {
 			t.Errorf("schema lacks generator %q", k)
 		}
@@ -135,7 +138,7 @@ func TestCommittedSchemaIsCurrent(t *testing.T) {
 	enc := json.NewEncoder(&b)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(Schema()); err != nil {
+	if err := enc.Encode(generate.Schema()); err != nil {
 		t.Fatal(err)
 	}
 	const path = "../../docs/kube-generate.schema.json"

@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -264,7 +266,7 @@ func (d *Decoder) DecodeStruct(n *yaml.Node, v reflect.Value) {
 		k, val := n.Content[i], n.Content[i+1]
 		idx, ok := fields[k.Value]
 		if !ok {
-			d.Errorf(k, "unknown key %q%s; allowed: %s", k.Value, suggest(k.Value, Keys(fields)), strings.Join(Keys(fields), ", "))
+			d.UnknownKey(k, Keys(fields))
 			continue
 		}
 		if _, dup := loc.Keys[k.Value]; dup {
@@ -282,6 +284,11 @@ func (d *Decoder) DecodeStruct(n *yaml.Node, v reflect.Value) {
 	if f := v.FieldByName("Loc"); f.IsValid() && f.Type() == locType {
 		f.Set(reflect.ValueOf(loc))
 	}
+}
+
+// UnknownKey reports a key that is not among allowed, suggesting the closest.
+func (d *Decoder) UnknownKey(k *yaml.Node, allowed []string) {
+	d.Errorf(k, "unknown key %q%s; allowed: %s", k.Value, suggest(k.Value, allowed), strings.Join(allowed, ", "))
 }
 
 // StructFields maps each key of a struct to its field (following `yaml:",inline"`
@@ -321,14 +328,7 @@ func yamlName(f reflect.StructField) string {
 }
 
 // Keys returns the keys of m, sorted.
-func Keys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func Keys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 // IsNull is true for an explicit or implicit null.
 func IsNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }

@@ -1,3 +1,8 @@
+//go:build !windows
+
+// Tests on a real API server (internal/testcluster, whose envtest does not build
+// on Windows); the unit tests of the package build everywhere.
+
 package testcluster
 
 import (

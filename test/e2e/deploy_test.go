@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -275,5 +276,56 @@ func TestRunReturnsTheTaskExitCode(t *testing.T) {
 		if strings.Contains(p.Name, "-run-") {
 			t.Errorf("task pod %s carries the app's selector labels", p.Name)
 		}
+	}
+}
+
+// During an incident the person at the keyboard may not have the repository:
+// --app and -n (and -c) are enough for the commands about a deployed app.
+func TestAppCommandsWithoutACheckout(t *testing.T) {
+	_, ns, dir, name := appEnv(t)
+	for _, replicas := range []int{1, 2} {
+		app{ns: ns, replicas: replicas, cpu: "10m"}.write(t, dir)
+		if r := kube(t, nil, "deploy", "-f", dir, "--app", name, "--yes", "--timeout", "1m"); r.code != 0 {
+			t.Fatalf("deploy: exit %d\n%s", r.code, r.stderr)
+		}
+	}
+	nowhere := t.TempDir() // no kube-generate.yaml, no manifests
+	app := []string{"-c", "local", "--app", name, "-n", ns}
+	run := func(args ...string) result {
+		t.Helper()
+		cmd := exec.Command(kubeBin, args...)
+		cmd.Dir = nowhere
+		var out, errOut strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		err := cmd.Run()
+		r := result{stdout: out.String(), stderr: errOut.String()}
+		if ee, ok := err.(*exec.ExitError); ok {
+			r.code = ee.ExitCode()
+		}
+		return r
+	}
+	if r := run(append([]string{"status"}, app...)...); r.code != 0 || !strings.Contains(r.stdout, "Deployment/web") {
+		t.Fatalf("status: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := run(append([]string{"history", "-o", "yaml"}, app...)...); r.code != 0 || !strings.Contains(r.stdout, "- cause: deploy") || !strings.Contains(r.stdout, "revision: 2") {
+		t.Fatalf("history -o yaml: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := run(append([]string{"ps"}, app...)...); r.code != 0 || !strings.Contains(r.stdout, "web: 2/2 ready") {
+		t.Fatalf("ps: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r := run(append([]string{"rollback", "--yes", "-o", "json"}, app...)...)
+	var res struct {
+		RolledBackTo int `json:"rolledBackTo"`
+		Revision     int `json:"revision"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &res); r.code != 0 || err != nil || res.RolledBackTo != 1 || res.Revision != 3 {
+		t.Fatalf("rollback -o json: exit %d, %v\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+	if r := run(append([]string{"scale", "web=3", "-o", "json"}, app...)...); r.code != 0 || !strings.Contains(r.stdout, `"before": 1`) || !strings.Contains(r.stdout, `"after": 3`) {
+		t.Fatalf("scale -o json: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// Without --app there is nothing to go on, and kube says what to pass.
+	if r := run("-c", "local", "status"); r.code != 2 || !strings.Contains(r.stderr, "--app NAME [-n NAMESPACE]") {
+		t.Fatalf("status with nothing named: exit %d\n%s", r.code, r.stderr)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/kube-idp/kube/internal/contract"
 	"github.com/kube-idp/kube/internal/deploy"
 	"github.com/kube-idp/kube/internal/testcluster"
 )
@@ -148,7 +149,7 @@ func labelledObjects(t *testing.T, env *testcluster.Env, ns string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sel := metav1.ListOptions{LabelSelector: deploy.LabelPartOf + "=" + inv.Labels[deploy.LabelApplySetID]}
+	sel := metav1.ListOptions{LabelSelector: contract.LabelPartOf + "=" + inv.Labels[contract.LabelApplySetID]}
 	var out []string
 	cms, _ := env.Kube.CoreV1().ConfigMaps(ns).List(ctx, sel)
 	for _, o := range cms.Items {

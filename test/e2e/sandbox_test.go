@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -212,7 +214,7 @@ func TestSandboxLifecycle(t *testing.T) {
 	if !strings.Contains(r.stdout, "state:      running") || !strings.Contains(r.stdout, "kwok-node-2  ") {
 		t.Fatalf("up output lacks the running state or the nodes:\n%s", r.stdout)
 	}
-	pids := sandbox.ProcessesUsing(sb.Dir)
+	pids := processesUsing(sb.Dir)
 	if len(pids) < 5 {
 		t.Fatalf("processes of the sandbox = %v, want at least 5", pids)
 	}
@@ -221,7 +223,7 @@ func TestSandboxLifecycle(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stderr, "already up; nothing to do") {
 		t.Fatalf("second up: exit %d\n%s", r.code, r.stderr)
 	}
-	if again := sandbox.ProcessesUsing(sb.Dir); !equal(again, pids) {
+	if again := processesUsing(sb.Dir); !equal(again, pids) {
 		t.Fatalf("second up changed the processes: %v -> %v", pids, again)
 	}
 
@@ -271,7 +273,7 @@ func TestSandboxLifecycle(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("down: exit %d: %s", r.code, r.stderr)
 	}
-	if left := sandbox.ProcessesUsing(sb.Dir); len(left) > 0 {
+	if left := processesUsing(sb.Dir); len(left) > 0 {
 		t.Fatalf("processes left after down: %v", left)
 	}
 	if _, err := os.Stat(sb.Dir); !os.IsNotExist(err) {
@@ -322,7 +324,7 @@ func TestSandboxUpInterruptedLeavesNothing(t *testing.T) {
 	t.Cleanup(func() { kube(t, []string{"KUBE_STATE_DIR=" + stateDir}, "sandbox", "down", "--name", "e2e-int") })
 	// Wait until kwokctl has started at least one component besides itself.
 	deadline := time.Now().Add(time.Minute)
-	for len(sandbox.ProcessesUsing(sb.Dir)) < 2 {
+	for len(processesUsing(sb.Dir)) < 2 {
 		if time.Now().After(deadline) {
 			t.Fatal("no process of the sandbox appeared")
 		}
@@ -338,10 +340,35 @@ func TestSandboxUpInterruptedLeavesNothing(t *testing.T) {
 	if !strings.Contains(errOut.String(), "interrupted") {
 		t.Errorf("stderr does not say it was interrupted:\n%s", errOut.String())
 	}
-	if left := sandbox.ProcessesUsing(sb.Dir); len(left) > 0 {
+	if left := processesUsing(sb.Dir); len(left) > 0 {
 		t.Fatalf("processes left after an interrupted up: %v", left)
 	}
 	if _, err := os.Stat(sb.Dir); !os.IsNotExist(err) {
 		t.Fatalf("%s still exists after an interrupted up", sb.Dir)
 	}
+}
+
+// processesUsing lists the processes whose command line mentions dir, from /proc:
+// an independent check that no component of a sandbox escaped its pid files (the
+// tests run on Linux; kube itself reads the pid files).
+func processesUsing(dir string) []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !strings.Contains(string(cmdline), dir+"/") {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if i := strings.LastIndexByte(string(stat), ')'); err == nil && i >= 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
+			continue // a zombie
+		}
+		pids = append(pids, pid)
+	}
+	sort.Ints(pids)
+	return pids
 }

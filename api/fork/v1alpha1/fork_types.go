@@ -3,6 +3,8 @@ package v1alpha1
 import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kube-idp/kube/internal/contract"
 )
 
 // Condition types of a Fork.
@@ -25,12 +27,12 @@ const (
 // only label of a copy's pods besides LabelWorkload, so that no Service of the
 // shared system can ever select a copy.
 const (
-	LabelIdentifier = "fork.kube-idp.dev/identifier"
-	LabelWorkload   = "fork.kube-idp.dev/workload"
+	LabelIdentifier = contract.LabelForkIdentifier
+	LabelWorkload   = contract.LabelForkWorkload
 	// LabelManaged marks shared objects the controller owns (Istio VirtualServices).
-	LabelManaged = "fork.kube-idp.dev/managed"
+	LabelManaged = contract.LabelForkManaged
 	// Finalizer removes a fork's rules from shared objects before it goes.
-	Finalizer = "fork.kube-idp.dev/routes"
+	Finalizer = contract.FinalizerFork
 )
 
 // TTL reference points.

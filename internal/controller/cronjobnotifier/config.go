@@ -8,33 +8,35 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/kube-idp/kube/internal/contract"
 )
 
 // Annotations read and written by the notifier.
 const (
 	// AnnotationChannel on a CronJob (written by kube generate) names its Slack channel.
-	AnnotationChannel = "kube-idp.dev/notify-channel"
+	AnnotationChannel = contract.AnnotationNotifyChannel
 	// AnnotationOptIn on a Job not owned by a CronJob makes it notify too.
-	AnnotationOptIn = "kube-idp.dev/notify"
+	AnnotationOptIn = contract.AnnotationNotify
 	// AnnotationState on a Job records the delivery: "pending:<kind>" once decided,
 	// "sent:<kind>" once delivered, "none" when there is nothing to say, and
 	// "rejected:<kind>" when Slack refused it for good.
-	AnnotationState = "kube-idp.dev/notification"
+	AnnotationState = contract.AnnotationNotification
 	// AnnotationStuckAfter on a CronJob overrides how long a run may stay active
 	// before "still running" is announced (a Go duration, e.g. 2h).
-	AnnotationStuckAfter = "kube-idp.dev/notify-after"
+	AnnotationStuckAfter = contract.AnnotationNotifyAfter
 	// AnnotationStuckState on a Job records the "still running" delivery, like
 	// AnnotationState does for the outcome.
-	AnnotationStuckState = "kube-idp.dev/stuck-notification"
+	AnnotationStuckState = contract.AnnotationStuckNotification
 	// AnnotationLastOutcome on a CronJob is the outcome of its last finished run
 	// ("failed" or "succeeded"), to announce a recovery.
-	AnnotationLastOutcome = "kube-idp.dev/last-outcome"
+	AnnotationLastOutcome = contract.AnnotationLastOutcome
 	// AnnotationMissedAt on a CronJob is the schedule time of the last missed run
 	// announced; the episode lasts until a run starts after it.
-	AnnotationMissedAt = "kube-idp.dev/missed-schedule"
+	AnnotationMissedAt = contract.AnnotationMissedSchedule
 	// AnnotationMissedState on a CronJob records the missed-schedule delivery,
 	// like AnnotationState does on a Job.
-	AnnotationMissedState = "kube-idp.dev/missed-notification"
+	AnnotationMissedState = contract.AnnotationMissedState
 )
 
 // Config is the notifier's cluster-wide configuration.

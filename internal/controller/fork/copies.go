@@ -8,6 +8,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	forkv1 "github.com/kube-idp/kube/api/fork/v1alpha1"
+	"github.com/kube-idp/kube/internal/contract"
 )
 
 // copyName is the name of a fork's copy of an object.
@@ -21,7 +22,7 @@ func copyLabels(id, source string) map[string]string {
 
 // ownedLabels mark every object made for a fork.
 func ownedLabels(id string) map[string]string {
-	return map[string]string{forkv1.LabelIdentifier: id, "app.kubernetes.io/managed-by": "kube-fork"}
+	return map[string]string{forkv1.LabelIdentifier: id, contract.LabelManagedBy: "kube-fork"}
 }
 
 // desiredDeployment fills dst as the fork's copy of src with w's overrides.

@@ -1,0 +1,37 @@
+package generate
+
+import (
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/kube-idp/kube/internal/spec"
+)
+
+// Kinds are the generators of kube-generate.yaml. Adding one is a new file with
+// its settings (fields, defaults, checks, objects) and one line here.
+var Kinds = spec.Kinds{
+	namespaceKind,
+	webKind,
+	workerKind,
+	cronJobKind,
+	serviceAccountKind,
+	configMapKind,
+	routeKind,
+	argoCDKind,
+	forkKind,
+}
+
+// Generator is a generator's settings and how it makes its objects for one
+// cluster.
+type Generator interface {
+	spec.GeneratorSpec
+	Objects(b *builder) ([]runtime.Object, error)
+}
+
+// LoadSpec reads a kube-generate.yaml with kube's generators.
+func LoadSpec(path string) (*spec.File, error) { return spec.Load(path, Kinds) }
+
+// ParseSpec is LoadSpec for data already read.
+func ParseSpec(path string, data []byte) (*spec.File, error) { return spec.Parse(path, data, Kinds) }
+
+// Schema is the JSON Schema of kube-generate.yaml with kube's generators.
+func Schema() map[string]any { return spec.Schema(Kinds) }

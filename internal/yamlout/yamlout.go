@@ -1,0 +1,52 @@
+// Package yamlout renders YAML, the one way kube does it: manifests written by
+// kube generate, revisions, diffs and -o yaml. Objects as maps (unstructured)
+// are rendered directly, with sorted keys, so the same object is the same bytes
+// on every machine; anything else goes through its JSON form first, so that
+// JSON field names and omitempty apply, as in kubectl's output.
+package yamlout
+
+import (
+	"bytes"
+	"encoding/json"
+
+	"go.yaml.in/yaml/v2"
+)
+
+// Marshal renders v as YAML.
+func Marshal(v any) ([]byte, error) {
+	if m, ok := v.(map[string]any); ok {
+		return yaml.Marshal(m)
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var generic any
+	if err := dec.Decode(&generic); err != nil {
+		return nil, err
+	}
+	return yaml.Marshal(numbers(generic))
+}
+
+// numbers turns JSON numbers back into integers or floats, as YAML writes them.
+func numbers(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, x := range t {
+			t[k] = numbers(x)
+		}
+	case []any:
+		for i, x := range t {
+			t[i] = numbers(x)
+		}
+	case json.Number:
+		if i, err := t.Int64(); err == nil {
+			return i
+		}
+		f, _ := t.Float64()
+		return f
+	}
+	return v
+}

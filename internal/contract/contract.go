@@ -95,4 +95,7 @@ const (
 	// FieldManagerScale owns the replicas kube scale sets; the next deploy
 	// recognises it and sets the manifests' count again.
 	FieldManagerScale = "kube-scale"
+	// FieldManagerHandOver keeps the replicas kube applied when an autoscaler
+	// arrives, until the autoscaler sets its own.
+	FieldManagerHandOver = "kube-autoscaler-handover"
 )

@@ -179,6 +179,17 @@ func (c *Client) applyOne(ctx context.Context, ch Change, opts ApplyOptions) err
 	if err != nil {
 		return err
 	}
+	if ch.handOver != nil {
+		// Another manager takes the replicas over first (the transfer the API's
+		// server-side apply documentation describes); a conflict means someone
+		// else owns them already, which is as good.
+		handOver := fmt.Appendf(nil, `{"apiVersion":%q,"kind":%q,"metadata":{"name":%q,"namespace":%q},"spec":{"replicas":%d}}`,
+			ch.desired.GetAPIVersion(), ch.desired.GetKind(), ch.ID.Name, ch.ID.Namespace, *ch.handOver)
+		no := false
+		if _, err := ri.Patch(ctx, ch.ID.Name, types.ApplyPatchType, handOver, metav1.PatchOptions{FieldManager: contract.FieldManagerHandOver, Force: &no}); err != nil && !apierrors.IsConflict(err) {
+			return applyError(ch.ID, err)
+		}
+	}
 	force := opts.ForceConflicts || ch.force
 	_, err = ri.Patch(ctx, ch.ID.Name, types.ApplyPatchType, body, metav1.PatchOptions{FieldManager: contract.FieldManager, Force: &force})
 	if err != nil && !force && scaleConflict(err) {

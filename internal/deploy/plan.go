@@ -52,6 +52,10 @@ type Change struct {
 	hash          string
 	// force takes .spec.replicas back from kube scale.
 	force bool
+	// handOver: the replicas kube applied before an autoscaler came, handed to
+	// another field manager before kube stops applying them, so that the
+	// workload keeps its count instead of falling to the default of 1.
+	handOver *int64
 	// refresh: unchanged, but applied without kube's hash (an older kube did);
 	// applied when the deploy applies anything else, so that the next plan is fast.
 	refresh bool
@@ -151,12 +155,13 @@ func (c *Client) MakePlan(ctx context.Context, o PlanOptions) (*Plan, error) {
 		}
 	}
 	crdKinds := definedKinds(desired)
+	scaled := autoscaled(desired, o.Namespace)
 	changes := make([]Change, len(desired))
 	eg, ectx := errgroup.WithContext(ctx)
 	eg.SetLimit(workers)
 	for i, d := range desired {
 		eg.Go(func() error {
-			ch, err := c.planOne(ectx, inv, d, live[IDOf(d)], crdKinds, creating, o)
+			ch, err := c.planOne(ectx, inv, d, live[IDOf(d)], scaled[IDOf(d)], crdKinds, creating, o)
 			changes[i] = ch
 			return err
 		})
@@ -230,6 +235,26 @@ func prepare(objs []*unstructured.Unstructured, inv *Inventory, namespace string
 	return out
 }
 
+// appliedReplicas are a workload's replicas when kube's apply owns them.
+func appliedReplicas(live *unstructured.Unstructured) *int64 {
+	n, found, _ := unstructured.NestedInt64(live.Object, "spec", "replicas")
+	if !found {
+		return nil
+	}
+	for _, m := range live.GetManagedFields() {
+		if m.Manager != contract.FieldManager || m.Operation != metav1.ManagedFieldsOperationApply || m.Subresource != "" || m.FieldsV1 == nil {
+			continue
+		}
+		var fields struct {
+			Spec map[string]json.RawMessage `json:"f:spec"`
+		}
+		if json.Unmarshal(m.FieldsV1.Raw, &fields) == nil && fields.Spec["f:replicas"] != nil {
+			return &n
+		}
+	}
+	return nil
+}
+
 // autoscaled are the workloads that a HorizontalPodAutoscaler of objs targets.
 func autoscaled(objs []*unstructured.Unstructured, namespace string) map[ID]bool {
 	out := map[ID]bool{}
@@ -278,7 +303,7 @@ func compareApplyOrder(a, b Change) int {
 	return strings.Compare(a.ID.String(), b.ID.String())
 }
 
-func (c *Client) planOne(ctx context.Context, inv *Inventory, o, live *unstructured.Unstructured, crdKinds map[schema.GroupKind]bool, creating map[string]bool, opts PlanOptions) (Change, error) {
+func (c *Client) planOne(ctx context.Context, inv *Inventory, o, live *unstructured.Unstructured, scaled bool, crdKinds map[schema.GroupKind]bool, creating map[string]bool, opts PlanOptions) (Change, error) {
 	id := IDOf(o)
 	ch := Change{ID: id, desired: o, live: live, hash: o.GetAnnotations()[contract.AnnotationApplied], wave: wave(o)}
 	ri, err := c.resource(id)
@@ -314,6 +339,9 @@ func (c *Client) planOne(ctx context.Context, inv *Inventory, o, live *unstructu
 		ch.Action = Unchanged
 		return ch, nil
 	}
+	if scaled {
+		ch.handOver = appliedReplicas(live)
+	}
 	predicted, err := c.dryRun(ctx, ri, &ch, opts.ForceConflicts)
 	if err != nil {
 		return ch, err
@@ -337,7 +365,13 @@ func (c *Client) planOne(ctx context.Context, inv *Inventory, o, live *unstructu
 func (c *Client) dryRun(ctx context.Context, ri interface {
 	Patch(context.Context, string, types.PatchType, []byte, metav1.PatchOptions, ...string) (*unstructured.Unstructured, error)
 }, ch *Change, force bool) (*unstructured.Unstructured, error) {
-	body, err := ch.desired.MarshalJSON()
+	desired := ch.desired
+	if ch.handOver != nil {
+		// The apply keeps the count (see Change.handOver): predict that.
+		desired = desired.DeepCopy()
+		_ = unstructured.SetNestedField(desired.Object, *ch.handOver, "spec", "replicas")
+	}
+	body, err := desired.MarshalJSON()
 	if err != nil {
 		return nil, err
 	}
@@ -419,14 +453,15 @@ func number(v any) any {
 
 // scaleConflict tells whether an apply conflicts only on .spec.replicas with the
 // field manager of kube scale (or the old kube scale, manager kube on the scale
-// subresource).
+// subresource), or with the hand-over to an autoscaler the manifests no longer have.
 func scaleConflict(err error) bool {
 	st, ok := err.(apierrors.APIStatus)
 	if !ok || !apierrors.IsConflict(err) || st.Status().Details == nil || len(st.Status().Details.Causes) == 0 {
 		return false
 	}
 	for _, c := range st.Status().Details.Causes {
-		if c.Field != ".spec.replicas" || !(strings.Contains(c.Message, `"`+contract.FieldManagerScale+`"`) || strings.Contains(c.Message, `"kube" with subresource "scale"`)) {
+		if c.Field != ".spec.replicas" || !(strings.Contains(c.Message, `"`+contract.FieldManagerScale+`"`) ||
+			strings.Contains(c.Message, `"`+contract.FieldManagerHandOver+`"`) || strings.Contains(c.Message, `"kube" with subresource "scale"`)) {
 			return false
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -19,12 +20,12 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 
 	"github.com/kube-idp/kube/internal/contract"
@@ -341,27 +342,45 @@ func TestScaleAndDeployAgree(t *testing.T) {
 			"minReplicas":    int64(3), "maxReplicas": int64(6),
 		},
 	}}
-	if _, err := c.Deploy(ctx, Options{App: "sc", Namespace: ns, Objects: append(objs, hpa)}); err != nil {
-		t.Fatal(err)
-	}
-	// The autoscaler's controller sets the replicas (as the HPA would).
-	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		scale, err := env.Kube.AppsV1().Deployments(ns).GetScale(ctx, "web", metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		scale.Spec.Replicas = 4
-		_, err = env.Kube.AppsV1().Deployments(ns).UpdateScale(ctx, "web", scale, metav1.UpdateOptions{FieldManager: "horizontal-pod-autoscaler"})
-		return err
-	})
+	// Adding the autoscaler: the manifests' replicas go, and the workload keeps
+	// its 2 until the autoscaler changes them (it used to fall to the default
+	// of 1 for a moment, as with kubectl apply).
+	w, err := env.Kube.AppsV1().Deployments(ns).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=web", ResourceVersion: d.ResourceVersion})
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer w.Stop()
 	if _, err := c.Deploy(ctx, Options{App: "sc", Namespace: ns, Objects: append(objs, hpa)}); err != nil {
+		t.Fatal(err)
+	}
+	// The sandbox's controller manager runs the real autoscaler: below its
+	// minimum, it scales to 3.
+	var seen []int32
+	timeout := time.After(time.Minute)
+	for len(seen) == 0 || seen[len(seen)-1] != 3 {
+		select {
+		case ev := <-w.ResultChan():
+			if dep, ok := ev.Object.(*appsv1.Deployment); ok {
+				seen = append(seen, *dep.Spec.Replicas)
+			}
+		case <-timeout:
+			t.Fatalf("the autoscaler did not scale to its minimum of 3; replicas seen: %v", seen)
+		}
+	}
+	if slices.Min(seen) < 2 {
+		t.Fatalf("adding the autoscaler dropped the replicas: %v", seen)
+	}
+	plan, err = c.MakePlan(ctx, PlanOptions{App: "sc", Namespace: ns, Objects: append(objs, hpa)})
+	if err != nil || plan.Changes[0].Action != Unchanged {
+		t.Fatalf("plan of an autoscaled workload: %v\n%+v", err, plan)
+	}
+	changed := deployment(ns, "web", 2)
+	changed.SetAnnotations(map[string]string{"release": "2"})
+	if _, err := c.Deploy(ctx, Options{App: "sc", Namespace: ns, Objects: []*unstructured.Unstructured{changed, hpa}}); err != nil {
 		t.Fatalf("deploy of an autoscaled workload: %v", err)
 	}
 	d, _ = env.Kube.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
-	if *d.Spec.Replicas != 4 {
+	if *d.Spec.Replicas != 3 {
 		t.Fatalf("the deploy changed the autoscaler's replicas to %d", *d.Spec.Replicas)
 	}
 	if _, err := c.Scale(ctx, "sc", ns, "web", 1); err == nil || !strings.Contains(err.Error(), "scaled by HorizontalPodAutoscaler web") {

@@ -6,6 +6,10 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/kube-idp/kube/internal/version.Version=$(VERSION) \
            -X github.com/kube-idp/kube/internal/sandbox.DefaultToolsDir=$(CURDIR)/hack/tools
 GOFILES  = $(shell find . -name '*.go' -not -path './.git/*')
+# The Go modules with code of ours besides the main one: servicex is its own
+# module (services import it without kube's dependencies), and so is the
+# example service that proves it. hack/test.sh tests the same list.
+export MODULES := servicex examples/orders
 
 .PHONY: all build test unit lint demo bench clean generate fuzz cross
 CONTROLLER_GEN = $(GO) tool -modfile=$(CURDIR)/hack/codegen/go.mod controller-gen
@@ -23,17 +27,18 @@ generate:
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/install
 	$(CONTROLLER_GEN) rbac:roleName=kube-controller paths=./internal/controller/... output:rbac:artifacts:config=config/install
 
-## lint: gofmt and go vet
+## lint: gofmt and go vet, in every module
 lint:
 	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	@for m in $(MODULES); do (cd $$m && echo "go vet ($$m)" && GOWORK=off $(GO) vet ./...) || exit 1; done
 
 ## demo: the developer flow on the local sandbox: start it (building it the first time), check the
 ## examples' generated manifests, deploy one, show its status
 demo: build
 	$(BIN)/kube sandbox up
 	$(BIN)/kube version
-	$(BIN)/kube generate examples/billing examples/storefront
+	$(BIN)/kube generate examples/billing examples/storefront examples/orders
 	cd examples/billing && $(BIN)/kube deploy -c local --yes --timeout 2m
 	cd examples/billing && $(BIN)/kube status -c local
 	BIN=$(BIN) hack/demo-fork.sh
@@ -53,25 +58,29 @@ cross:
 	for p in $(CROSS); do \
 	  GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -o /dev/null ./cmd/kube && \
 	  GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) vet $$pkgs || exit 1; \
-	  echo "kube builds, and its packages and their tests compile, for $$p"; \
+	  for m in $(MODULES); do (cd $$m && GOWORK=off GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) vet ./...) || exit 1; done; \
+	  echo "kube builds, and its packages, servicex and the example service, tests included, compile for $$p"; \
 	done
 
 ## unit: only the tests that need no cluster
 unit:
 	$(GO) test -short ./...
+	@for m in $(MODULES); do (cd $$m && GOWORK=off $(GO) test -short ./...) || exit 1; done
 
 ## fuzz: every fuzz target for FUZZTIME each (default 1m), reporting execs
 fuzz:
 	FUZZTIME=$${FUZZTIME:-1m} hack/fuzz.sh | $(GO) run ./hack/testsummary
 
 ## bench: the sandbox (build, start, memory), kube generate on a fleet next to helm and kustomize,
-## kube deploy next to kubectl and helm, kube-controller's fork and CronJob notifier loads
+## kube deploy next to kubectl and helm, kube-controller's fork and CronJob notifier loads,
+## servicex's cost per request over net/http
 bench: build
 	KUBE=$(BIN)/kube bench/sandbox.sh
 	KUBE=$(BIN)/kube bench/generate.sh
 	KUBE=$(BIN)/kube bench/deploy.sh
 	KUBE=$(BIN)/kube bench/fork.sh
 	KUBE=$(BIN)/kube bench/cronjob.sh
+	bench/servicex.sh
 
 clean:
 	rm -rf $(BIN)

@@ -13,10 +13,15 @@ FUZZTIME=${FUZZTIME:-3s}
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 grep -rl --include='*_test.go' '^func Fuzz' . | sort | while read -r file; do
-  pkg=./$(dirname "${file#./}")
+  dir=$(dirname "${file#./}")
+  # The package's module: servicex and the examples are modules of their own.
+  mod=$dir
+  while [[ $mod != . && ! -f $mod/go.mod ]]; do mod=$(dirname "$mod"); done
+  pkg=./${dir#"$mod"}
+  pkg=${pkg/#.\/\//./}
   for target in $(grep -o '^func Fuzz[A-Za-z0-9_]*' "$file" | cut -d' ' -f2); do
     for attempt in 1 2; do
-      if go test -json -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg" >"$out"; then
+      if (cd "$mod" && GOWORK=off go test -json -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg") >"$out"; then
         break
       fi
       if [[ $attempt == 2 ]] || ! grep -q 'context deadline exceeded' "$out" || grep -q 'Failing input written' "$out"; then

@@ -19,7 +19,12 @@ go run ./hack/testtools traefik
 
 set +e
 # Every fuzz target runs a few seconds (make fuzz runs them longer), then every test.
-{ FUZZTIME=${FUZZTIME:-3s} hack/fuzz.sh; go test -json -count=1 -timeout 40m ./...; } | go run ./hack/testsummary
+# servicex and the example service are modules of their own (MODULES, from the Makefile).
+{
+  FUZZTIME=${FUZZTIME:-3s} hack/fuzz.sh
+  go test -json -count=1 -timeout 40m ./...
+  for m in ${MODULES:-servicex examples/orders}; do (cd "$m" && GOWORK=off go test -json -count=1 -timeout 10m ./...); done
+} | go run ./hack/testsummary
 rc=$?
 set -e
 exit $rc

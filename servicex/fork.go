@@ -17,6 +17,8 @@ import (
 const (
 	ForkHeader        = "x-fork-identifier"
 	ForkBaggageMember = "kube-fork"
+	// ForkSpanAttribute carries the identifier on the spans of a fork's requests.
+	ForkSpanAttribute = "kube.fork"
 )
 
 // ForkPropagation names the header and baggage member; the zero value uses

@@ -58,14 +58,10 @@ func (a *ArgoCDGen) Objects(b *builder) ([]runtime.Object, error) {
 	if a.AutoSync {
 		spec["syncPolicy"] = map[string]any{"automated": map[string]any{"prune": true, "selfHeal": true}}
 	}
-	labels := map[string]any{}
-	for k, v := range m.Labels {
-		labels[k] = v
-	}
 	return []runtime.Object{&unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "argoproj.io/v1alpha1",
 		"kind":       "Application",
-		"metadata":   map[string]any{"name": m.Name, "namespace": a.Namespace, "labels": labels},
+		"metadata":   map[string]any{"name": m.Name, "namespace": a.Namespace, "labels": stringsAny(m.Labels)},
 		"spec":       spec,
 	}}}, nil
 }

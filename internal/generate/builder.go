@@ -40,6 +40,15 @@ func selector(app, component string) map[string]string {
 	return map[string]string{contract.LabelName: app, contract.LabelComponent: component}
 }
 
+// stringsAny converts labels for an unstructured object.
+func stringsAny(m map[string]string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
 func typeMeta(apiVersion, kind string) metav1.TypeMeta {
 	return metav1.TypeMeta{APIVersion: apiVersion, Kind: kind}
 }

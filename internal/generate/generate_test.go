@@ -36,7 +36,7 @@ func TestGeneratorsGolden(t *testing.T) {
 
 // The examples' committed manifests are what the templates produce today.
 func TestExamplesAreCurrent(t *testing.T) {
-	for _, dir := range []string{"../../examples/billing", "../../examples/storefront"} {
+	for _, dir := range []string{"../../examples/billing", "../../examples/storefront", "../../examples/orders"} {
 		r := Repo(dir, "", false)
 		if r.Err != nil {
 			t.Fatal(r.Err)

@@ -13,7 +13,7 @@ import (
 // Parse must survive any file: no panic, and either a spec or errors that all
 // point into the file with a message.
 func FuzzParse(f *testing.F) {
-	for _, p := range []string{"../../examples/billing/kube-generate.yaml", "../../examples/storefront/kube-generate.yaml"} {
+	for _, p := range []string{"../../examples/billing/kube-generate.yaml", "../../examples/storefront/kube-generate.yaml", "../../examples/orders/kube-generate.yaml"} {
 		data, err := os.ReadFile(p)
 		if err != nil {
 			f.Fatal(err)

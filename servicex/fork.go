@@ -8,6 +8,7 @@ package servicex
 import (
 	"context"
 	"net/http"
+	"net/textproto"
 	"regexp"
 
 	"go.opentelemetry.io/otel/baggage"
@@ -111,12 +112,21 @@ func (p ForkPropagation) inject(id string, baggageHeaders []string) []string {
 
 // Middleware puts the identifier of incoming requests into their context.
 func (p ForkPropagation) Middleware(next http.Handler) http.Handler {
+	// Canonical once, rather than on every request's lookup.
+	header := textproto.CanonicalMIMEHeaderKey(p.header())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if id := p.extract(r.Header.Get(p.header()), r.Header.Values("baggage")); id != "" {
+		if id := p.extract(firstValue(r.Header[header]), r.Header["Baggage"]); id != "" {
 			r = r.WithContext(WithForkUsing(r.Context(), id, p))
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+func firstValue(vs []string) string {
+	if len(vs) == 0 {
+		return ""
+	}
+	return vs[0]
 }
 
 // ForkMiddleware is the Middleware with the default names.

@@ -66,8 +66,11 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// unmatched is the route of a request that no pattern matched.
+const unmatched = "unmatched"
+
 // route is the pattern that matched the request (its path part), or
-// "unmatched": never the raw path, whose values would make every log line and
+// unmatched: never the raw path, whose values would make every log line and
 // metric series different.
 func route(r *http.Request) string {
 	p := r.Pattern
@@ -76,5 +79,5 @@ func route(r *http.Request) string {
 			return p[i:]
 		}
 	}
-	return "unmatched"
+	return unmatched
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"runtime/debug"
 	"time"
 
@@ -59,38 +58,6 @@ func (rc recoverer) recovered(ctx context.Context, v any, routeName string) {
 	span.RecordError(err)
 	span.SetStatus(codes.Error, "panic")
 	rc.reporter.Report(ctx, err)
-}
-
-// serveHTTP recovers panics of the handler and logs each request once it is
-// served: method, route, status and duration. One wrapper does both, so a
-// request pays for one response writer.
-func (rc recoverer) serveHTTP(log *slog.Logger, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		markFork(r.Context())
-		sw := &statusWriter{ResponseWriter: w}
-		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v) // net/http's own way to abort a response
-				}
-				rc.recovered(r.Context(), v, route(r))
-				if sw.status == 0 {
-					http.Error(sw, "internal server error", http.StatusInternalServerError)
-				}
-			}
-			if sw.status == 0 {
-				sw.status = http.StatusOK
-			}
-			level := slog.LevelInfo
-			if sw.status >= 500 {
-				level = slog.LevelError
-			}
-			log.LogAttrs(r.Context(), level, "request", slog.String("method", r.Method), slog.String("route", route(r)),
-				slog.Int("status", sw.status), slog.Float64("duration_ms", millis(time.Since(start))))
-		}()
-		next.ServeHTTP(sw, r)
-	})
 }
 
 // unary recovers and logs unary calls.

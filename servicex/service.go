@@ -18,7 +18,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
@@ -116,7 +115,11 @@ func New(opts ...Option) (*Service, error) {
 		s.reporter = logReporter{s.log}
 	}
 	s.rec = recoverer{reporter: s.reporter, panics: tel.panics}
-	s.handler = s.chain(s.mux)
+	served, err := newHTTPServer(tel, s.rec, s.log, cfg.Service)
+	if err != nil {
+		return nil, err
+	}
+	s.handler = s.chain(served.wrap(s.mux))
 	return s, nil
 }
 
@@ -160,17 +163,11 @@ func (s *Service) HandleFunc(pattern string, f func(http.ResponseWriter, *http.R
 // recovery and request logging.
 func (s *Service) Handler() http.Handler { return s.handler }
 
-func (s *Service) chain(mux http.Handler) http.Handler {
-	// The order matters: net/http's ServeMux records the route on the request
-	// it is given, and otelhttp, the recoverer and the logger read it there, so
-	// nothing between them and the mux may replace the request.
-	traced := otelhttp.NewHandler(s.rec.serveHTTP(s.log, mux), "http.server",
-		otelhttp.WithTracerProvider(s.tel.tracers), otelhttp.WithMeterProvider(s.tel.meters),
-		otelhttp.WithPropagators(s.tel.propagator),
-		// A fixed server name and port: otherwise both come from the Host header,
-		// and any client could add metric series at will.
-		otelhttp.WithServerName(net.JoinHostPort(s.cfg.Service, strconv.Itoa(s.cfg.Port))))
-	app := ForkMiddleware(traced)
+// chain answers the probes before anything else (they are neither traced,
+// measured nor logged), and reads the fork identifier before the request is
+// traced.
+func (s *Service) chain(served http.Handler) http.Handler {
+	app := ForkMiddleware(served)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case contract.LivenessPath:

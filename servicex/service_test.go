@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kube-idp/kube/servicex/contract"
 )
@@ -427,5 +429,57 @@ func TestRunNamesThePortItCannotListenOn(t *testing.T) {
 	defer cancel()
 	if err := s.Run(ctx); err == nil || !strings.Contains(err.Error(), "HTTP port") {
 		t.Errorf("Run: %v", err)
+	}
+}
+
+// The server span follows OpenTelemetry's HTTP conventions: a child of the
+// caller's trace, named by method and route, with the required attributes.
+func TestServerSpanFollowsTheConventions(t *testing.T) {
+	r := start(t, testConfig(), func(s *Service) {
+		s.HandleFunc("GET /orders/{id}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusAccepted) })
+	})
+	req, _ := http.NewRequest(http.MethodGet, r.url+"/orders/42?x=1", nil)
+	req.Header.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	req.Header.Set("User-Agent", "checker/1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var span sdktrace.ReadOnlySpan
+	for _, sp := range r.spans.Ended() {
+		if sp.SpanKind() == trace.SpanKindServer {
+			span = sp
+		}
+	}
+	if span == nil {
+		t.Fatalf("no server span among %d", len(r.spans.Ended()))
+	}
+	if span.Name() != "GET /orders/{id}" || span.Parent().TraceID().String() != "4bf92f3577b34da6a3ce929d0e0e4736" ||
+		span.Parent().SpanID().String() != "00f067aa0ba902b7" || span.Status().Code == codes.Error {
+		t.Errorf("span %q, parent %v, status %v", span.Name(), span.Parent(), span.Status())
+	}
+	got := map[string]string{}
+	for _, a := range span.Attributes() {
+		got[string(a.Key)] = a.Value.Emit()
+	}
+	want := map[string]string{"http.request.method": "GET", "url.path": "/orders/42", "url.scheme": "http", "http.route": "/orders/{id}",
+		"http.response.status_code": "202", "network.protocol.version": "1.1", "user_agent.original": "checker/1", "client.address": "127.0.0.1"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q (all: %v)", k, got[k], v, got)
+		}
+	}
+}
+
+// OpenTelemetry's own sampler variables apply when spans go somewhere.
+func TestSamplerComesFromTheEnvironment(t *testing.T) {
+	t.Setenv("OTEL_TRACES_SAMPLER", "always_off")
+	r := start(t, testConfig(), func(s *Service) { s.HandleFunc("GET /ok", func(http.ResponseWriter, *http.Request) {}) })
+	if code, _ := get(t, r.url+"/ok"); code != http.StatusOK {
+		t.Fatalf("GET /ok: %d", code)
+	}
+	if n := len(r.spans.Ended()); n != 0 {
+		t.Errorf("%d spans recorded with OTEL_TRACES_SAMPLER=always_off", n)
 	}
 }

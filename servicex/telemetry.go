@@ -52,11 +52,12 @@ func newTelemetry(ctx context.Context, cfg Config, spans []sdktrace.SpanProcesso
 	// Without anywhere to send spans, none is recorded (recording costs more
 	// than the rest of a request's instrumentation); trace IDs are still made
 	// and propagated, so that logs correlate.
-	sampler := sdktrace.NeverSample()
-	if cfg.OTLPEndpoint != "" || len(spans) > 0 {
-		sampler = sdktrace.ParentBased(sdktrace.AlwaysSample())
+	// Otherwise the SDK's default sampler: parent-based, always on, or what
+	// OTEL_TRACES_SAMPLER says.
+	topts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
+	if cfg.OTLPEndpoint == "" && len(spans) == 0 {
+		topts = append(topts, sdktrace.WithSampler(sdktrace.NeverSample()))
 	}
-	topts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithSampler(sampler)}
 	if cfg.OTLPEndpoint != "" {
 		// otlptracehttp reads the OTEL_EXPORTER_OTLP_* variables itself.
 		spans, err := otlptracehttp.New(ctx)

@@ -43,7 +43,7 @@ demo: build
 	cd examples/billing && $(BIN)/kube status -c local
 	BIN=$(BIN) hack/demo-fork.sh
 	@echo
-	@echo "Next: bin/kube sandbox status, bin/kube sandbox down. Docs: docs/sandbox.md, docs/generate.md, docs/deploy.md, docs/fork.md"
+	@echo "Next: bin/kube sandbox status, bin/kube sandbox down. Docs: docs/sandbox.md, docs/generate.md, docs/deploy.md, docs/fork.md, docs/servicex.md"
 
 ## test: lint, the cross-builds, then unit and end-to-end tests against the sandbox;
 ## prints a summary line

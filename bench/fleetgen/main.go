@@ -57,6 +57,21 @@ generates:
 - route:
     clusters: [qa, prod]
     host: {qa: %[1]s.qa.example.com, prod: %[1]s.example.com}
+- alerts:
+    clusters: [sandbox, qa, prod]
+    channels: {critical: {default: "#team-%[2]d", prod: "#team-%[2]d-oncall"}}
+    rules:
+    - alert: QueueBacklogHigh
+      expr: {default: 'sum by (namespace) (queue_depth{namespace="%[1]s"}) > 100', prod: 'sum by (namespace) (queue_depth{namespace="%[1]s"}) > 1000'}
+      for: 10m
+      severity: warning
+      summary: 'The queue holds {{ $value }} jobs'
+      runbook: https://runbooks.example.com/%[1]s/backlog
+    tests:
+    - clusters: [qa]
+      input: [{series: 'queue_depth{namespace="%[1]s"}', values: '0+20x20'}]
+      alerts:
+      - {at: 20m, alert: QueueBacklogHigh, expect: [{labels: {namespace: %[1]s, severity: warning}}]}
 `
 
 func main() {

@@ -124,6 +124,9 @@ func expandDirs(args []string) ([]string, error) {
 }
 
 func printRepoReport(streams *IOStreams, r *generate.Report, update bool) {
+	for _, w := range r.Warnings {
+		fmt.Fprintln(streams.ErrOut, w)
+	}
 	if r.Err != nil {
 		fmt.Fprintln(streams.ErrOut, r.Err)
 		fmt.Fprintln(streams.ErrOut, "kube generate: nothing was written")

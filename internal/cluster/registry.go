@@ -42,7 +42,12 @@ type Cluster struct {
 	// every mutating command, and may restrict where deploys come from.
 	Protected bool   `yaml:"protected"`
 	Rules     *Rules `yaml:"rules"`
-	Loc       strictyaml.Loc
+	// Prometheus and Alertmanager are the base URLs of the cluster's HTTP APIs
+	// (kube alerts), e.g. https://prometheus.prod.example.com; reached with
+	// the user's network access, no credential here.
+	Prometheus   string `yaml:"prometheus"`
+	Alertmanager string `yaml:"alertmanager"`
+	Loc          strictyaml.Loc
 }
 
 // Auth is exactly one way to authenticate.
@@ -175,10 +180,23 @@ func (r *Registry) validate() strictyaml.Errors {
 		if len(validation.IsDNS1123Label(c.Name)) > 0 {
 			add(at("name"), "cluster name %q must be lowercase letters, digits and '-'", c.Name)
 		}
+		for _, k := range []string{"prometheus", "alertmanager"} {
+			v := c.Prometheus
+			if k == "alertmanager" {
+				v = c.Alertmanager
+			}
+			switch u, err := url.Parse(v); {
+			case v == "":
+			case err == nil && u.User != nil: // never echo a password
+				add(at(k), "%s must not hold credentials (user:password@): the registry is shared", k)
+			case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+				add(at(k), "%s %q must be an http(s) URL, e.g. https://%s.example.com", k, v, k)
+			}
+		}
 		if c.Name == Local {
-			// The sandbox's own entry: only its protection and rules can be set.
+			// The sandbox's own entry: only its protection, rules and monitoring can be set.
 			if c.Server != "" || c.CertificateAuthority != "" || c.CertificateAuthorityData != "" || c.AuthKind() != "sandbox" || c.Auth.Kubeconfig != nil || c.Auth.Exec != nil || c.Auth.OIDC != nil {
-				add(at("name"), "%q is the local sandbox: its entry may only set protected, rules and namespace", Local)
+				add(at("name"), "%q is the local sandbox: its entry may only set protected, rules, namespace, prometheus and alertmanager", Local)
 			}
 			seen[c.Name] = at("name").Line
 			continue

@@ -74,6 +74,11 @@ func FuzzGenerate(f *testing.F) {
 	f.Add("app: api\nclusters: [sandbox, qa]\ngenerates:\n- namespace: {clusters: [sandbox, qa]}\n- web: {clusters: [qa], image: r/api, tag: '1', patches: [{kind: Service, merge: {metadata: {name: ../x}}}]}\n")
 	data, _ := os.ReadFile("../../examples/billing/kube-generate.yaml")
 	f.Add(string(data))
+	// The alert part: rules, per-cluster values and unit tests run in-process.
+	data, _ = os.ReadFile("testdata/generators/alerts/kube-generate.yaml")
+	f.Add(string(data))
+	data, _ = os.ReadFile("../spec/testdata/errors/alerts.yaml")
+	f.Add(string(data))
 	f.Fuzz(func(t *testing.T, specText string) {
 		repo, base := fuzzRepo(t, specText)
 		before := snapshot(t, base, repo)

@@ -22,7 +22,7 @@ import (
 
 // TemplateVersion changes whenever the output for the same spec changes, so that a
 // header tells which templates wrote a file.
-const TemplateVersion = "1"
+const TemplateVersion = "2"
 
 // OutputDir is where manifests go, relative to the spec's directory.
 const OutputDir = "kubernetes"

@@ -18,6 +18,7 @@ var Kinds = spec.Kinds{
 	routeKind,
 	argoCDKind,
 	forkKind,
+	alertsKind,
 }
 
 // Generator is a generator's settings and how it makes its objects for one
@@ -28,10 +29,20 @@ type Generator interface {
 }
 
 // LoadSpec reads a kube-generate.yaml with kube's generators.
-func LoadSpec(path string) (*spec.File, error) { return spec.Load(path, Kinds) }
+// A file with slack: and no alerts entry gets one (withImplicitAlerts).
+func LoadSpec(path string) (*spec.File, error) { return implicit(spec.Load(path, Kinds)) }
 
 // ParseSpec is LoadSpec for data already read.
-func ParseSpec(path string, data []byte) (*spec.File, error) { return spec.Parse(path, data, Kinds) }
+func ParseSpec(path string, data []byte) (*spec.File, error) {
+	return implicit(spec.Parse(path, data, Kinds))
+}
+
+func implicit(f *spec.File, err error) (*spec.File, error) {
+	if err != nil {
+		return nil, err
+	}
+	return withImplicitAlerts(f), nil
+}
 
 // Schema is the JSON Schema of kube-generate.yaml with kube's generators.
 func Schema() map[string]any { return spec.Schema(Kinds) }

@@ -20,6 +20,9 @@ type Report struct {
 	Err error `json:"-"`
 	// Error is Err as text, for JSON output.
 	Error string `json:"error,omitempty"`
+	// Warnings are file:line:column findings that do not fail the check
+	// (e.g. an alert rule reading another namespace's metrics).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Count returns how many files are in each state.
@@ -60,6 +63,9 @@ func Repo(dir, specPath string, update bool) *Report {
 	}
 	if err != nil {
 		return fail(err)
+	}
+	for _, w := range f.Warnings {
+		r.Warnings = append(r.Warnings, w.Error())
 	}
 	files, err := Generate(f, filepath.Dir(specPath))
 	if err != nil {

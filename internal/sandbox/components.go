@@ -10,12 +10,12 @@ import (
 // Versions of everything the sandbox builds or installs. They must equal the
 // requirements in hack/tools/**/go.mod; TestVersionsMatchToolModules enforces it.
 const (
-	KubernetesVersion         = "v1.37.1"
-	EtcdVersion               = "v3.7.0"
-	KwokVersion               = "v0.8.0"
-	GatewayAPIVersion         = "v1.6.3"
-	IstioAPIVersion           = "v1.31.1"
-	PrometheusOperatorVersion = "v0.85.0"
+	KubernetesVersion            = "v1.37.1"
+	EtcdVersion                  = "v3.7.0"
+	KwokVersion                  = "v0.8.0"
+	GatewayAPIVersion            = "v1.6.3"
+	IstioAPIVersion              = "v1.31.1"
+	PrometheusOperatorCRDVersion = "v0.85.0" // the CRDs; the operator the alert tests run is newer (testtools.go)
 )
 
 // binary is one program built from the Go module proxy into the cache.
@@ -72,7 +72,7 @@ func crdSources() []crdSource {
 	return []crdSource{
 		{"gateway-api", "sigs.k8s.io/gateway-api", GatewayAPIVersion, []string{"config/crd/standard"}},
 		{"istio", "istio.io/api", IstioAPIVersion, []string{"kubernetes/customresourcedefinitions.gen.yaml"}},
-		{"prometheus-operator", "github.com/prometheus-operator/prometheus-operator", PrometheusOperatorVersion, []string{"example/prometheus-operator-crd"}},
+		{"prometheus-operator", "github.com/prometheus-operator/prometheus-operator", PrometheusOperatorCRDVersion, []string{"example/prometheus-operator-crd"}},
 	}
 }
 

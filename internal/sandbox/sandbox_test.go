@@ -36,8 +36,12 @@ func TestVersionsMatchToolModules(t *testing.T) {
 		{"kwok/go.mod", "sigs.k8s.io/kwok", KwokVersion},
 		{"crds/go.mod", "sigs.k8s.io/gateway-api", GatewayAPIVersion},
 		{"crds/go.mod", "istio.io/api", IstioAPIVersion},
-		{"crds/go.mod", "github.com/prometheus-operator/prometheus-operator", PrometheusOperatorVersion},
+		{"crds/go.mod", "github.com/prometheus-operator/prometheus-operator", PrometheusOperatorCRDVersion},
 		{"traefik/go.mod", "github.com/traefik/traefik/v3", TraefikVersion},
+		{"prometheus/go.mod", "github.com/prometheus/prometheus", PrometheusVersion},
+		{"alertmanager/go.mod", "github.com/prometheus/alertmanager", AlertmanagerVersion},
+		{"kube-state-metrics/go.mod", "k8s.io/kube-state-metrics/v2", KubeStateMetricsVersion},
+		{"prometheus-operator/go.mod", "github.com/prometheus-operator/prometheus-operator", PrometheusOperatorVersion},
 		// The kwok stages come from the main module's kwok: the same version as the binary.
 		{"../../go.mod", "sigs.k8s.io/kwok", KwokVersion},
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/kube-idp/kube/internal/progress"
 )
@@ -15,19 +16,49 @@ import (
 // sends real requests through; it must equal hack/tools/traefik/go.mod.
 const TraefikVersion = "v3.6.12"
 
+// Versions of the monitoring programs the alert tests run; each must equal its
+// module in hack/tools/<name>/go.mod.
+const (
+	PrometheusVersion         = "v0.316.0" // Prometheus 3.16
+	AlertmanagerVersion       = "v0.31.1"
+	KubeStateMetricsVersion   = "v2.18.0"
+	PrometheusOperatorVersion = "v0.93.0"
+	// PrometheusRelease and AlertmanagerRelease are the same versions as the
+	// programs call themselves (config/monitoring asks the operator for them).
+	PrometheusRelease   = "3.16.0"
+	AlertmanagerRelease = "0.31.1"
+)
+
+// testTool is a program only tests use, with the build tags it needs.
+type testTool struct {
+	binary
+	Tags string
+}
+
 // testTools are programs only tests use. They are not sandbox components, so
 // each has its own cache entry and pinning one does not rebuild the sandbox.
-func testTools() []binary {
-	return []binary{
-		{"traefik", "traefik", "github.com/traefik/traefik/v3/cmd/traefik", TraefikVersion,
-			"-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=" + TraefikVersion},
+func testTools() []testTool {
+	return []testTool{
+		{binary: binary{"traefik", "traefik", "github.com/traefik/traefik/v3/cmd/traefik", TraefikVersion,
+			"-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=" + TraefikVersion}},
+		// Without cloud service discovery: the tests scrape static targets, and
+		// the cloud SDKs would double the build time.
+		{binary: binary{"prometheus", "prometheus", "github.com/prometheus/prometheus/cmd/prometheus", PrometheusVersion,
+			"-s -w -X github.com/prometheus/common/version.Version=" + PrometheusRelease},
+			Tags: "remove_all_sd,enable_kubernetes_sd"},
+		{binary: binary{"alertmanager", "alertmanager", "github.com/prometheus/alertmanager/cmd/alertmanager", AlertmanagerVersion,
+			"-s -w -X github.com/prometheus/common/version.Version=" + AlertmanagerRelease}},
+		{binary: binary{"kube-state-metrics", "kube-state-metrics", "k8s.io/kube-state-metrics/v2", KubeStateMetricsVersion,
+			"-s -w -X github.com/prometheus/common/version.Version=" + strings.TrimPrefix(KubeStateMetricsVersion, "v")}},
+		{binary: binary{"prometheus-operator", "prometheus-operator", "github.com/prometheus-operator/prometheus-operator/cmd/operator", PrometheusOperatorVersion,
+			"-s -w -X github.com/prometheus/common/version.Version=" + strings.TrimPrefix(PrometheusOperatorVersion, "v")}},
 	}
 }
 
 // EnsureTestTool returns the path of the named test tool, building it from the
 // Go module proxy into the cache first if needed (once: concurrent callers wait).
 func EnsureTestTool(ctx context.Context, p *progress.Reporter, name string) (string, error) {
-	var tool *binary
+	var tool *testTool
 	for _, b := range testTools() {
 		if b.Name == name {
 			tool = &b
@@ -42,6 +73,9 @@ func EnsureTestTool(ctx context.Context, p *progress.Reporter, name string) (str
 	}
 	h := sha256.New()
 	fmt.Fprintln(h, tool.Package, tool.Version, tool.LDFlags)
+	if tool.Tags != "" { // only then, so that adding Tags kept earlier tools' cache entries
+		fmt.Fprintln(h, "tags", tool.Tags)
+	}
 	dir := filepath.Join(root, "tools", fmt.Sprintf("%s-%s-%s", name, tool.Version, hex.EncodeToString(h.Sum(nil))[:10]))
 	bin := filepath.Join(dir, name)
 	if _, err := os.Stat(bin); err == nil {
@@ -75,7 +109,7 @@ func EnsureTestTool(ctx context.Context, p *progress.Reporter, name string) (str
 	}
 	err = p.Step(fmt.Sprintf("building %s %s for the tests into %s (once per version)", name, tool.Version, dir), func() error {
 		return runGo(ctx, goBin, filepath.Join(tools, tool.Module), filepath.Join(tmp, "build.log"),
-			"build", "-trimpath", "-ldflags", tool.LDFlags, "-o", filepath.Join(tmp, name), tool.Package)
+			"build", "-trimpath", "-tags", tool.Tags, "-ldflags", tool.LDFlags, "-o", filepath.Join(tmp, name), tool.Package)
 	})
 	if err != nil {
 		return "", err

@@ -95,7 +95,7 @@ func Parse(path string, data []byte, kinds Kinds) (*File, error) {
 	applyDefaults(f, path)
 	validate(d, f, filepath.Dir(path), kinds)
 	if errs := strictyaml.Merge(decodeErrs, d.Errs()); errs != nil {
-		return nil, errs
+		return nil, strictyaml.Merge(errs, f.Warnings)
 	}
 	return f, nil
 }

@@ -31,6 +31,9 @@ type File struct {
 
 	// Path is the file's path as given to Load (for messages and headers).
 	Path string `yaml:"-"`
+	// Warnings are what validation found worth a look but not wrong; when the
+	// file has errors, they are reported among them.
+	Warnings Errors `yaml:"-"`
 }
 
 // Generator is one entry of generates: a mapping with one key, the generator's

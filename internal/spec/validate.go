@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -99,6 +100,15 @@ type Validator struct {
 
 // Errorf reports a problem at p.
 func (v *Validator) Errorf(p Pos, format string, args ...any) { v.d.ErrorAt(p, format, args...) }
+
+// Warnf reports at p something that deserves a look but does not make the
+// file wrong (File.Warnings).
+func (v *Validator) Warnf(p Pos, format string, args ...any) {
+	if p.Line < 1 {
+		p = Pos{Line: 1, Column: 1}
+	}
+	v.f.Warnings = append(v.f.Warnings, Error{File: v.f.Path, Pos: p, Msg: "warning: " + fmt.Sprintf(format, args...)})
+}
 
 // File is the spec being checked.
 func (v *Validator) File() *File { return v.f }

@@ -1,0 +1,196 @@
+package alerts
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/rulefmt"
+	"go.yaml.in/yaml/v3"
+)
+
+func catalogueRule(t *testing.T, name string) Rule {
+	t.Helper()
+	for _, g := range Catalogue() {
+		for _, r := range g.Rules {
+			if r.Alert == name {
+				return r
+			}
+		}
+	}
+	t.Fatalf("no catalogue rule %s", name)
+	return Rule{}
+}
+
+// Every rule of the catalogue passes kube's own validator without a warning,
+// and Prometheus's rule file loader accepts the catalogue as installed.
+func TestCatalogueIsValid(t *testing.T) {
+	for _, g := range Catalogue() {
+		for _, r := range g.Rules {
+			for _, p := range Lint(r, LintOptions{}) {
+				t.Errorf("%s: %s: %s (warning %v)", r.Alert, p.Field, p.Msg, p.Warning)
+			}
+			if !strings.HasPrefix(r.Runbook, RunbookBase) {
+				t.Errorf("%s: runbook %s is not in docs/alerts.md", r.Alert, r.Runbook)
+			}
+		}
+	}
+	data, err := yaml.Marshal(map[string]any{"groups": RuleGroups(Catalogue())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, errs := rulefmt.Parse(data, false, model.UTF8Validation, Parser, slog.New(slog.DiscardHandler)); len(errs) > 0 {
+		t.Fatalf("Prometheus rejects the catalogue: %v", errs)
+	}
+}
+
+// The catalogue's semantics, tested as promtool test rules would.
+func TestCatalogueRules(t *testing.T) {
+	cases := []struct {
+		name  string
+		rule  string
+		tests []Test
+	}{
+		{"a crash loop fires after 15 minutes, not before", "KubePodCrashLooping", []Test{{
+			Input: []Series{{`kube_pod_container_status_waiting_reason{namespace="shop", pod="api-1", container="api", reason="CrashLoopBackOff"}`, "1x30"}},
+			Alerts: []AlertCheck{
+				{At: "10m", Alert: "KubePodCrashLooping"},
+				{At: "20m", Alert: "KubePodCrashLooping", Expect: []ExpectedAlert{{
+					Labels:      map[string]string{"namespace": "shop", "pod": "api-1", "container": "api", "reason": "CrashLoopBackOff", "severity": "warning"},
+					Annotations: map[string]string{"summary": "Container api of pod shop/api-1 is crash-looping"}}}},
+			},
+		}}},
+		{"a Deployment short of replicas with no rollout moving fires", "KubeDeploymentReplicasMismatch", []Test{{
+			Input: []Series{
+				{`kube_deployment_spec_replicas{namespace="shop", deployment="api"}`, "3x40"},
+				{`kube_deployment_status_replicas_available{namespace="shop", deployment="api"}`, "1x40"},
+				{`kube_deployment_status_replicas_updated{namespace="shop", deployment="api"}`, "3x40"},
+			},
+			Alerts: []AlertCheck{
+				{At: "10m", Alert: "KubeDeploymentReplicasMismatch"},
+				{At: "20m", Alert: "KubeDeploymentReplicasMismatch", Expect: []ExpectedAlert{{
+					Labels: map[string]string{"namespace": "shop", "deployment": "api", "severity": "warning"}}}},
+			},
+		}}},
+		{"a rollout that keeps moving does not fire", "KubeDeploymentReplicasMismatch", []Test{{
+			Input: []Series{
+				{`kube_deployment_spec_replicas{namespace="shop", deployment="api"}`, "3x40"},
+				{`kube_deployment_status_replicas_available{namespace="shop", deployment="api"}`, "1x40"},
+				{`kube_deployment_status_replicas_updated{namespace="shop", deployment="api"}`, "0+1x40"},
+			},
+			Alerts: []AlertCheck{{At: "35m", Alert: "KubeDeploymentReplicasMismatch"}},
+		}}},
+		{"a failed Job fires, a failed run of a CronJob does not (the notifier reports it)", "KubeJobFailed", []Test{{
+			Input: []Series{
+				{`kube_job_failed{namespace="shop", job_name="migrate", condition="true"}`, "1x5"},
+				{`kube_job_owner{namespace="shop", job_name="migrate", owner_kind="<none>", owner_name="<none>"}`, "1x5"},
+				{`kube_job_failed{namespace="shop", job_name="nightly-29000", condition="true"}`, "1x5"},
+				{`kube_job_owner{namespace="shop", job_name="nightly-29000", owner_kind="CronJob", owner_name="nightly"}`, "1x5"},
+			},
+			Alerts: []AlertCheck{{At: "2m", Alert: "KubeJobFailed", Expect: []ExpectedAlert{{
+				Labels: map[string]string{"namespace": "shop", "job_name": "migrate", "condition": "true", "severity": "warning"}}}}},
+		}}},
+		{"10% of 5xx for 10 minutes pages", "HTTPHighErrorRatio", []Test{{
+			Input: []Series{
+				{`http_server_request_duration_seconds_count{namespace="shop", job="shop/api", http_response_status_code="200"}`, "0+90x30"},
+				{`http_server_request_duration_seconds_count{namespace="shop", job="shop/api", http_response_status_code="503"}`, "0+10x30"},
+			},
+			Alerts: []AlertCheck{
+				{At: "8m", Alert: "HTTPHighErrorRatio"},
+				{At: "20m", Alert: "HTTPHighErrorRatio", Expect: []ExpectedAlert{{
+					Labels:      map[string]string{"namespace": "shop", "job": "shop/api", "severity": "critical"},
+					Annotations: map[string]string{"summary": "shop/api answers 10% of requests with 5xx"}}}},
+			},
+		}}},
+		{"CPU throttling is informational", "CPUThrottlingHigh", []Test{{
+			Input: []Series{
+				{`container_cpu_cfs_throttled_periods_total{namespace="shop", pod="api-1", container="api"}`, "0+50x30"},
+				{`container_cpu_cfs_periods_total{namespace="shop", pod="api-1", container="api"}`, "0+100x30"},
+			},
+			Alerts: []AlertCheck{{At: "25m", Alert: "CPUThrottlingHigh", Expect: []ExpectedAlert{{
+				Labels: map[string]string{"namespace": "shop", "pod": "api-1", "container": "api", "severity": "info"}}}}},
+		}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for _, f := range RunTests([]Rule{catalogueRule(t, c.rule)}, c.tests) {
+				t.Error(f.Msg)
+			}
+		})
+	}
+}
+
+// A wrong expectation fails with what was expected and what fired.
+func TestRunTestsReportsWhatFired(t *testing.T) {
+	r := Rule{Alert: "Up", Expr: `up == 0`, For: "2m", Severity: "warning", Summary: "down", Runbook: "https://x"}
+	in := []Series{{`up{job="api"}`, "1 1 0 0 0 0 0"}}
+	fails := RunTests([]Rule{r}, []Test{
+		{Input: in, Alerts: []AlertCheck{{At: "5m", Alert: "Up"}}},
+		{Input: in, Alerts: []AlertCheck{{At: "3m", Alert: "Up", Expect: []ExpectedAlert{{Labels: map[string]string{"job": "api", "severity": "warning"}}}}}},
+		{Input: in, Alerts: []AlertCheck{{At: "5m", Alert: "Down"}, {At: "soon", Alert: "Up"}}},
+		{Input: []Series{{`up{`, "1"}}},
+	})
+	want := []string{
+		`alert Up at 5m:`, // nothing expected, one firing
+		`alert Up at 3m:`, // pending, not firing yet
+		`no rule is named "Down"`,
+		`at "soon" is not a duration`,
+		`input:`,
+	}
+	if len(fails) != len(want) {
+		t.Fatalf("got %d failures, want %d: %v", len(fails), len(want), fails)
+	}
+	for i, f := range fails {
+		if !strings.Contains(f.Msg, want[i]) {
+			t.Errorf("failure %d = %q, want it to contain %q", i, f.Msg, want[i])
+		}
+	}
+	if !strings.Contains(fails[0].Msg, `got:  {__name__="up"`) && !strings.Contains(fails[0].Msg, `alertname="Up"`) {
+		t.Errorf("the failure does not show what fired: %s", fails[0].Msg)
+	}
+	// The same test with the right expectation passes.
+	ok := RunTests([]Rule{r}, []Test{{Input: in, Alerts: []AlertCheck{{At: "5m", Alert: "Up", Expect: []ExpectedAlert{{Labels: map[string]string{"job": "api", "severity": "warning"}}}}}}})
+	if len(ok) != 0 {
+		t.Errorf("a right expectation failed: %v", ok)
+	}
+}
+
+func TestLint(t *testing.T) {
+	base := Rule{Alert: "A", Expr: `up{namespace="shop"} == 0`, Severity: "warning", Summary: "s", Runbook: "https://r"}
+	cases := []struct {
+		name   string
+		change func(*Rule)
+		field  string
+		warn   bool
+		msg    string
+	}{
+		{"parse error with its offset", func(r *Rule) { r.Expr = `rate(up[5m]` }, "expr", false, "unclosed left parenthesis"},
+		{"a range vector is no alert", func(r *Rule) { r.Expr = `up{namespace="shop"}[5m]` }, "expr", false, "returns a range vector"},
+		{"one-sample range", func(r *Rule) { r.Expr = `rate(up{namespace="shop"}[45s]) > 0` }, "expr", false, "fewer than two samples"},
+		{"short range", func(r *Rule) { r.Expr = `rate(up{namespace="shop"}[90s]) > 0` }, "expr", true, "under four scrapes"},
+		{"another namespace", func(r *Rule) { r.Expr = `up{namespace=~"shop|billing"} == 0` }, "expr", true, "selects namespaces other than shop"},
+		{"every namespace", func(r *Rule) { r.Expr = `up == 0` }, "expr", true, "selects every namespace"},
+		{"bad severity", func(r *Rule) { r.Severity = "page" }, "severity", false, "not one of"},
+		{"for too short", func(r *Rule) { r.For = "20s" }, "for", true, "shorter than two scrapes"},
+		{"bad template", func(r *Rule) { r.Summary = "{{ $labels.x " }, "summary", false, "not a valid template"},
+		{"per-request label", func(r *Rule) { r.Labels = map[string]string{"trace_id": "x"} }, "labels", false, "one alert per trace_id"},
+		{"runbook not a URL", func(r *Rule) { r.Runbook = "wiki/Orders" }, "runbook", false, "http(s) URL"},
+	}
+	if ps := Lint(base, LintOptions{Namespace: "shop"}); len(ps) != 0 {
+		t.Fatalf("the base rule has problems: %v", ps)
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := base
+			c.change(&r)
+			ps := Lint(r, LintOptions{Namespace: "shop"})
+			if len(ps) != 1 || ps[0].Field != c.field || ps[0].Warning != c.warn || !strings.Contains(ps[0].Msg, c.msg) {
+				t.Fatalf("Lint = %+v, want one problem of %s (warning %v) saying %q", ps, c.field, c.warn, c.msg)
+			}
+		})
+	}
+	if ps := Lint(Rule{Alert: "A", Expr: `rate(up[5m]`, Severity: "warning", Summary: "s", Runbook: "https://r"}, LintOptions{}); ps[0].Offset != 11 {
+		t.Errorf("parse error offset = %d, want 11 (the end)", ps[0].Offset)
+	}
+}

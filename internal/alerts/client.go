@@ -1,0 +1,249 @@
+package alerts
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/api"
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+)
+
+// API reaches a cluster's Prometheus and Alertmanager over their HTTP APIs.
+type API struct {
+	Prometheus, Alertmanager string // base URLs
+	HTTP                     *http.Client
+}
+
+func (a *API) client() *http.Client {
+	if a.HTTP != nil {
+		return a.HTTP
+	}
+	return &http.Client{Timeout: 30 * time.Second}
+}
+
+// RuleState is one alerting rule that concerns a namespace, with its alerts
+// there.
+type RuleState struct {
+	Alert    string `json:"alert"`
+	Source   string `json:"source"` // platform or app
+	Severity string `json:"severity"`
+	// State is the rule's worst state in the namespace: inactive, pending or firing.
+	State  string      `json:"state"`
+	Alerts []AlertInfo `json:"alerts,omitempty"`
+}
+
+// AlertInfo is one alert of a rule (Prometheus) or one alert of Alertmanager.
+type AlertInfo struct {
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	State       string            `json:"state"` // pending, firing; active, suppressed
+	Since       time.Time         `json:"since"`
+	SilencedBy  []string          `json:"silencedBy,omitempty"`
+}
+
+// Rules lists the catalogue's rules and the namespace's own, with the
+// namespace's alerts, from Prometheus's /api/v1/rules.
+func (a *API) Rules(ctx context.Context, namespace string) ([]RuleState, error) {
+	if a.Prometheus == "" {
+		return nil, errNoURL("prometheus")
+	}
+	c, err := api.NewClient(api.Config{Address: a.Prometheus, Client: a.client()})
+	if err != nil {
+		return nil, err
+	}
+	res, err := promv1.NewAPI(c).Rules(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("prometheus %s: %w", a.Prometheus, err)
+	}
+	var out []RuleState
+	for _, g := range res.Groups {
+		source := ""
+		switch base := path.Base(g.File); {
+		case strings.HasPrefix(g.Name, "kube-platform."):
+			source = "platform"
+		case strings.HasPrefix(base, namespace+"-"): // prometheus-operator: <namespace>-<name>-<uid>.yaml
+			source = "app"
+		default:
+			continue
+		}
+		for _, r := range g.Rules {
+			ar, ok := r.(promv1.AlertingRule)
+			if !ok {
+				continue
+			}
+			if source == "platform" && ar.Labels["team"] == "platform" {
+				continue // about the platform itself, not the app
+			}
+			rs := RuleState{Alert: ar.Name, Source: source, Severity: string(ar.Labels[LabelSeverity]), State: "inactive"}
+			for _, al := range ar.Alerts {
+				if string(al.Labels["namespace"]) != namespace {
+					continue
+				}
+				rs.Alerts = append(rs.Alerts, AlertInfo{Labels: labelMap(al.Labels), Annotations: labelMap(al.Annotations), State: string(al.State), Since: al.ActiveAt})
+				if al.State == promv1.AlertStateFiring || rs.State == "inactive" {
+					rs.State = string(al.State)
+				}
+			}
+			out = append(out, rs)
+		}
+	}
+	slices.SortStableFunc(out, func(x, y RuleState) int { return strings.Compare(x.Alert, y.Alert) })
+	return out, nil
+}
+
+func labelMap(ls model.LabelSet) map[string]string {
+	out := make(map[string]string, len(ls))
+	for k, v := range ls {
+		out[string(k)] = string(v)
+	}
+	return out
+}
+
+func errNoURL(what string) error {
+	return fmt.Errorf("the cluster registry gives no %s URL for this cluster: add %s: https://... to its entry, or pass --%s", what, what, what)
+}
+
+// amAlert is an alert of Alertmanager's API v2.
+type amAlert struct {
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+	StartsAt    time.Time         `json:"startsAt"`
+	Status      struct {
+		State      string   `json:"state"`
+		SilencedBy []string `json:"silencedBy"`
+	} `json:"status"`
+}
+
+// Alerts lists what Alertmanager holds for the namespace: active and
+// suppressed (silenced or inhibited) alerts.
+func (a *API) Alerts(ctx context.Context, namespace string) ([]AlertInfo, error) {
+	var got []amAlert
+	q := url.Values{"filter": {fmt.Sprintf("namespace=%q", namespace)}}
+	if err := a.am(ctx, http.MethodGet, "/api/v2/alerts?"+q.Encode(), nil, &got); err != nil {
+		return nil, err
+	}
+	out := make([]AlertInfo, 0, len(got))
+	for _, g := range got {
+		out = append(out, AlertInfo{Labels: g.Labels, Annotations: g.Annotations, State: g.Status.State, Since: g.StartsAt, SilencedBy: g.Status.SilencedBy})
+	}
+	slices.SortStableFunc(out, func(x, y AlertInfo) int { return strings.Compare(x.Labels["alertname"], y.Labels["alertname"]) })
+	return out, nil
+}
+
+// Silence is one of Alertmanager's silences.
+type Silence struct {
+	ID        string    `json:"id"`
+	Matchers  []Matcher `json:"matchers"`
+	StartsAt  time.Time `json:"startsAt"`
+	EndsAt    time.Time `json:"endsAt"`
+	CreatedBy string    `json:"createdBy"`
+	Comment   string    `json:"comment"`
+	Status    *struct {
+		State string `json:"state"`
+	} `json:"status,omitempty"`
+}
+
+// Matcher is a label matcher of a silence.
+type Matcher struct {
+	Name    string `json:"name"`
+	Value   string `json:"value"`
+	IsRegex bool   `json:"isRegex"`
+	IsEqual bool   `json:"isEqual"`
+}
+
+// Silences lists the active and pending silences of the namespace.
+func (a *API) Silences(ctx context.Context, namespace string) ([]Silence, error) {
+	var got []Silence
+	q := url.Values{"filter": {fmt.Sprintf("namespace=%q", namespace)}}
+	if err := a.am(ctx, http.MethodGet, "/api/v2/silences?"+q.Encode(), nil, &got); err != nil {
+		return nil, err
+	}
+	out := got[:0]
+	for _, s := range got {
+		if s.Status == nil || s.Status.State != "expired" {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// CreateSilence silences one alert of one namespace for d.
+func (a *API) CreateSilence(ctx context.Context, namespace, alert string, d time.Duration, by, reason string) (string, error) {
+	now := time.Now().UTC()
+	s := Silence{
+		Matchers: []Matcher{{Name: "alertname", Value: alert, IsEqual: true}, {Name: "namespace", Value: namespace, IsEqual: true}},
+		StartsAt: now, EndsAt: now.Add(d), CreatedBy: by, Comment: reason,
+	}
+	var res struct {
+		SilenceID string `json:"silenceID"`
+	}
+	if err := a.am(ctx, http.MethodPost, "/api/v2/silences", s, &res); err != nil {
+		return "", err
+	}
+	return res.SilenceID, nil
+}
+
+// ExpireSilence ends a silence now.
+func (a *API) ExpireSilence(ctx context.Context, id string) error {
+	return a.am(ctx, http.MethodDelete, "/api/v2/silence/"+url.PathEscape(id), nil, nil)
+}
+
+// Route answers which receivers, and which Slack channels, Alertmanager's
+// running configuration gives an alert with these labels.
+func (a *API) Route(ctx context.Context, labels map[string]string) ([]Destination, error) {
+	var status struct {
+		Config struct {
+			Original string `json:"original"`
+		} `json:"config"`
+	}
+	if err := a.am(ctx, http.MethodGet, "/api/v2/status", nil, &status); err != nil {
+		return nil, err
+	}
+	ls := model.LabelSet{}
+	for k, v := range labels {
+		ls[model.LabelName(k)] = model.LabelValue(v)
+	}
+	return Destinations(status.Config.Original, ls)
+}
+
+func (a *API) am(ctx context.Context, method, p string, body, into any) error {
+	if a.Alertmanager == "" {
+		return errNoURL("alertmanager")
+	}
+	var r io.Reader
+	if body != nil {
+		data, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		r = bytes.NewReader(data)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(a.Alertmanager, "/")+p, r)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := a.client().Do(req)
+	if err != nil {
+		return fmt.Errorf("alertmanager: %w", err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("alertmanager %s %s: %s: %s", method, strings.SplitN(p, "?", 2)[0], resp.Status, strings.TrimSpace(string(data)))
+	}
+	if into == nil {
+		return nil
+	}
+	return json.Unmarshal(data, into)
+}

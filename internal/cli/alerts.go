@@ -1,0 +1,315 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kube-idp/kube/internal/alerts"
+	"github.com/kube-idp/kube/internal/app"
+	"github.com/kube-idp/kube/internal/cluster"
+	"github.com/kube-idp/kube/internal/contract"
+	"github.com/kube-idp/kube/internal/generate"
+	"github.com/kube-idp/kube/internal/spec"
+)
+
+// AlertsOptions are the options of kube alerts and its subcommands.
+type AlertsOptions struct {
+	appOptions
+	Output       string
+	Prometheus   string // overrides the registry's URL
+	Alertmanager string
+	For          time.Duration
+	Reason       string
+	Severity     string
+	Yes          bool
+}
+
+func newAlertsCmd(f *Factory) *cobra.Command {
+	o := &AlertsOptions{appOptions: newAppOptions(f)}
+	cmd := &cobra.Command{
+		Use:   "alerts",
+		Short: "The app's alert rules, what fires or is silenced, silences, routing, and the rule linter",
+		Long: `kube alerts shows the alerting rules that concern the app (the platform's
+generic ones and the team's own from kube-generate.yaml) and their state in its
+namespace, from the cluster's Prometheus. Its subcommands show what Alertmanager
+holds, silence an alert during an incident, tell which channel receives an
+alert, and check the spec's alerts as kube generate does.
+
+The cluster registry gives each cluster's Prometheus and Alertmanager URLs
+(prometheus:, alertmanager:); --prometheus and --alertmanager override them.
+See docs/alerts.md.`,
+		Example: `  kube alerts -c prod
+  kube alerts firing -c prod
+  kube alerts silence KubePodCrashLooping -c prod --for 2h --reason "INC-42: rollback in progress"
+  kube alerts unsilence KubePodCrashLooping -c prod
+  kube alerts route HTTPHighErrorRatio -c prod
+  kube alerts lint`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context(), o.list) },
+	}
+	o.register(cmd)
+	list := &cobra.Command{Use: "list", Short: "The app's alert rules and their state (the default)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context(), o.list) }}
+	firing := &cobra.Command{Use: "firing", Short: "What Alertmanager holds for the app's namespace: firing and silenced alerts, and the silences", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context(), o.firing) }}
+	silence := &cobra.Command{Use: "silence ALERT", Short: "Silence one alert of the app's namespace for a while (guarded on protected clusters)", Args: cobra.ExactArgs(1),
+		Example: `  kube alerts silence KubeDeploymentReplicasMismatch -c prod --for 2h --reason "INC-42: waiting for capacity"`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.run(cmd.Context(), func(ctx context.Context, a *app.App, api *alerts.API) error { return o.silence(ctx, a, api, args[0]) })
+		}}
+	silence.Flags().DurationVar(&o.For, "for", 2*time.Hour, "how long (at most 7 days)")
+	silence.Flags().StringVar(&o.Reason, "reason", "", "why (required): recorded on the silence, e.g. the incident")
+	silence.Flags().BoolVarP(&o.Yes, "yes", "y", false, "confirm on a protected cluster (only with CI=true)")
+	unsilence := &cobra.Command{Use: "unsilence ALERT|SILENCE-ID", Short: "End the app's silences of an alert (or one silence by ID)", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.run(cmd.Context(), func(ctx context.Context, a *app.App, api *alerts.API) error { return o.unsilence(ctx, a, api, args[0]) })
+		}}
+	unsilence.Flags().BoolVarP(&o.Yes, "yes", "y", false, "confirm on a protected cluster (only with CI=true)")
+	route := &cobra.Command{Use: "route ALERT", Short: "Which channel receives an alert of the app, by Alertmanager's running configuration", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.run(cmd.Context(), func(ctx context.Context, a *app.App, api *alerts.API) error { return o.route(ctx, a, api, args[0]) })
+		}}
+	route.Flags().StringVar(&o.Severity, "severity", "", "the alert's severity (default: the rule's, from Prometheus)")
+	lint := &cobra.Command{Use: "lint [DIR]", Short: "Check the spec's alerts and run their unit tests, as kube generate does", Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return o.lint(args) }}
+	cmd.AddCommand(list, firing, silence, unsilence, route, lint)
+	return cmd
+}
+
+func (o *AlertsOptions) register(cmd *cobra.Command) {
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&o.App.Name, "app", "", "app name (default: app of "+spec.FileName+")")
+	pf.StringVarP(&o.App.Namespace, "namespace", "n", "", "the app's namespace (default: the spec's, else the app's name)")
+	pf.StringVar(&o.Prometheus, "prometheus", "", "Prometheus URL (default: the cluster registry's)")
+	pf.StringVar(&o.Alertmanager, "alertmanager", "", "Alertmanager URL (default: the cluster registry's)")
+	pf.StringVarP(&o.Output, "output", "o", "text", "output format: text, json or yaml")
+}
+
+func (o *AlertsOptions) run(ctx context.Context, fn func(context.Context, *app.App, *alerts.API) error) error {
+	if err := checkOutput(o.Output); err != nil {
+		return err
+	}
+	a, err := o.Resolve(o.App, app.NeedDeployed)
+	if err != nil {
+		return err
+	}
+	api := &alerts.API{Prometheus: o.Prometheus, Alertmanager: o.Alertmanager}
+	if e := a.Cluster.Entry; e != nil {
+		api.Prometheus = cmpOr(api.Prometheus, e.Prometheus)
+		api.Alertmanager = cmpOr(api.Alertmanager, e.Alertmanager)
+	}
+	return fn(ctx, a, api)
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func (o *AlertsOptions) list(ctx context.Context, a *app.App, api *alerts.API) error {
+	rules, err := api.Rules(ctx, a.Namespace)
+	if err != nil {
+		return err
+	}
+	var silences []alerts.Silence
+	if api.Alertmanager != "" {
+		if silences, err = api.Silences(ctx, a.Namespace); err != nil {
+			fmt.Fprintf(o.IO.ErrOut, "note: silences not shown: %v\n", err)
+		}
+	}
+	if done, err := o.IO.structured(o.Output, map[string]any{"rules": rules, "silences": silences}); done || err != nil {
+		return err
+	}
+	t := o.IO.newTable("ALERT", "SOURCE", "SEVERITY", "STATE", "SILENCED", "SUMMARY")
+	for _, r := range rules {
+		summary := ""
+		if len(r.Alerts) > 0 {
+			summary = r.Alerts[0].Annotations[alerts.AnnotationSummary]
+			if len(r.Alerts) > 1 {
+				summary += fmt.Sprintf(" (+%d more)", len(r.Alerts)-1)
+			}
+		}
+		state := r.State
+		if n := len(r.Alerts); n > 0 {
+			state = fmt.Sprintf("%s (%d)", state, n)
+		}
+		t.row(r.Alert, r.Source, r.Severity, state, silencedUntil(silences, r.Alert), summary)
+	}
+	return t.print()
+}
+
+func silencedUntil(ss []alerts.Silence, alert string) string {
+	for _, s := range ss {
+		for _, m := range s.Matchers {
+			if m.Name == "alertname" && m.Value == alert && !m.IsRegex {
+				return "until " + s.EndsAt.Local().Format("15:04 Jan 2")
+			}
+		}
+	}
+	return ""
+}
+
+func (o *AlertsOptions) firing(ctx context.Context, a *app.App, api *alerts.API) error {
+	got, err := api.Alerts(ctx, a.Namespace)
+	if err != nil {
+		return err
+	}
+	silences, err := api.Silences(ctx, a.Namespace)
+	if err != nil {
+		return err
+	}
+	if done, err := o.IO.structured(o.Output, map[string]any{"alerts": got, "silences": silences}); done || err != nil {
+		return err
+	}
+	if len(got) == 0 {
+		fmt.Fprintf(o.IO.ErrOut, "Nothing fires in namespace %s on cluster %s.\n", a.Namespace, a.Cluster.Name)
+	} else {
+		t := o.IO.newTable("ALERT", "SEVERITY", "STATE", "SINCE", "SUMMARY")
+		for _, al := range got {
+			t.row(al.Labels["alertname"], al.Labels[alerts.LabelSeverity], al.State, time.Since(al.Since).Round(time.Minute).String(), al.Annotations[alerts.AnnotationSummary])
+		}
+		if err := t.print(); err != nil {
+			return err
+		}
+	}
+	for _, s := range silences {
+		fmt.Fprintf(o.IO.Out, "silence %s: %s until %s by %s: %s\n", s.ID, describeMatchers(s.Matchers), s.EndsAt.Local().Format(time.DateTime), s.CreatedBy, s.Comment)
+	}
+	return nil
+}
+
+func describeMatchers(ms []alerts.Matcher) string {
+	parts := make([]string, 0, len(ms))
+	for _, m := range ms {
+		op := "="
+		switch {
+		case m.IsRegex && !m.IsEqual:
+			op = "!~"
+		case m.IsRegex:
+			op = "=~"
+		case !m.IsEqual:
+			op = "!="
+		}
+		parts = append(parts, m.Name+op+fmt.Sprintf("%q", m.Value))
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+const maxSilence = 7 * 24 * time.Hour
+
+func (o *AlertsOptions) silence(ctx context.Context, a *app.App, api *alerts.API, alert string) error {
+	switch {
+	case strings.TrimSpace(o.Reason) == "":
+		return usageError{errors.New(`--reason is required: say why, e.g. --reason "INC-42: rollback in progress"`)}
+	case o.For <= 0 || o.For > maxSilence:
+		return usageError{fmt.Errorf("--for %s: give a duration between 1m and 168h", o.For)}
+	}
+	if err := o.IO.guard(a.Cluster, o.Yes, cluster.Action{What: fmt.Sprintf("silence %s in namespace %s for %s", alert, a.Namespace, o.For), NotFromTree: true}); err != nil {
+		return err
+	}
+	id, err := api.CreateSilence(ctx, a.Namespace, alert, o.For, contract.Who(), o.Reason)
+	if err != nil {
+		return err
+	}
+	if done, err := o.IO.structured(o.Output, map[string]string{"silenceID": id}); done || err != nil {
+		return err
+	}
+	fmt.Fprintf(o.IO.Out, "Silenced %s in namespace %s on cluster %s until %s (silence %s).\nEnd it early: kube alerts unsilence %s -c %s\n",
+		alert, a.Namespace, a.Cluster.Name, time.Now().Add(o.For).Format(time.DateTime), id, alert, a.Cluster.Name)
+	return nil
+}
+
+func (o *AlertsOptions) unsilence(ctx context.Context, a *app.App, api *alerts.API, what string) error {
+	silences, err := api.Silences(ctx, a.Namespace)
+	if err != nil {
+		return err
+	}
+	var ids []string
+	for _, s := range silences {
+		if s.ID == what || silencedUntil([]alerts.Silence{s}, what) != "" {
+			ids = append(ids, s.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return fmt.Errorf("no active silence of %q in namespace %s (kube alerts firing lists them)", what, a.Namespace)
+	}
+	if err := o.IO.guard(a.Cluster, o.Yes, cluster.Action{What: fmt.Sprintf("end the silences of %s in namespace %s", what, a.Namespace), NotFromTree: true}); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := api.ExpireSilence(ctx, id); err != nil {
+			return err
+		}
+	}
+	if done, err := o.IO.structured(o.Output, map[string]any{"expired": ids}); done || err != nil {
+		return err
+	}
+	fmt.Fprintf(o.IO.Out, "Ended %d silence(s) of %s: %s\n", len(ids), what, strings.Join(ids, ", "))
+	return nil
+}
+
+func (o *AlertsOptions) route(ctx context.Context, a *app.App, api *alerts.API, alert string) error {
+	severity := o.Severity
+	if severity == "" && api.Prometheus != "" {
+		if rules, err := api.Rules(ctx, a.Namespace); err == nil {
+			for _, r := range rules {
+				if r.Alert == alert {
+					severity = r.Severity
+				}
+			}
+		}
+	}
+	if severity == "" {
+		return usageError{fmt.Errorf("no rule %q is known for namespace %s: give its --severity", alert, a.Namespace)}
+	}
+	labels := map[string]string{"alertname": alert, "namespace": a.Namespace, alerts.LabelSeverity: severity}
+	dests, err := api.Route(ctx, labels)
+	if err != nil {
+		return err
+	}
+	if done, err := o.IO.structured(o.Output, map[string]any{"labels": labels, "destinations": dests}); done || err != nil {
+		return err
+	}
+	for _, d := range dests {
+		ch := strings.Join(d.Channels, ", ")
+		if ch == "" {
+			ch = "no channel (shown by kube alerts only)"
+		}
+		fmt.Fprintf(o.IO.Out, "%s (%s) of %s on %s goes to %s (receiver %s)\n", alert, severity, a.Namespace, a.Cluster.Name, ch, d.Receiver)
+	}
+	return nil
+}
+
+// lint loads the spec, which checks every alert and runs their tests, and
+// prints the findings; no file is written.
+func (o *AlertsOptions) lint(args []string) error {
+	dir := "."
+	if len(args) == 1 {
+		dir = args[0]
+	}
+	f, err := generate.LoadSpec(filepath.Join(dir, spec.FileName))
+	if err != nil {
+		fmt.Fprintln(o.IO.ErrOut, err)
+		return exitCode(exitUsage)
+	}
+	for _, w := range f.Warnings {
+		fmt.Fprintln(o.IO.ErrOut, w)
+	}
+	n, tests := 0, 0
+	for _, g := range f.Generates {
+		if ag, ok := g.Spec.(*generate.AlertsGen); ok {
+			n += len(ag.Rules)
+			tests += len(ag.Tests)
+		}
+	}
+	fmt.Fprintf(o.IO.Out, "%s: %d alert rule(s) valid, %d test(s) passed, %d warning(s)\n", f.Path, n, tests, len(f.Warnings))
+	return nil
+}

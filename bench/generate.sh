@@ -6,7 +6,8 @@
 #          process per app (as CI runs it in each repository)
 #   helm:  `helm template` once per app-cluster (240 runs) of an equivalent chart
 #   kustomize: `kustomize build` once per app-cluster of equivalent overlays
-# Goals: the whole fleet in under 1 s; per app-cluster at least 10x faster than helm.
+# Goals: the whole fleet checked in under 0.5 s (with alert rules and their unit
+# tests in every app); per app-cluster at least 10x faster than helm.
 # helm and kustomize are built from the Go module proxy (bench/tools/go.mod) into
 # the kube cache on first use.
 set -euo pipefail
@@ -31,7 +32,11 @@ now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
 
 t=$(now); "$KUBE" generate --update "$work"/kube/* >/dev/null 2>&1; kube_update=$(elapsed "$t")
-t=$(now); "$KUBE" generate "$work"/kube/* >/dev/null 2>&1; kube_check=$(elapsed "$t")
+# The check is what CI runs on every change: the median of 5 runs, as a shared
+# machine's timings of a half-second process vary by a third.
+checks=()
+for _ in 1 2 3 4 5; do t=$(now); "$KUBE" generate "$work"/kube/* >/dev/null 2>&1; checks+=("$(elapsed "$t")"); done
+kube_check=$(printf '%s\n' "${checks[@]}" | sort -n | sed -n 3p)
 t=$(now); for d in "$work"/kube/*; do "$KUBE" generate "$d" >/dev/null 2>&1; done; kube_per_repo=$(elapsed "$t")
 objects=$(find "$work"/kube -path '*/kubernetes/*' -name '*.yaml' | wc -l)
 
@@ -58,5 +63,5 @@ printf '%-44s %9s %16s %14s\n' "kube generate (check), one process per app" "$ku
 printf '%-44s %9s %16s %14s\n' "helm template, one process per app-cluster" "$helm" "$(per "$helm")" "1.0x"
 printf '%-44s %9s %16s %14s\n' "kustomize build, one per app-cluster" "$kustomize" "$(per "$kustomize")" "$(ratio "$helm" "$kustomize")"
 echo
-awk -v s="$kube_check" 'BEGIN { printf "goal: whole fleet under 1 s: %s (check %.3f s)\n", (s < 1 ? "met" : "NOT met"), s }'
+awk -v s="$kube_check" 'BEGIN { printf "goal: whole fleet checked under 0.5 s: %s (check %.3f s, median of 5)\n", (s < 0.5 ? "met" : "NOT met"), s }'
 awk -v h="$helm" -v k="$kube_check" 'BEGIN { printf "goal: 10x faster than helm per app-cluster: %s (%.1fx)\n", (h / k >= 10 ? "met" : "NOT met"), h / k }'

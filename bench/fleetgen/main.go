@@ -129,7 +129,10 @@ func writeChart(dir, app string, files []generate.File) {
 		if f.Cluster != "prod" {
 			continue
 		}
-		s := string(f.Content)
+		// Alert templates ({{ $value }}) are literal text to helm, as a chart
+		// author would escape them.
+		s := strings.NewReplacer("{{", "\x00L", "}}", "\x00R").Replace(string(f.Content))
+		s = strings.NewReplacer("\x00L", `{{ "{{" }}`, "\x00R", `{{ "}}" }}`).Replace(s)
 		s = strings.ReplaceAll(s, ":"+tagFor("prod", 0), ":{{ .Values.tag }}")
 		s = strings.ReplaceAll(s, "replicas: 3\n", "replicas: {{ .Values.replicas }}\n")
 		s = strings.ReplaceAll(s, app, "{{ .Values.app }}")

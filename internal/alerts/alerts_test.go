@@ -156,6 +156,36 @@ func TestRunTestsReportsWhatFired(t *testing.T) {
 	}
 }
 
+// The in-memory storage behaves as promtool's TSDB where tests can tell:
+// omitted samples, native histograms, a series given twice, rules that read
+// the ALERTS series other rules write, and annotations expanded when named.
+func TestRunTestsStorage(t *testing.T) {
+	expect := func(at, alert string, l map[string]string, ann map[string]string) AlertCheck {
+		return AlertCheck{At: at, Alert: alert, Expect: []ExpectedAlert{{Labels: l, Annotations: ann}}}
+	}
+	rs := []Rule{
+		{Alert: "Gap", Expr: `absent_over_time(up[2m])`, Severity: "info", Summary: "s", Runbook: "https://x"},
+		{Alert: "Slow", Expr: `histogram_quantile(0.9, rate(lat[5m])) > 1`, Severity: "warning", Summary: `p90 {{ $value | printf "%.1f" }}`, Runbook: "https://x"},
+		{Alert: "Meta", Expr: `ALERTS{alertname="Slow", alertstate="firing"}`, Severity: "info", Summary: "s", Runbook: "https://x"},
+	}
+	slow := []Series{{`lat`, `{{schema:0 sum:0 count:0 buckets:[0 0]}}+{{schema:0 sum:20 count:10 buckets:[0 0 10]}}x10`}}
+	fails := RunTests(rs, []Test{
+		{Input: []Series{{`up`, "1 1 _ _ _ _ 1"}}, Alerts: []AlertCheck{
+			{At: "2m", Alert: "Gap"},
+			expect("4m", "Gap", map[string]string{"severity": "info"}, nil),
+			{At: "6m", Alert: "Gap"},
+		}},
+		{Input: slow, Alerts: []AlertCheck{
+			expect("5m", "Slow", map[string]string{"severity": "warning"}, map[string]string{"summary": "p90 3.7"}),
+			expect("6m", "Meta", map[string]string{"alertstate": "firing", "severity": "info"}, nil),
+		}},
+		{Input: []Series{{`up`, "1 1"}, {`up`, "1 1"}}, Alerts: []AlertCheck{{At: "1m", Alert: "Gap"}}},
+	})
+	if len(fails) != 1 || fails[0].Test != 2 || !strings.Contains(fails[0].Msg, "out of order") {
+		t.Fatalf("want only the duplicated series to fail, got %v", fails)
+	}
+}
+
 func TestLint(t *testing.T) {
 	base := Rule{Alert: "A", Expr: `up{namespace="shop"} == 0`, Severity: "warning", Summary: "s", Runbook: "https://r"}
 	cases := []struct {
@@ -192,5 +222,19 @@ func TestLint(t *testing.T) {
 	}
 	if ps := Lint(Rule{Alert: "A", Expr: `rate(up[5m]`, Severity: "warning", Summary: "s", Runbook: "https://r"}, LintOptions{}); ps[0].Offset != 11 {
 		t.Errorf("parse error offset = %d, want 11 (the end)", ps[0].Offset)
+	}
+}
+
+// A test cannot make kube generate allocate or evaluate without bound.
+func TestRunTestsBounds(t *testing.T) {
+	r := Rule{Alert: "Up", Expr: `up == 0`, Severity: "warning", Summary: "down", Runbook: "https://x"}
+	fails := RunTests([]Rule{r}, []Test{
+		{Input: []Series{{`up`, "0+0x100000000"}}, Alerts: []AlertCheck{{At: "1m", Alert: "Up"}}},
+		{Input: []Series{{`up`, "1 1 _x99999999999999999999"}}, Alerts: []AlertCheck{{At: "1m", Alert: "Up"}}},
+		{Interval: "1s", Input: []Series{{`up`, "1"}}, Alerts: []AlertCheck{{At: "1000h", Alert: "Up"}}},
+		{Input: []Series{{`up`, "0+0x1000"}}, Alerts: []AlertCheck{{At: "1000m", Alert: "Up", Expect: []ExpectedAlert{{Labels: map[string]string{"severity": "warning"}}}}}},
+	})
+	if len(fails) != 3 || !strings.Contains(fails[0].Msg, "samples, more than") || !strings.Contains(fails[1].Msg, "samples, more than") || !strings.Contains(fails[2].Msg, "3600000 evaluations") {
+		t.Fatalf("want the first three tests refused and the fourth to pass, got %v", fails)
 	}
 }

@@ -4,14 +4,19 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
-	"github.com/prometheus/prometheus/promql/promqltest"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/rules"
+	"github.com/prometheus/prometheus/storage"
 )
 
 // Test is a unit test of alerting rules in the shape `promtool test rules`
@@ -58,8 +63,8 @@ type Failure struct {
 func (f Failure) Error() string { return f.Msg }
 
 // RunTests evaluates the rules over each test's input in-process, with
-// Prometheus's own storage, engine and rule evaluation (what `promtool test
-// rules` does), and returns what failed.
+// Prometheus's own engine and rule evaluation (what `promtool test rules`
+// does) over an in-memory store, and returns what failed.
 func RunTests(rs []Rule, tests []Test) []Failure {
 	var out []Failure
 	for i, t := range tests {
@@ -80,27 +85,33 @@ func runTest(rs []Rule, index int, t Test) []Failure {
 		}
 		interval = time.Duration(d)
 	}
-	var load strings.Builder
-	fmt.Fprintf(&load, "load %s\n", model.Duration(interval))
-	for _, s := range t.Input {
-		fmt.Fprintf(&load, "  %s %s\n", s.Series, s.Values)
+	if n := expandedSamples(t.Input); n > maxTestSamples {
+		return fail(-1, "input: %d samples, more than the %d a unit test may hold", n, maxTestSamples)
 	}
-	suite, err := promqltest.NewLazyLoader(load.String(), promqltest.LazyLoaderOpts{EnableAtModifier: true, EnableNegativeOffset: true, Parser: Parser})
+	input, err := parseInput(t.Input, interval)
 	if err != nil {
 		return fail(-1, "input: %v", err)
 	}
-	defer suite.Close()
-	suite.SubqueryInterval = interval
+	db := &memStorage{}
+	engine := engineFor(interval)
+	ctx := context.Background()
 
 	logger := slog.New(slog.DiscardHandler)
 	opts := &rules.ManagerOptions{
-		QueryFunc:    rules.EngineQueryFunc(suite.QueryEngine(), suite.Storage()),
-		AppendableV2: suite.Storage(),
-		Context:      context.Background(),
+		QueryFunc:    rules.EngineQueryFunc(engine, db),
+		AppendableV2: db,
+		Context:      ctx,
 		NotifyFunc:   func(context.Context, string, ...*rules.Alert) {}, // tests look at the rules' alerts
 		Logger:       logger,
 		Parser:       Parser,
+		Metrics:      groupMetrics,
 	}
+	// Prometheus expands every annotation template of every alert at every
+	// step; a test that names no annotation cannot see them, so they are left
+	// out (Lint checks that they parse).
+	withAnnotations := slices.ContainsFunc(t.Alerts, func(c AlertCheck) bool {
+		return slices.ContainsFunc(c.Expect, func(e ExpectedAlert) bool { return len(e.Annotations) > 0 })
+	})
 	var ars []rules.Rule
 	for _, r := range rs {
 		expr, err := Parser.ParseExpr(r.Expr)
@@ -109,8 +120,12 @@ func runTest(rs []Rule, index int, t Test) []Failure {
 		}
 		hold, _ := model.ParseDuration(orZero(r.For))
 		m := r.ruleMap()
+		annotations := labels.EmptyLabels()
+		if withAnnotations {
+			annotations = labels.FromMap(toStrings(m["annotations"]))
+		}
 		ar := rules.NewAlertingRule(r.Alert, expr, time.Duration(hold), 0,
-			labels.FromMap(toStrings(m["labels"])), labels.FromMap(toStrings(m["annotations"])),
+			labels.FromMap(toStrings(m["labels"])), annotations,
 			labels.EmptyLabels(), "", true, logger)
 		ars = append(ars, ar)
 	}
@@ -140,21 +155,20 @@ func runTest(rs []Rule, index int, t Test) []Failure {
 	}
 	start := time.Unix(0, 0).UTC()
 	last := checks[len(checks)-1].at
+	if steps := last / interval; steps > maxTestSteps {
+		return append(failures, fail(-1, "%d evaluations up to %s every %s, more than the %d a unit test may take", steps, model.Duration(last), model.Duration(interval), maxTestSteps)...)
+	}
 	next := 0
 	for ts := start; ts.Sub(start) <= last; ts = ts.Add(interval) {
-		var evalErr error
-		suite.WithSamplesTill(ts, func(err error) {
-			if err != nil {
-				evalErr = err
-				return
-			}
-			g.Eval(suite.Context(), ts)
+		evalErr := input.appendTill(ctx, db, ts)
+		if evalErr == nil {
+			g.Eval(ctx, ts)
 			for _, r := range g.Rules() {
 				if r.LastError() != nil {
 					evalErr = fmt.Errorf("rule %s at %s: %w", r.Name(), model.Duration(ts.Sub(start)), r.LastError())
 				}
 			}
-		})
+		}
 		if evalErr != nil {
 			return append(failures, fail(-1, "%v", evalErr)...)
 		}
@@ -250,4 +264,103 @@ func toStrings(v any) map[string]string {
 		out[k] = fmt.Sprint(x)
 	}
 	return out
+}
+
+// A test runs inside kube generate, on every pull request: these bounds keep
+// a mistaken or hostile one from taking the CI runner's memory or time.
+const (
+	maxTestSamples = 100_000
+	maxTestSteps   = 10_000
+)
+
+var expansion = regexp.MustCompile(`x(\d+)`)
+
+// expandedSamples bounds from above the samples promtool's notation expands
+// to ("0+1x100" is 101), before the parser allocates them.
+func expandedSamples(in []Series) int {
+	n := 0
+	for _, s := range in {
+		n += len(strings.Fields(s.Values))
+		for _, m := range expansion.FindAllStringSubmatch(s.Values, -1) {
+			k, err := strconv.Atoi(m[1])
+			if err != nil || k > maxTestSamples {
+				return maxTestSamples + 1
+			}
+			n += k
+		}
+		if n > maxTestSamples {
+			return n
+		}
+	}
+	return n
+}
+
+// groupMetrics are shared by every test's rule group, and engines by every
+// test of an interval: each would otherwise make summaries of ~300 kB that
+// nobody reads, a third of a test's allocations.
+var (
+	groupMetrics = rules.NewGroupMetrics(nil)
+	engines      sync.Map // time.Duration -> *promql.Engine
+)
+
+// engineFor returns the engine of tests whose subqueries default to interval
+// steps, as promtool's do.
+func engineFor(interval time.Duration) *promql.Engine {
+	if e, ok := engines.Load(interval); ok {
+		return e.(*promql.Engine)
+	}
+	e, _ := engines.LoadOrStore(interval, promql.NewEngine(promql.EngineOpts{
+		MaxSamples:               50_000_000,
+		Timeout:                  time.Minute,
+		NoStepSubqueryIntervalFn: func(int64) int64 { return interval.Milliseconds() },
+		EnableAtModifier:         true,
+		EnableNegativeOffset:     true,
+		Parser:                   Parser,
+	}))
+	return e.(*promql.Engine)
+}
+
+// inputSeries holds a test's samples, appended up to each evaluation time as
+// promtool does, so rules never see samples from their future.
+type inputSeries struct {
+	series  []labels.Labels
+	samples [][]parser.SequenceValue
+	next    []int
+	step    time.Duration
+}
+
+func parseInput(in []Series, step time.Duration) (*inputSeries, error) {
+	s := &inputSeries{step: step}
+	for _, x := range in {
+		l, vals, err := Parser.ParseSeriesDesc(x.Series + " " + x.Values)
+		if err != nil {
+			return nil, fmt.Errorf("series %s: %w", x.Series, err)
+		}
+		s.series = append(s.series, l)
+		s.samples = append(s.samples, vals)
+		s.next = append(s.next, 0)
+	}
+	return s, nil
+}
+
+func (s *inputSeries) appendTill(ctx context.Context, db storage.AppendableV2, ts time.Time) error {
+	app := db.AppenderV2(ctx)
+	till := ts.UnixMilli()
+	for i, l := range s.series {
+		for ; s.next[i] < len(s.samples[i]); s.next[i]++ {
+			t := time.Unix(0, 0).Add(time.Duration(s.next[i]) * s.step).UnixMilli()
+			if t > till {
+				break
+			}
+			v := s.samples[i][s.next[i]]
+			if v.Omitted {
+				continue
+			}
+			if _, err := app.Append(0, l, 0, t, v.Value, nil, v.Histogram, storage.AppendV2Options{}); err != nil {
+				app.Rollback()
+				return fmt.Errorf("series %s: %w", l, err)
+			}
+		}
+	}
+	return app.Commit()
 }

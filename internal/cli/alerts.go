@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -28,7 +29,11 @@ type AlertsOptions struct {
 	Reason       string
 	Severity     string
 	Yes          bool
+	SlackAPI     string
 }
+
+// slackTokenEnv holds the read-only Slack token kube alerts channels uses.
+const slackTokenEnv = "KUBE_SLACK_TOKEN"
 
 func newAlertsCmd(f *Factory) *cobra.Command {
 	o := &AlertsOptions{appOptions: newAppOptions(f)}
@@ -78,7 +83,19 @@ See docs/alerts.md.`,
 	route.Flags().StringVar(&o.Severity, "severity", "", "the alert's severity (default: the rule's, from Prometheus)")
 	lint := &cobra.Command{Use: "lint [DIR]", Short: "Check the spec's alerts and run their unit tests, as kube generate does", Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return o.lint(args) }}
-	cmd.AddCommand(list, firing, silence, unsilence, route, lint)
+	channels := &cobra.Command{Use: "channels [DIR...]", Short: "Check with Slack that every channel the specs route alerts to exists (for CI)",
+		Long: `kube alerts channels lists the Slack channels each spec routes alerts to, per
+cluster and severity, and checks with Slack's API that each exists and is not
+archived, so that a misspelt channel fails in CI rather than at 3 a.m.
+
+The token comes from the environment variable ` + slackTokenEnv + `, never from a flag
+or a file: a Slack token with only the channels:read and groups:read scopes,
+not the one that posts alerts. See docs/alerts.md.`,
+		Example: `  KUBE_SLACK_TOKEN=... kube alerts channels
+  kube alerts channels services/* -o json`,
+		RunE: func(cmd *cobra.Command, args []string) error { return o.channels(cmd.Context(), args) }}
+	channels.Flags().StringVar(&o.SlackAPI, "slack-api", alerts.SlackAPI, "Slack Web API base URL")
+	cmd.AddCommand(list, firing, silence, unsilence, route, lint, channels)
 	return cmd
 }
 
@@ -311,5 +328,64 @@ func (o *AlertsOptions) lint(args []string) error {
 		}
 	}
 	fmt.Fprintf(o.IO.Out, "%s: %d alert rule(s) valid, %d test(s) passed, %d warning(s)\n", f.Path, n, tests, len(f.Warnings))
+	return nil
+}
+
+// ChannelCheck is one channel of one spec, checked.
+type ChannelCheck struct {
+	File   string `json:"file"`
+	Line   int    `json:"line"`
+	Column int    `json:"column"`
+	generate.ChannelUse
+	Problem string `json:"problem,omitempty"`
+}
+
+// channels checks every channel the specs in dirs route alerts to against
+// the channels Slack lists; any problem makes it fail.
+func (o *AlertsOptions) channels(ctx context.Context, dirs []string) error {
+	if err := checkOutput(o.Output); err != nil {
+		return err
+	}
+	token := os.Getenv(slackTokenEnv)
+	if token == "" {
+		return usageError{fmt.Errorf("set %s to a Slack token with the channels:read and groups:read scopes (see docs/alerts.md)", slackTokenEnv)}
+	}
+	if len(dirs) == 0 {
+		dirs = []string{"."}
+	}
+	var checks []ChannelCheck
+	for _, d := range dirs {
+		f, err := generate.LoadSpec(filepath.Join(d, spec.FileName))
+		if err != nil {
+			fmt.Fprintln(o.IO.ErrOut, err)
+			return exitCode(exitUsage)
+		}
+		for _, u := range generate.ChannelUses(f) {
+			checks = append(checks, ChannelCheck{File: f.Path, Line: u.Pos.Line, Column: u.Pos.Column, ChannelUse: u})
+		}
+	}
+	known, err := (&alerts.SlackDirectory{API: o.SlackAPI, Token: token}).Channels(ctx)
+	if err != nil {
+		return err
+	}
+	failed := 0
+	for i := range checks {
+		if checks[i].Problem = alerts.ChannelProblem(checks[i].Channel, known); checks[i].Problem != "" {
+			failed++
+		}
+	}
+	if done, err := o.IO.structured(o.Output, checks); err != nil {
+		return err
+	} else if !done {
+		for _, c := range checks {
+			if c.Problem != "" {
+				fmt.Fprintf(o.IO.Out, "%s:%d:%d: %s alerts on %s go to %s, which %s\n", c.File, c.Line, c.Column, c.Severity, c.Cluster, c.Channel, c.Problem)
+			}
+		}
+		fmt.Fprintf(o.IO.Out, "%d channel use(s) checked, %d with a problem\n", len(checks), failed)
+	}
+	if failed > 0 {
+		return exitCode(exitFailure)
+	}
 	return nil
 }

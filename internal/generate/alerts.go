@@ -302,6 +302,44 @@ func (a *AlertsGen) channels(cluster string) alerts.Channels {
 	}
 }
 
+// ChannelUse is a channel a spec routes alerts to: for which cluster and
+// severity, and where the file sets it.
+type ChannelUse struct {
+	Cluster  string   `json:"cluster"`
+	Severity string   `json:"severity"`
+	Channel  string   `json:"channel"`
+	Pos      spec.Pos `json:"-"`
+}
+
+// ChannelUses lists every channel the file's alerts entries route to, in
+// file order, for kube alerts channels.
+func ChannelUses(f *spec.File) []ChannelUse {
+	var out []ChannelUse
+	for _, g := range f.Generates {
+		a, ok := g.Spec.(*AlertsGen)
+		if !ok {
+			continue
+		}
+		for _, c := range a.Clusters {
+			for _, sev := range []struct {
+				name string
+				ch   spec.PerCluster[string]
+			}{{"critical", a.Channels.Critical}, {"warning", a.Channels.Warning}, {"info", a.Channels.Info}} {
+				ch := sev.ch.For(c)
+				if ch == "" {
+					continue
+				}
+				pos := sev.ch.Loc.At(c)
+				if pos == (spec.Pos{}) { // defaulted from slack:
+					pos = f.Loc.At("slack")
+				}
+				out = append(out, ChannelUse{Cluster: c, Severity: sev.name, Channel: ch, Pos: pos})
+			}
+		}
+	}
+	return out
+}
+
 func (a *AlertsGen) Objects(b *builder) ([]runtime.Object, error) {
 	f := b.f
 	name := f.App + "-" + alertsObjectName

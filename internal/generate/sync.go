@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -56,9 +57,26 @@ func Compare(root string, files []File) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	regular := map[string]bool{}
+	for _, p := range present {
+		regular[p] = true
+	}
+	dirs := map[string]*os.Root{}
+	defer func() {
+		for _, d := range dirs {
+			d.Close()
+		}
+	}()
 	var out []Result
 	for _, f := range files {
-		have, err := readManifest(repo, f.Path)
+		var have []byte
+		if regular[f.Path] {
+			// existing found it a regular file in a real directory; reading
+			// through the directory's root skips a lookup per component.
+			have, err = readIn(repo, dirs, f.Path)
+		} else {
+			have, err = readManifest(repo, f.Path)
+		}
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			out = append(out, Result{Path: f.Path, State: Missing})
@@ -116,6 +134,20 @@ func readManifest(repo *os.Root, p string) ([]byte, error) {
 		return nil, err
 	}
 	return repo.ReadFile(filepath.FromSlash(p))
+}
+
+// readIn reads p through a root opened once for its directory.
+func readIn(repo *os.Root, dirs map[string]*os.Root, p string) ([]byte, error) {
+	dir, name := path.Split(p)
+	d, ok := dirs[dir]
+	if !ok {
+		var err error
+		if d, err = repo.OpenRoot(filepath.FromSlash(dir)); err != nil {
+			return nil, err
+		}
+		dirs[dir] = d
+	}
+	return d.ReadFile(name)
 }
 
 // existing lists the YAML files in kubernetes/<dir>/ (one level of cluster directories).

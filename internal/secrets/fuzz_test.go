@@ -33,3 +33,27 @@ func FuzzRedact(f *testing.F) {
 		}
 	})
 }
+
+// The literal pre-checks in InText only skip texts the regular expressions
+// could not match.
+func FuzzInTextPrefilter(f *testing.F) {
+	f.Add("PASSWORD: hunter22hunter")
+	f.Add("paſsword=hunter22hunter")
+	f.Add("https://u:p@host/")
+	f.Add("xoxb-0123456789abc")
+	f.Fuzz(func(t *testing.T, text string) {
+		want := secretValue.MatchString(text)
+		if !want {
+			for _, m := range assignment.FindAllStringSubmatch(text, -1) {
+				name, value := m[1], m[2]
+				if !referenceSuffix.MatchString(name) && len(value) >= 8 && strings.IndexFunc(value, notDigit) >= 0 && !strings.ContainsAny(value[:1], "$/{<%*") {
+					want = true
+					break
+				}
+			}
+		}
+		if got := InText(text); got != want {
+			t.Fatalf("InText(%q) = %v, the regular expressions alone say %v", text, got, want)
+		}
+	})
+}

@@ -74,8 +74,8 @@ func runGenerate(o *GenerateOptions) error {
 		return writeJSON(streams.Out, generate.Schema())
 	}
 	// A check is a short burst of allocation over a small live heap, so the
-	// collector's default pacing runs it almost continuously (a third of the
-	// fleet check's time); a larger target costs tens of megabytes.
+	// collector's default pacing runs it almost continuously (a quarter of
+	// the fleet check's time); a larger target costs tens of megabytes.
 	if os.Getenv("GOGC") == "" {
 		defer debug.SetGCPercent(debug.SetGCPercent(400))
 	}

@@ -15,6 +15,8 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/kube-idp/kube/servicex/contract"
 )
 
 // httpServer traces and measures the requests a service serves, recovers
@@ -45,16 +47,12 @@ type seriesKey struct {
 	tls                  bool
 }
 
-// durationBuckets are the semantic conventions' advice for
-// http.server.request.duration.
-var durationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
-
 var serverSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}
 
 func newHTTPServer(tel *telemetry, rec recoverer, log *slog.Logger, address string) (*httpServer, error) {
 	duration, err := tel.meters.Meter(instrumentation).Float64Histogram("http.server.request.duration",
 		metric.WithDescription("Duration of HTTP server requests."), metric.WithUnit("s"),
-		metric.WithExplicitBucketBoundaries(durationBuckets...))
+		metric.WithExplicitBucketBoundaries(contract.DurationBuckets...))
 	if err != nil {
 		return nil, err
 	}

@@ -109,6 +109,26 @@ func labelMap(ls model.LabelSet) map[string]string {
 	return out
 }
 
+// Query evaluates an instant PromQL query on the cluster's Prometheus.
+func (a *API) Query(ctx context.Context, expr string, at time.Time) (model.Vector, error) {
+	if a.Prometheus == "" {
+		return nil, errNoURL("prometheus")
+	}
+	c, err := api.NewClient(api.Config{Address: a.Prometheus, Client: a.client()})
+	if err != nil {
+		return nil, err
+	}
+	v, _, _, err := promv1.NewAPI(c).Query(ctx, expr, at)
+	if err != nil {
+		return nil, fmt.Errorf("prometheus %s: %w", a.Prometheus, err)
+	}
+	vec, ok := v.(model.Vector)
+	if !ok {
+		return nil, fmt.Errorf("prometheus %s: %s is a %s, not a vector", a.Prometheus, expr, v.Type())
+	}
+	return vec, nil
+}
+
 func errNoURL(what string) error {
 	return fmt.Errorf("the cluster registry gives no %s URL for this cluster: add %s: https://... to its entry, or pass --%s", what, what, what)
 }

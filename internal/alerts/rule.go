@@ -32,10 +32,38 @@ type Rule struct {
 	Labels      map[string]string `json:"labels,omitempty"` // besides severity
 }
 
-// Group is a named list of rules evaluated together.
+// Record is a recording rule: Prometheus stores the expression's result
+// under a new metric name at every evaluation.
+type Record struct {
+	Record string            `json:"record"`
+	Expr   string            `json:"expr"`
+	Labels map[string]string `json:"labels,omitempty"`
+}
+
+// Group is a named list of rules evaluated together, in order: its recording
+// rules first, so that its alerts read what they recorded at the same time.
 type Group struct {
-	Name  string `json:"name"`
-	Rules []Rule `json:"rules"`
+	Name string `json:"name"`
+	// Interval between evaluations; empty: Prometheus's global one.
+	Interval string   `json:"interval,omitempty"`
+	Records  []Record `json:"records,omitempty"`
+	Rules    []Rule   `json:"rules"`
+}
+
+func (r Record) ruleMap() map[string]any {
+	m := map[string]any{"record": r.Record, "expr": r.Expr}
+	if len(r.Labels) > 0 {
+		m["labels"] = toAny(r.Labels)
+	}
+	return m
+}
+
+func toAny(m map[string]string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }
 
 // Annotation and label names kube writes on alerts.
@@ -68,11 +96,18 @@ func (r Rule) ruleMap() map[string]any {
 func RuleGroups(groups []Group) []any {
 	out := make([]any, 0, len(groups))
 	for _, g := range groups {
-		rs := make([]any, 0, len(g.Rules))
+		rs := make([]any, 0, len(g.Records)+len(g.Rules))
+		for _, r := range g.Records {
+			rs = append(rs, r.ruleMap())
+		}
 		for _, r := range g.Rules {
 			rs = append(rs, r.ruleMap())
 		}
-		out = append(out, map[string]any{"name": g.Name, "rules": rs})
+		m := map[string]any{"name": g.Name, "rules": rs}
+		if g.Interval != "" {
+			m["interval"] = g.Interval
+		}
+		out = append(out, m)
 	}
 	return out
 }

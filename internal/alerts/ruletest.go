@@ -66,14 +66,21 @@ func (f Failure) Error() string { return f.Msg }
 // Prometheus's own engine and rule evaluation (what `promtool test rules`
 // does) over an in-memory store, and returns what failed.
 func RunTests(rs []Rule, tests []Test) []Failure {
+	return RunGroupTests(Group{Rules: rs}, tests)
+}
+
+// RunGroupTests is RunTests for a group with recording rules, evaluated
+// before its alerts at every step, as Prometheus does.
+func RunGroupTests(g Group, tests []Test) []Failure {
 	var out []Failure
 	for i, t := range tests {
-		out = append(out, runTest(rs, i, t)...)
+		out = append(out, runTest(g, i, t)...)
 	}
 	return out
 }
 
-func runTest(rs []Rule, index int, t Test) []Failure {
+func runTest(grp Group, index int, t Test) []Failure {
+	rs := grp.Rules
 	fail := func(check int, format string, args ...any) []Failure {
 		return []Failure{{Test: index, Check: check, Msg: fmt.Sprintf(format, args...)}}
 	}
@@ -113,6 +120,13 @@ func runTest(rs []Rule, index int, t Test) []Failure {
 		return slices.ContainsFunc(c.Expect, func(e ExpectedAlert) bool { return len(e.Annotations) > 0 })
 	})
 	var ars []rules.Rule
+	for _, r := range grp.Records {
+		expr, err := Parser.ParseExpr(r.Expr)
+		if err != nil {
+			return fail(-1, "recording rule %s: %v", r.Record, err)
+		}
+		ars = append(ars, rules.NewRecordingRule(r.Record, expr, labels.FromMap(r.Labels)))
+	}
 	for _, r := range rs {
 		expr, err := Parser.ParseExpr(r.Expr)
 		if err != nil {

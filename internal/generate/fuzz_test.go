@@ -79,6 +79,11 @@ func FuzzGenerate(f *testing.F) {
 	f.Add(string(data))
 	data, _ = os.ReadFile("../spec/testdata/errors/alerts.yaml")
 	f.Add(string(data))
+	// The SLO part: objectives as exact decimals, SLIs, custom PromQL.
+	data, _ = os.ReadFile("testdata/generators/slo/kube-generate.yaml")
+	f.Add(string(data))
+	data, _ = os.ReadFile("../spec/testdata/errors/slo.yaml")
+	f.Add(string(data))
 	f.Fuzz(func(t *testing.T, specText string) {
 		repo, base := fuzzRepo(t, specText)
 		before := snapshot(t, base, repo)

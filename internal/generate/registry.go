@@ -19,6 +19,7 @@ var Kinds = spec.Kinds{
 	argoCDKind,
 	forkKind,
 	alertsKind,
+	sloKind,
 }
 
 // Generator is a generator's settings and how it makes its objects for one

@@ -42,3 +42,12 @@ const (
 	GRPCPortName    = "grpc"
 	MetricsPortName = "metrics"
 )
+
+// HTTPServerDuration is the Prometheus name of servicex's
+// http.server.request.duration histogram; its _count, labelled with
+// http_response_status_code, is the default SLI of kube generate's SLOs.
+const HTTPServerDuration = "http_server_request_duration_seconds"
+
+// DurationBuckets are its bucket bounds in seconds, the semantic conventions'
+// advice: a latency SLO's threshold must be one of them.
+var DurationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}

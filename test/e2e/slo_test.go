@@ -1,0 +1,154 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/kube-idp/kube/internal/progress"
+	"github.com/kube-idp/kube/internal/sandbox"
+	"github.com/kube-idp/kube/internal/slo"
+	"github.com/kube-idp/kube/internal/testcluster"
+	"github.com/kube-idp/kube/servicex"
+)
+
+// A servicex service answers half its requests with a 500; the real
+// Prometheus scrapes it and evaluates the rules kube generate wrote for a
+// 99.99% availability SLO. kube slo shows the month's budget shrinking, then
+// spent, and the page alert fires.
+func TestSLOBudgetShrinksUnderErrors(t *testing.T) {
+	testcluster.Sandbox(t) // kube resolves the cluster "local"
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	promBin, err := sandbox.EnsureTestTool(ctx, &progress.Reporter{Out: os.Stderr}, "prometheus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+
+	writeApp(t, work, "shop", `app: shop
+generates:
+- web:
+    clusters: [sandbox]
+    image: registry.example.com/shop
+    tag: "1"
+    servicex: true
+- slo:
+    clusters: [sandbox]
+    objectives:
+    - name: availability
+      objective: 99.99
+`)
+	if r := kubeIn(t, filepath.Join(work, "shop"), "generate", "--update"); r.code != 0 {
+		t.Fatalf("kube generate: %s%s", r.stdout, r.stderr)
+	}
+	// Prometheus loads the PrometheusRule's groups as a rule file. Their
+	// interval goes from 1m to 2s so that the test takes a minute; kube slo
+	// counts each evaluation as a minute, so the budget goes 30x faster.
+	data, err := os.ReadFile(filepath.Join(work, "shop", "kubernetes", "sandbox", "prometheusrule-shop-slo.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pr struct {
+		Spec map[string]any `json:"spec"`
+	}
+	if err := yaml.Unmarshal(data, &pr); err != nil {
+		t.Fatal(err)
+	}
+	rules, _ := yaml.Marshal(pr.Spec)
+	rules = []byte(strings.ReplaceAll(string(rules), "interval: 1m", "interval: 2s"))
+	rulesFile := filepath.Join(work, "slo-rules.yaml")
+	_ = os.WriteFile(rulesFile, rules, 0o644)
+
+	// The service, as kube generate runs it: process "shop" of namespace shop.
+	port, metricsPort, promPort := freePort(t), freePort(t), freePort(t)
+	svc, err := servicex.New(servicex.WithConfig(servicex.Config{Service: "shop", Namespace: "shop", Port: port, MetricsPort: metricsPort,
+		ShutdownDrain: time.Millisecond, ShutdownTimeout: time.Second}), servicex.WithLogOutput(io.Discard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Int64
+	svc.HandleFunc("GET /orders", func(w http.ResponseWriter, _ *http.Request) {
+		if n.Add(1)%2 == 0 {
+			http.Error(w, "injected failure", http.StatusInternalServerError)
+		}
+	})
+	go func() { _ = svc.Run(ctx) }()
+	go func() {
+		for ctx.Err() == nil {
+			if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/orders", port)); err == nil {
+				resp.Body.Close()
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+
+	// prometheus-operator would name the PodMonitor's job shop/shop and add
+	// the namespace label; a static scrape configuration does the same.
+	promFile := filepath.Join(work, "prometheus.yaml")
+	_ = os.WriteFile(promFile, fmt.Appendf(nil, `global: {scrape_interval: 1s, evaluation_interval: 1s}
+rule_files: [%q]
+scrape_configs:
+- job_name: shop/shop
+  static_configs: [{targets: ["127.0.0.1:%d"], labels: {namespace: shop}}]
+`, rulesFile, metricsPort), 0o644)
+	startLogged(t, exec.Command(promBin, "--config.file", promFile, "--storage.tsdb.path", filepath.Join(work, "tsdb"),
+		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", promPort)), "prometheus", filepath.Join(work, "prometheus.log"))
+
+	reg := filepath.Join(work, "clusters.yaml")
+	_ = os.WriteFile(reg, fmt.Appendf(nil, "clusters:\n- name: local\n  prometheus: http://127.0.0.1:%d\n", promPort), 0o644)
+	renv := []string{"KUBE_REGISTRY=" + reg}
+	// status is kube slo's report, empty until Prometheus answers with data.
+	var last result
+	status := func() slo.Status {
+		last = kube(t, renv, "slo", "-c", "local", "--app", "shop", "-n", "shop", "-o", "json")
+		var ss []slo.Status
+		if last.code != 0 || json.Unmarshal([]byte(last.stdout), &ss) != nil || len(ss) != 1 {
+			return slo.Status{}
+		}
+		return ss[0]
+	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("last kube slo: exit %d\n%s%s", last.code, last.stdout, last.stderr)
+		}
+	}()
+
+	var first slo.Status
+	waitFor(t, 2*time.Minute, "kube slo to show consumed budget", func() bool {
+		first = status()
+		return first.SLI != nil && first.ConsumedMinutes > 0
+	})
+	if first.Objective != "99.99" || first.Window != "30d" || *first.SLI > 99 || first.BurnRates["5m"] < 100 {
+		t.Errorf("status at half errors: %+v (SLI %v)", first, *first.SLI)
+	}
+	waitFor(t, time.Minute, "the budget to shrink", func() bool {
+		s := status()
+		return s.ConsumedMinutes > first.ConsumedMinutes && s.RemainingMinutes < first.RemainingMinutes
+	})
+	waitFor(t, 2*time.Minute, "the budget to be spent", func() bool { return status().Spent() })
+	if r := kube(t, renv, "slo", "-c", "local", "--app", "shop", "-n", "shop"); r.code != 0 || !regexpMatch(`shop\s+availability\s+99\.99% / 30d\s+\d+\.\d+%\s+4\.3 min\s+.*SPENT`, r.stdout) {
+		t.Errorf("kube slo: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	t.Logf("kube slo:\n%s", kube(t, renv, "slo", "-c", "local", "--app", "shop", "-n", "shop").stdout)
+	waitFor(t, time.Minute, "the page alert to fire in Prometheus", func() bool {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/api/v1/alerts", promPort))
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(body), `"alertname":"`+slo.AlertPage+`"`) && strings.Contains(string(body), `"state":"firing"`)
+	})
+}

@@ -65,6 +65,9 @@ type DeployOptions struct {
 	// Images are --image NAME=REF overrides.
 	Images []string
 	Output string
+	// OverrideBudget is why a deploy goes ahead although the error budget
+	// policy freezes releases.
+	OverrideBudget string
 }
 
 func newDeployCmd(f *Factory, runF func(context.Context, *DeployOptions) error) *cobra.Command {
@@ -101,6 +104,7 @@ changed it says "no changes", records nothing, and still checks that the app is 
 	o.applyFlags.register(cmd)
 	cmd.Flags().BoolVar(&o.AllowEmpty, "allow-empty", false, "allow deploying no objects (deletes everything the app has)")
 	cmd.Flags().StringArrayVar(&o.Images, "image", nil, "override an image: NAME=REF, NAME being the image without tag (repeatable)")
+	cmd.Flags().StringVar(&o.OverrideBudget, "override-budget", "", "deploy although the SLO policy freezes releases (a budget is spent); the reason is recorded in the revision")
 	outputFlag(cmd, &o.Output)
 	return cmd
 }
@@ -132,8 +136,12 @@ func runDeploy(ctx context.Context, o *DeployOptions) error {
 			return usageError{err}
 		}
 	}
+	cause, err := o.budgetPolicy(ctx, a, time.Now())
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(o.IO.ErrOut, "Deploying %s to cluster %s (namespace %s) from %s\n", a.Name, a.Cluster.Name, a.Namespace, a.Dir)
-	opts := o.options(o.IO, a, a.Objects, "deploy", cluster.Action{Dir: a.Dir}, o.Output == outputText)
+	opts := o.options(o.IO, a, a.Objects, cause, cluster.Action{Dir: a.Dir}, o.Output == outputText)
 	opts.AllowEmpty = o.AllowEmpty
 	res, err := c.Deploy(ctx, opts)
 	if res != nil {

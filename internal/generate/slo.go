@@ -2,6 +2,7 @@ package generate
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/prometheus/common/model"
@@ -19,8 +20,9 @@ var sloKind = spec.Kind{Key: "slo", Doc: "Service level objectives: per objectiv
 // SLOGen writes the app's SLO rules as a PrometheusRule.
 type SLOGen struct {
 	spec.Common `yaml:",inline"`
-	Objectives  []SLOObjective `yaml:"objectives" required:"true" doc:"The objectives."`
-	BurnRates   *SLOBurnRates  `yaml:"burnRates" doc:"Factors of the burn-rate alerts. Default: the SRE workbook's for 30 days (14.4, 6, 3, 1)."`
+	Objectives  []SLOObjective          `yaml:"objectives" required:"true" doc:"The objectives."`
+	BurnRates   *SLOBurnRates           `yaml:"burnRates" doc:"Factors of the burn-rate alerts. Default: the SRE workbook's for 30 days (14.4, 6, 3, 1)."`
+	Policy      spec.PerCluster[string] `yaml:"policy" doc:"Error budget policy: freeze (kube deploy refuses while an objective's budget for the calendar month is spent, unless --override-budget) or none. Per cluster. Default: none."`
 	Loc         spec.Loc
 }
 
@@ -75,6 +77,25 @@ func (s *SLOGen) Base() *spec.Common   { return &s.Common }
 func (s *SLOGen) Describe() string     { return "slo" }
 func (s *SLOGen) Default(f *spec.File) {}
 
+// PolicyFreeze stops releases while a budget is spent.
+const PolicyFreeze = "freeze"
+
+// FrozenObjectives are the objectives whose spent budget stops a release
+// to the spec cluster (the kubernetes/<cluster>/ directory deployed).
+func FrozenObjectives(f *spec.File, cluster string) []string {
+	var out []string
+	for _, g := range f.Generates {
+		s, ok := g.Spec.(*SLOGen)
+		if !ok || !slices.Contains(s.Clusters, cluster) || s.Policy.For(cluster) != PolicyFreeze {
+			continue
+		}
+		for _, o := range s.Objectives {
+			out = append(out, o.Name)
+		}
+	}
+	return out
+}
+
 // sloObjectName names the PrometheusRule of an app's SLOs.
 const sloObjectName = "slo"
 
@@ -83,6 +104,13 @@ func (s *SLOGen) Validate(v *spec.Validator) {
 	v.Common(v.Entry(), &s.Common, "slo", "PrometheusRule", f.App+"-"+sloObjectName)
 	if len(s.Objectives) == 0 {
 		v.Errorf(s.Loc.At("objectives"), "slo: list at least one objective")
+	}
+	v.PerCluster(s.Policy.Loc)
+	for _, cl := range s.Clusters {
+		if p := s.Policy.For(cl); p != "" && p != PolicyFreeze && p != "none" {
+			v.Errorf(s.Policy.Loc.At(cl), "policy %q must be freeze or none", p)
+			break
+		}
 	}
 	if b := s.BurnRates; b != nil {
 		for key, val := range map[string]string{"page": b.Page, "pageSlow": b.PageSlow, "ticket": b.Ticket, "ticketSlow": b.TicketSlow} {

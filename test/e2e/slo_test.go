@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/kube-idp/kube/internal/progress"
@@ -26,9 +27,12 @@ import (
 // A servicex service answers half its requests with a 500; the real
 // Prometheus scrapes it and evaluates the rules kube generate wrote for a
 // 99.99% availability SLO. kube slo shows the month's budget shrinking, then
-// spent, and the page alert fires.
+// spent, and the page alert fires. The freeze policy then refuses a deploy,
+// lets one through with --override-budget (recorded in the revision) and
+// never blocks kube rollback.
 func TestSLOBudgetShrinksUnderErrors(t *testing.T) {
-	testcluster.Sandbox(t) // kube resolves the cluster "local"
+	env := testcluster.Sandbox(t)
+	ns := env.Namespace + "-shop"
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	promBin, err := sandbox.EnsureTestTool(ctx, &progress.Reporter{Out: os.Stderr}, "prometheus")
@@ -38,7 +42,9 @@ func TestSLOBudgetShrinksUnderErrors(t *testing.T) {
 	work := t.TempDir()
 
 	writeApp(t, work, "shop", `app: shop
+namespace: `+ns+`
 generates:
+- namespace: {clusters: [sandbox]}
 - web:
     clusters: [sandbox]
     image: registry.example.com/shop
@@ -46,6 +52,7 @@ generates:
     servicex: true
 - slo:
     clusters: [sandbox]
+    policy: freeze
     objectives:
     - name: availability
       objective: 99.99
@@ -73,7 +80,7 @@ generates:
 
 	// The service, as kube generate runs it: process "shop" of namespace shop.
 	port, metricsPort, promPort := freePort(t), freePort(t), freePort(t)
-	svc, err := servicex.New(servicex.WithConfig(servicex.Config{Service: "shop", Namespace: "shop", Port: port, MetricsPort: metricsPort,
+	svc, err := servicex.New(servicex.WithConfig(servicex.Config{Service: "shop", Namespace: ns, Port: port, MetricsPort: metricsPort,
 		ShutdownDrain: time.Millisecond, ShutdownTimeout: time.Second}), servicex.WithLogOutput(io.Discard))
 	if err != nil {
 		t.Fatal(err)
@@ -100,9 +107,9 @@ generates:
 	_ = os.WriteFile(promFile, fmt.Appendf(nil, `global: {scrape_interval: 1s, evaluation_interval: 1s}
 rule_files: [%q]
 scrape_configs:
-- job_name: shop/shop
-  static_configs: [{targets: ["127.0.0.1:%d"], labels: {namespace: shop}}]
-`, rulesFile, metricsPort), 0o644)
+- job_name: %s/shop
+  static_configs: [{targets: ["127.0.0.1:%d"], labels: {namespace: %s}}]
+`, rulesFile, ns, metricsPort, ns), 0o644)
 	startLogged(t, exec.Command(promBin, "--config.file", promFile, "--storage.tsdb.path", filepath.Join(work, "tsdb"),
 		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", promPort)), "prometheus", filepath.Join(work, "prometheus.log"))
 
@@ -112,7 +119,7 @@ scrape_configs:
 	// status is kube slo's report, empty until Prometheus answers with data.
 	var last result
 	status := func() slo.Status {
-		last = kube(t, renv, "slo", "-c", "local", "--app", "shop", "-n", "shop", "-o", "json")
+		last = kube(t, renv, "slo", "-c", "local", "--app", "shop", "-n", ns, "-o", "json")
 		var ss []slo.Status
 		if last.code != 0 || json.Unmarshal([]byte(last.stdout), &ss) != nil || len(ss) != 1 {
 			return slo.Status{}
@@ -138,10 +145,10 @@ scrape_configs:
 		return s.ConsumedMinutes > first.ConsumedMinutes && s.RemainingMinutes < first.RemainingMinutes
 	})
 	waitFor(t, 2*time.Minute, "the budget to be spent", func() bool { return status().Spent() })
-	if r := kube(t, renv, "slo", "-c", "local", "--app", "shop", "-n", "shop"); r.code != 0 || !regexpMatch(`shop\s+availability\s+99\.99% / 30d\s+\d+\.\d+%\s+4\.3 min\s+.*SPENT`, r.stdout) {
+	if r := kube(t, renv, "slo", "-c", "local", "--app", "shop", "-n", ns); r.code != 0 || !regexpMatch(`shop\s+availability\s+99\.99% / 30d\s+\d+\.\d+%\s+4\.3 min\s+.*SPENT`, r.stdout) {
 		t.Errorf("kube slo: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	t.Logf("kube slo:\n%s", kube(t, renv, "slo", "-c", "local", "--app", "shop", "-n", "shop").stdout)
+	t.Logf("kube slo:\n%s", kube(t, renv, "slo", "-c", "local", "--app", "shop", "-n", ns).stdout)
 	waitFor(t, time.Minute, "the page alert to fire in Prometheus", func() bool {
 		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/api/v1/alerts", promPort))
 		if err != nil {
@@ -151,4 +158,26 @@ scrape_configs:
 		body, _ := io.ReadAll(resp.Body)
 		return strings.Contains(string(body), `"alertname":"`+slo.AlertPage+`"`) && strings.Contains(string(body), `"state":"firing"`)
 	})
+
+	// The release policy. Each deploy waits for nothing: the budget matters,
+	// not the pods.
+	dir := filepath.Join(work, "shop")
+	t.Cleanup(func() { _ = env.Kube.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+	t.Setenv("KUBE_REGISTRY", reg) // kubeIn's kube reads Prometheus's URL from it
+	deployArgs := []string{"deploy", "-c", "local", "--yes", "--timeout", "0"}
+	if r := kubeIn(t, dir, deployArgs...); r.code != 1 || !strings.Contains(r.stderr, "Release frozen: the error budget of availability") {
+		t.Fatalf("a deploy with the budget spent: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for i, reason := range []string{"INC-7: the fix for the 500s", "INC-7: second try"} {
+		args := append(deployArgs, "--override-budget", reason, "--image", fmt.Sprintf("registry.example.com/shop=registry.example.com/shop:fix-%d", i))
+		if r := kubeIn(t, dir, args...); r.code != 0 || !strings.Contains(r.stderr, "deploying on override: "+reason) {
+			t.Fatalf("a deploy on override: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	}
+	if r := kubeIn(t, dir, "history", "-c", "local"); !strings.Contains(r.stdout, "overriding the spent error budget of availability: INC-7: the fix for the 500s") {
+		t.Errorf("kube history does not show the override's reason:\n%s%s", r.stdout, r.stderr)
+	}
+	if r := kubeIn(t, dir, "rollback", "-c", "local", "--yes", "--timeout", "0"); r.code != 0 {
+		t.Errorf("kube rollback with the budget spent: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 }

@@ -35,7 +35,7 @@ generates:
     tag: {default: "1.%[2]d.0", sandbox: latest}
     replicas: {default: 2, prod: %[3]d, sandbox: 1}
     resources: {cpu: 100m, memory: 256Mi}
-    serviceAccount: %[1]s
+    serviceAccount: %[1]s%[4]s
     env:
       LOG_LEVEL: {default: info, sandbox: debug}
       DATABASE_URL: {secret: %[1]s-db, key: url}
@@ -74,9 +74,23 @@ generates:
       - {at: 20m, alert: QueueBacklogHigh, expect: [{labels: {namespace: %[1]s, severity: warning}}]}
 `
 
+// sloEntry gives every app two objectives on its servicex web process
+// (bench/slo.sh), with a freeze policy on prod.
+const sloEntry = `- slo:
+    clusters: [sandbox, qa, prod]
+    policy: {default: none, prod: freeze}
+    objectives:
+    - name: availability
+      objective: {default: 99.9, prod: 99.95}
+    - name: latency
+      objective: 99
+      sli: {latency: {threshold: 250ms}}
+`
+
 func main() {
 	out := flag.String("out", "", "output directory")
 	apps := flag.Int("apps", 80, "number of apps")
+	slos := flag.Bool("slo", false, "give every app's web process servicex and two SLOs")
 	flag.Parse()
 	if *out == "" {
 		log.Fatal("-out is required")
@@ -86,7 +100,11 @@ func main() {
 		dir := filepath.Join(*out, "kube", app)
 		must(os.MkdirAll(dir, 0o755))
 		specPath := filepath.Join(dir, spec.FileName)
-		must(os.WriteFile(specPath, []byte(fmt.Sprintf(specTemplate, app, i%50, 3+i%5)), 0o644))
+		text := fmt.Sprintf(specTemplate, app, i%50, 3+i%5, "")
+		if *slos {
+			text = fmt.Sprintf(specTemplate, app, i%50, 3+i%5, "\n    servicex: true") + sloEntry
+		}
+		must(os.WriteFile(specPath, []byte(text), 0o644))
 		f, err := generate.LoadSpec(specPath)
 		must(err)
 		files, err := generate.Generate(f, dir)

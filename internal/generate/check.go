@@ -47,32 +47,69 @@ func checkObject(d doc) []string {
 // is checked for credential-shaped values and secret assignments; environment
 // variables and ConfigMap keys are also judged by their names.
 func credentialPaths(d doc) []string {
-	var out []string
-	var walk func(v any, p string)
-	walk = func(v any, p string) {
+	// Paths are built only for findings, and maps walked unsorted, then the
+	// findings sorted: every object of a fleet check is walked, few hold one.
+	type seg struct {
+		key string
+		idx int // -1 for a key
+	}
+	type finding struct {
+		path   []seg
+		suffix string
+	}
+	var (
+		found []finding
+		path  []seg
+	)
+	var walk func(v any)
+	walk = func(v any) {
 		switch t := v.(type) {
 		case map[string]any:
 			// An environment variable: {name: X, value: Y}.
 			if n, ok := t["name"].(string); ok {
 				if val, ok := t["value"].(string); ok && secrets.LooksLikeCredential(n, val) {
-					out = append(out, p+".value (env "+n+")")
+					found = append(found, finding{slices.Clone(path), ".value (env " + n + ")"})
 					return
 				}
 			}
-			for _, k := range sortedMapKeys(t) {
-				walk(t[k], p+"."+k)
+			for k, x := range t {
+				path = append(path, seg{k, -1})
+				walk(x)
+				path = path[:len(path)-1]
 			}
 		case []any:
 			for i, x := range t {
-				walk(x, p+"["+strconv.Itoa(i)+"]")
+				path = append(path, seg{"", i})
+				walk(x)
+				path = path[:len(path)-1]
 			}
 		case string:
 			if secrets.InText(t) {
-				out = append(out, strings.TrimPrefix(p, "."))
+				found = append(found, finding{slices.Clone(path), ""})
 			}
 		}
 	}
-	walk(d.obj, "")
+	walk(d.obj)
+	slices.SortFunc(found, func(a, b finding) int {
+		return slices.CompareFunc(a.path, b.path, func(x, y seg) int {
+			if c := strings.Compare(x.key, y.key); c != 0 {
+				return c
+			}
+			return x.idx - y.idx
+		})
+	})
+	var out []string
+	for _, f := range found {
+		var b strings.Builder
+		for _, s := range f.path {
+			if s.idx >= 0 {
+				b.WriteString("[" + strconv.Itoa(s.idx) + "]")
+			} else {
+				b.WriteString("." + s.key)
+			}
+		}
+		out = append(out, strings.TrimPrefix(b.String()+f.suffix, "."))
+	}
 	if d.kind() == "ConfigMap" {
 		data, _ := d.obj["data"].(map[string]any)
 		for _, k := range sortedMapKeys(data) {

@@ -149,6 +149,9 @@ scrape_configs:
 		t.Errorf("kube slo: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	t.Logf("kube slo:\n%s", kube(t, renv, "slo", "-c", "local", "--app", "shop", "-n", ns).stdout)
+	if r := kube(t, renv, "slo", "-c", "local", "--all"); r.code != 0 || !regexpMatch(`(?m)^shop\s+availability\s+99\.99% / 30d`, r.stdout) {
+		t.Errorf("kube slo --all: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 	waitFor(t, time.Minute, "the page alert to fire in Prometheus", func() bool {
 		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/api/v1/alerts", promPort))
 		if err != nil {

@@ -99,12 +99,15 @@ func runSLO(ctx context.Context, o *SLOOptions) error {
 		return nil
 	}
 	w := tabwriter.NewWriter(o.IO.Out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "APP\tSLO\tOBJECTIVE\tSLI (MONTH)\tBUDGET\tCONSUMED\tLEFT\tBURN 1h / 6h / 3d\tEXHAUSTED IN")
+	fmt.Fprintln(w, "APP\tSLO\tOBJECTIVE\tSLI MONTH / WINDOW\tBUDGET\tCONSUMED\tLEFT\tBURN 1h / 6h / 3d\tEXHAUSTED IN")
 	for _, s := range statuses {
-		sli := "no data"
-		if s.SLI != nil {
-			sli = fmt.Sprintf("%.3f%%", *s.SLI)
+		percent := func(p *float64) string {
+			if p == nil {
+				return "no data"
+			}
+			return fmt.Sprintf("%.3f%%", *p)
 		}
+		sli := percent(s.SLI) + " / " + percent(s.WindowSLI)
 		burn := make([]string, 0, 3)
 		for _, win := range []string{"1h", "6h", "3d"} {
 			if r, ok := s.BurnRates[win]; ok {

@@ -30,6 +30,8 @@ type Status struct {
 	// SLI is the month's share of good events so far, in percent; nil
 	// without data.
 	SLI *float64 `json:"sli,omitempty"`
+	// WindowSLI is the same over the rolling window, which the alerts use.
+	WindowSLI *float64 `json:"windowSli,omitempty"`
 	// BudgetMinutes is (1 - objective) x the month's length.
 	BudgetMinutes    float64 `json:"budgetMinutes"`
 	ConsumedMinutes  float64 `json:"consumedMinutes"`
@@ -167,6 +169,10 @@ func Compute(in Inputs) (Status, error) {
 	if in.HasData && in.Samples > 0 {
 		sli := 100 * (1 - in.ConsumedSum/in.Samples)
 		st.SLI = &sli
+	}
+	if r, ok := in.Ratios[in.Window]; ok && !math.IsNaN(r) {
+		sli := 100 * (1 - r)
+		st.WindowSLI = &sli
 	}
 	for w, r := range in.Ratios {
 		if !math.IsNaN(r) {

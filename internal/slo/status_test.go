@@ -27,6 +27,9 @@ func TestComputeBudget(t *testing.T) {
 	if st.SLI == nil || !near(*st.SLI, 99.46) {
 		t.Errorf("SLI = %v, want 99.46", st.SLI)
 	}
+	if st.WindowSLI == nil || !near(*st.WindowSLI, 99.99) {
+		t.Errorf("window SLI = %v, want 99.99", st.WindowSLI)
+	}
 	if !near(st.BurnRates["1h"], 10) || !near(st.BurnRates["5m"], 20) || !near(st.BurnRates["30d"], 0.2) {
 		t.Errorf("burn rates = %v", st.BurnRates)
 	}

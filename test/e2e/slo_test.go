@@ -145,7 +145,7 @@ scrape_configs:
 		return s.ConsumedMinutes > first.ConsumedMinutes && s.RemainingMinutes < first.RemainingMinutes
 	})
 	waitFor(t, 2*time.Minute, "the budget to be spent", func() bool { return status().Spent() })
-	if r := kube(t, renv, "slo", "-c", "local", "--app", "shop", "-n", ns); r.code != 0 || !regexpMatch(`shop\s+availability\s+99\.99% / 30d\s+\d+\.\d+%\s+4\.3 min\s+.*SPENT`, r.stdout) {
+	if r := kube(t, renv, "slo", "-c", "local", "--app", "shop", "-n", ns); r.code != 0 || !regexpMatch(`shop\s+availability\s+99\.99% / 30d\s+\d+\.\d+% / \d+\.\d+%\s+4\.3 min\s+.*SPENT`, r.stdout) {
 		t.Errorf("kube slo: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	t.Logf("kube slo:\n%s", kube(t, renv, "slo", "-c", "local", "--app", "shop", "-n", ns).stdout)

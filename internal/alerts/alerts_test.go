@@ -238,3 +238,19 @@ func TestRunTestsBounds(t *testing.T) {
 		t.Fatalf("want the first three tests refused and the fourth to pass, got %v", fails)
 	}
 }
+
+// Labels as Prometheus applies them: templates expanded, the rule's labels
+// over the series', and two series that become one alert refused.
+func TestRunTestsLabels(t *testing.T) {
+	r := Rule{Alert: "Down", Expr: `up == 0`, Severity: "warning", Summary: "s", Runbook: "https://x", Labels: map[string]string{"owner": "{{ $labels.job }}-team"}}
+	ok := RunTests([]Rule{r}, []Test{{Input: []Series{{Series: `up{job="api", severity="page"}`, Values: "0 0"}},
+		Alerts: []AlertCheck{{At: "1m", Alert: "Down", Expect: []ExpectedAlert{{Labels: map[string]string{"job": "api", "owner": "api-team", "severity": "warning"}}}}}}})
+	if len(ok) != 0 {
+		t.Errorf("templated and overriding labels: %v", ok)
+	}
+	fails := RunTests([]Rule{r}, []Test{{Input: []Series{{Series: `up{job="api", severity="a"}`, Values: "0 0"}, {Series: `up{job="api", severity="b"}`, Values: "0 0"}},
+		Alerts: []AlertCheck{{At: "1m", Alert: "Down"}}}})
+	if len(fails) != 1 || !strings.Contains(fails[0].Msg, "same labelset after applying alert labels") {
+		t.Errorf("two series, one alert: %v", fails)
+	}
+}

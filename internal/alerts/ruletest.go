@@ -119,6 +119,13 @@ func runTest(grp Group, index int, t Test) []Failure {
 	withAnnotations := slices.ContainsFunc(t.Alerts, func(c AlertCheck) bool {
 		return slices.ContainsFunc(c.Expect, func(e ExpectedAlert) bool { return len(e.Annotations) > 0 })
 	})
+	// Prometheus also expands every label of every alert as a template at
+	// every step. Labels without a template are added to the firing alerts
+	// when they are compared instead, which is the same unless a rule reads
+	// ALERTS or an annotation shows $labels.
+	static := !withAnnotations && !slices.ContainsFunc(rs, func(r Rule) bool { return strings.Contains(r.Expr, "ALERTS") }) &&
+		!slices.ContainsFunc(grp.Records, func(r Record) bool { return strings.Contains(r.Expr, "ALERTS") })
+	after := map[*rules.AlertingRule]labels.Labels{}
 	var ars []rules.Rule
 	for _, r := range grp.Records {
 		expr, err := Parser.ParseExpr(r.Expr)
@@ -138,9 +145,19 @@ func runTest(grp Group, index int, t Test) []Failure {
 		if withAnnotations {
 			annotations = labels.FromMap(toStrings(m["annotations"]))
 		}
+		ruleLabels, later := toStrings(m["labels"]), map[string]string{}
+		if static {
+			for k, v := range ruleLabels {
+				if !strings.Contains(v, "{{") {
+					later[k] = v
+					delete(ruleLabels, k)
+				}
+			}
+		}
 		ar := rules.NewAlertingRule(r.Alert, expr, time.Duration(hold), 0,
-			labels.FromMap(toStrings(m["labels"])), annotations,
+			labels.FromMap(ruleLabels), annotations,
 			labels.EmptyLabels(), "", true, logger)
+		after[ar] = labels.FromMap(later)
 		ars = append(ars, ar)
 	}
 	g := rules.NewGroup(rules.GroupOptions{Name: "test", Interval: interval, Rules: ars, Opts: opts})
@@ -182,6 +199,9 @@ func runTest(grp Group, index int, t Test) []Failure {
 					evalErr = fmt.Errorf("rule %s at %s: %w", r.Name(), model.Duration(ts.Sub(start)), r.LastError())
 				}
 			}
+			if err := collision(g, after); err != nil && evalErr == nil {
+				evalErr = fmt.Errorf("at %s: %w", model.Duration(ts.Sub(start)), err)
+			}
 		}
 		if evalErr != nil {
 			return append(failures, fail(-1, "%v", evalErr)...)
@@ -189,7 +209,7 @@ func runTest(grp Group, index int, t Test) []Failure {
 		// A check at time T compares the evaluation at the last step <= T.
 		for next < len(checks) && checks[next].at < ts.Sub(start)+interval {
 			c := t.Alerts[checks[next].i]
-			if msg := compareAlerts(g, c); msg != "" {
+			if msg := compareAlerts(g, c, after); msg != "" {
 				failures = append(failures, fail(checks[next].i, "%s", msg)...)
 			}
 			next++
@@ -198,7 +218,7 @@ func runTest(grp Group, index int, t Test) []Failure {
 	return failures
 }
 
-func compareAlerts(g *rules.Group, c AlertCheck) string {
+func compareAlerts(g *rules.Group, c AlertCheck, after map[*rules.AlertingRule]labels.Labels) string {
 	var want, got, gotCompared []string
 	for _, e := range c.Expect {
 		l := labels.NewBuilder(labels.FromMap(e.Labels)).Set(labels.AlertName, c.Alert).Labels()
@@ -210,11 +230,13 @@ func compareAlerts(g *rules.Group, c AlertCheck) string {
 			continue
 		}
 		for _, a := range ar.ActiveAlerts() {
-			if a.State == rules.StateFiring {
-				got = append(got, describeAlert(a.Labels, a.Annotations, nil))
-				// Annotations are compared only where the test names them.
-				gotCompared = append(gotCompared, describeAlert(a.Labels, a.Annotations, annotationsNamed(c, a.Labels)))
+			if a.State != rules.StateFiring {
+				continue
 			}
+			l := withLabels(a.Labels, after[ar])
+			got = append(got, describeAlert(l, a.Annotations, nil))
+			// Annotations are compared only where the test names them.
+			gotCompared = append(gotCompared, describeAlert(l, a.Annotations, annotationsNamed(c, l)))
 		}
 	}
 	slices.Sort(gotCompared)
@@ -224,6 +246,32 @@ func compareAlerts(g *rules.Group, c AlertCheck) string {
 	}
 	slices.Sort(got)
 	return fmt.Sprintf("alert %s at %s:\n    want: %s\n    got:  %s", c.Alert, c.At, orNone(want), orNone(got))
+}
+
+func withLabels(l, add labels.Labels) labels.Labels {
+	b := labels.NewBuilder(l)
+	add.Range(func(x labels.Label) { b.Set(x.Name, x.Value) })
+	return b.Labels()
+}
+
+// collision is the error Prometheus's evaluation gives when two series make
+// one alert once the rule's labels are applied (added late, see runTest).
+func collision(g *rules.Group, after map[*rules.AlertingRule]labels.Labels) error {
+	for _, r := range g.Rules() {
+		ar, ok := r.(*rules.AlertingRule)
+		if !ok || after[ar].IsEmpty() {
+			continue
+		}
+		seen := map[uint64]bool{}
+		for _, a := range ar.ActiveAlerts() {
+			h := withLabels(a.Labels, after[ar]).Hash()
+			if seen[h] {
+				return fmt.Errorf("rule %s: vector contains metrics with the same labelset after applying alert labels", ar.Name())
+			}
+			seen[h] = true
+		}
+	}
+	return nil
 }
 
 // annotationsNamed returns the annotations an expected alert with these labels

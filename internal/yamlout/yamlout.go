@@ -15,7 +15,7 @@ import (
 // Marshal renders v as YAML.
 func Marshal(v any) ([]byte, error) {
 	if m, ok := v.(map[string]any); ok {
-		return yaml.Marshal(m)
+		return marshalMap(m)
 	}
 	data, err := json.Marshal(v)
 	if err != nil {
@@ -27,7 +27,20 @@ func Marshal(v any) ([]byte, error) {
 	if err := dec.Decode(&generic); err != nil {
 		return nil, err
 	}
-	return yaml.Marshal(numbers(generic))
+	n := numbers(generic)
+	if m, ok := n.(map[string]any); ok {
+		return marshalMap(m)
+	}
+	return yaml.Marshal(n)
+}
+
+// marshalMap renders m with the fast writer when it can, else yaml.v2; the
+// bytes are the same either way.
+func marshalMap(m map[string]any) ([]byte, error) {
+	if out, ok := fastMarshal(m); ok {
+		return out, nil
+	}
+	return yaml.Marshal(m)
 }
 
 // numbers turns JSON numbers back into integers or floats, as YAML writes them.

@@ -112,13 +112,20 @@ func ParseDecimal(s string) (*big.Rat, error) {
 // Decimal writes r exactly in decimal notation; r's denominator must be a
 // product of 2s and 5s, as every ratio of decimals here is.
 func Decimal(r *big.Rat) string {
-	for digits := 0; digits < 64; digits++ {
-		s := r.FloatString(digits)
-		if back, _ := new(big.Rat).SetString(s); back.Cmp(r) == 0 {
-			return s
+	// The decimals needed are the larger power of 2 or 5 in the denominator.
+	den := new(big.Int).Set(r.Denom())
+	digits := 0
+	for _, p := range []int64{2, 5} {
+		n, q, m := 0, new(big.Int), new(big.Int)
+		for d := new(big.Int).Set(den); ; n++ {
+			if q.QuoRem(d, big.NewInt(p), m); m.Sign() != 0 {
+				break
+			}
+			d.Set(q)
 		}
+		digits = max(digits, n)
 	}
-	return r.FloatString(64)
+	return r.FloatString(digits)
 }
 
 // ErrorBudget is 1 - objective/100 as an exact ratio: 99.95 gives 0.0005.

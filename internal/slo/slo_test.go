@@ -146,3 +146,21 @@ func TestBurnRateAlerts(t *testing.T) {
 		t.Errorf("%s: %s", tests[f.Test].Name, f.Msg)
 	}
 }
+
+// Objectives and burn rates come from the spec: whatever ParseDecimal
+// accepts, Decimal writes back exactly.
+func FuzzDecimal(f *testing.F) {
+	f.Add("99.95")
+	f.Add("0.0000001")
+	f.Add("14.4")
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := ParseDecimal(s)
+		if err != nil {
+			return
+		}
+		back, err := ParseDecimal(Decimal(r))
+		if err != nil || back.Cmp(r) != 0 {
+			t.Fatalf("Decimal(%s) = %s", s, Decimal(r))
+		}
+	})
+}

@@ -153,6 +153,17 @@ func (e *fastEncoder) scalar(v any, cont int) bool {
 		switch {
 		case !form.ok:
 			return false
+		case form.literal:
+			// write_literal_scalar: the header, then each line at the
+			// value's indentation, empty lines left empty.
+			e.write(form.text)
+			for _, line := range form.lines {
+				e.newline()
+				if line != "" {
+					e.indent(cont)
+					e.write(line)
+				}
+			}
 		case form.single:
 			// write_single_quoted_scalar: '' for ', breaks as plain ones but
 			// never at the first or last character.
@@ -202,8 +213,9 @@ func (e *fastEncoder) folded(s string, cont int, quoted bool) {
 // scalarForm is how yaml.v2 writes a string: plain (the string itself),
 // single-quoted (folded as it lands) or another quoted text.
 type scalarForm struct {
-	text              string
-	plain, single, ok bool
+	text                       string
+	lines                      []string // of a literal block, unindented
+	plain, single, literal, ok bool
 }
 
 var (
@@ -224,11 +236,12 @@ func scalarOf(s string) scalarForm {
 }
 
 // plainForSure is a conservative part of yaml.v2's analyze_scalar and
-// resolve: a printable ASCII string starting with a letter, without ": " or
+// resolve: a printable ASCII string starting with a letter, '(' or '/' (no
+// indicator, nothing resolve reads as a number or bool), without ": " or
 // " #", not ending in ':' or a space, and not a YAML 1.1 bool or null, is
 // written plain. Anything else is asked of yaml.v2.
 func plainForSure(s string) bool {
-	if s == "" || !(s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z') {
+	if s == "" || !(s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z' || s[0] == '(' || s[0] == '/') {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
@@ -256,8 +269,8 @@ func plainForSure(s string) bool {
 
 func computeScalarForm(s string) scalarForm {
 	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] > 0x7e {
-			return scalarForm{} // line breaks, tabs, non-ASCII: yaml.v2's
+		if (s[i] < 0x20 && s[i] != '\n') || s[i] > 0x7e {
+			return scalarForm{} // tabs, carriage returns, non-ASCII: yaml.v2's
 		}
 	}
 	out, err := yaml.Marshal(s)
@@ -266,6 +279,17 @@ func computeScalarForm(s string) scalarForm {
 	}
 	text := strings.TrimSuffix(string(out), "\n")
 	switch text[0] {
+	case '|':
+		// At the root, yaml.v2 indents a literal block's lines by 2.
+		header, body, _ := strings.Cut(text, "\n")
+		f := scalarForm{text: header, literal: true, ok: true}
+		for _, line := range strings.Split(body, "\n") {
+			if line != "" && !strings.HasPrefix(line, "  ") {
+				return scalarForm{}
+			}
+			f.lines = append(f.lines, strings.TrimPrefix(line, "  "))
+		}
+		return f
 	case '\'':
 		return scalarForm{text: text, single: true, ok: true}
 	case '"':
@@ -273,8 +297,11 @@ func computeScalarForm(s string) scalarForm {
 			return scalarForm{}
 		}
 		return scalarForm{text: text, ok: true}
-	case '|', '>', '!', '&', '*':
+	case '>', '!', '&', '*':
 		return scalarForm{}
+	}
+	if strings.Contains(s, "\n") {
+		return scalarForm{} // plain only on one line here
 	}
 	// Plain: the string itself, which yaml.v2 may have broken at spaces past
 	// the line's width (the writer does that again where the string lands).

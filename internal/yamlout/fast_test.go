@@ -78,6 +78,8 @@ func FuzzFastMarshal(f *testing.F) {
 	f.Add([]byte("a: b"), "expr", 3)
 	f.Add([]byte("sum(rate(http_server_request_duration_seconds_count{namespace=\"shop\", job=\"shop/web\"}[5m])) / sum(x)"), "k", 2)
 	f.Add([]byte("- a #b: c 'd' \"e\" 1.0 true null ~ --- 0x1F 1_000 2026-11-23"), "a10", 1)
+	f.Add([]byte("*Alert:* {{ .Labels.alertname }}\n  *Runbook:* <{{ .Annotations.runbook_url }}|runbook>\n\n"), "text", 4)
+	f.Add([]byte(" leading\ntrailing \nx"), "k", 2)
 	f.Fuzz(func(t *testing.T, data []byte, key string, depth int) {
 		words := strings.Fields(string(data))
 		for _, s := range append(words, string(data), key) {

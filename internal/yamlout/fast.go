@@ -5,14 +5,15 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode"
 
 	"go.yaml.in/yaml/v2"
 )
 
 // fastMarshal renders m byte for byte as yaml.v2 does, or declines (ok
-// false) for what it does not render identically: floats, multi-line or
-// non-ASCII strings, quoted strings long enough to be folded, odd keys. It
+// false) for what it does not render identically: floats, strings with tabs
+// or non-ASCII, double-quoted strings long enough to be folded, odd keys. It
 // exists because yaml.v2's emitter queues every event of a document without
 // ever compacting the queue: about 36 kB of allocation per manifest, half of
 // a fleet check. Whether a string is plain or quoted is still yaml.v2's
@@ -219,8 +220,11 @@ type scalarForm struct {
 }
 
 var (
-	scalarForms sync.Map // string -> scalarForm
-	foldedLine  = regexp.MustCompile(`\n +`)
+	// scalarForms remembers yaml.v2's answers, up to a bound: a deploy or a
+	// fleet check asks about a few thousand strings.
+	scalarForms     sync.Map // string -> scalarForm
+	scalarFormCount atomic.Int64
+	foldedLine      = regexp.MustCompile(`\n +`)
 )
 
 func scalarOf(s string) scalarForm {
@@ -231,7 +235,9 @@ func scalarOf(s string) scalarForm {
 		return f.(scalarForm)
 	}
 	f := computeScalarForm(s)
-	scalarForms.Store(s, f)
+	if scalarFormCount.Add(1) <= 1<<16 {
+		scalarForms.Store(s, f)
+	}
 	return f
 }
 

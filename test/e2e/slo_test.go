@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,11 +20,10 @@ import (
 	"github.com/kube-idp/kube/internal/sandbox"
 	"github.com/kube-idp/kube/internal/slo"
 	"github.com/kube-idp/kube/internal/testcluster"
-	"github.com/kube-idp/kube/servicex"
 )
 
-// A servicex service answers half its requests with a 500; the real
-// Prometheus scrapes it and evaluates the rules kube generate wrote for a
+// The servicex example service (examples/orders) gets a load of which half
+// hits its /panic route (a 500); the real Prometheus scrapes it and evaluates the rules kube generate wrote for a
 // 99.99% availability SLO. kube slo shows the month's budget shrinking, then
 // spent, and the page alert fires. The freeze policy then refuses a deploy,
 // lets one through with --override-budget (recorded in the revision) and
@@ -78,23 +76,26 @@ generates:
 	rulesFile := filepath.Join(work, "slo-rules.yaml")
 	_ = os.WriteFile(rulesFile, rules, 0o644)
 
-	// The service, as kube generate runs it: process "shop" of namespace shop.
+	// The example service, as kube generate runs it: process "shop" of the
+	// namespace, configured by the environment servicex reads.
 	port, metricsPort, promPort := freePort(t), freePort(t), freePort(t)
-	svc, err := servicex.New(servicex.WithConfig(servicex.Config{Service: "shop", Namespace: ns, Port: port, MetricsPort: metricsPort,
-		ShutdownDrain: time.Millisecond, ShutdownTimeout: time.Second}), servicex.WithLogOutput(io.Discard))
-	if err != nil {
-		t.Fatal(err)
+	orders := filepath.Join(work, "orders")
+	build := exec.Command("go", "build", "-o", orders, ".")
+	build.Dir = filepath.Join("..", "..", "examples", "orders")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building examples/orders: %v\n%s", err, out)
 	}
-	var n atomic.Int64
-	svc.HandleFunc("GET /orders", func(w http.ResponseWriter, _ *http.Request) {
-		if n.Add(1)%2 == 0 {
-			http.Error(w, "injected failure", http.StatusInternalServerError)
-		}
-	})
-	go func() { _ = svc.Run(ctx) }()
+	svc := exec.Command(orders)
+	svc.Env = append(os.Environ(), "SERVICEX_SERVICE=shop", "SERVICEX_NAMESPACE="+ns,
+		fmt.Sprintf("SERVICEX_PORT=%d", port), fmt.Sprintf("SERVICEX_METRICS_PORT=%d", metricsPort))
+	startLogged(t, svc, "orders", filepath.Join(work, "orders.log"))
 	go func() {
-		for ctx.Err() == nil {
-			if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/orders", port)); err == nil {
+		for i := 0; ctx.Err() == nil; i++ {
+			path := "/orders/1"
+			if i%2 == 1 {
+				path = "/panic"
+			}
+			if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", port, path)); err == nil {
 				resp.Body.Close()
 			}
 			time.Sleep(20 * time.Millisecond)

@@ -189,20 +189,7 @@ generates:
 
 	// prometheus-operator outside the cluster turns them into Alertmanager's
 	// configuration and Prometheus's rule files.
-	tls := env.Config.TLSClientConfig
-	for _, f := range []struct {
-		file *string
-		data []byte
-		name string
-	}{{&tls.CAFile, tls.CAData, "ca.crt"}, {&tls.CertFile, tls.CertData, "client.crt"}, {&tls.KeyFile, tls.KeyData, "client.key"}} {
-		if len(f.data) > 0 {
-			*f.file = filepath.Join(work, f.name)
-			_ = os.WriteFile(*f.file, f.data, 0o600)
-		}
-	}
-	startLogged(t, exec.Command(opBin, "-apiserver", env.Config.Host, "-ca-file", tls.CAFile, "-cert-file", tls.CertFile, "-key-file", tls.KeyFile,
-		"-namespaces", strings.Join([]string{mon, nsA, nsB}, ","), fmt.Sprintf("-web.listen-address=127.0.0.1:%d", freePort(t))),
-		"prometheus-operator", filepath.Join(work, "operator.log"))
+	startOperator(t, env, opBin, work, mon, nsA, nsB)
 	rulesDir := filepath.Join(work, "rules")
 	_ = os.MkdirAll(rulesDir, 0o755)
 	var amConfig []byte
@@ -367,4 +354,24 @@ func writeApp(t *testing.T, work, name, specText string) {
 	if err := os.WriteFile(filepath.Join(dir, "kube-generate.yaml"), []byte(specText), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// startOperator runs prometheus-operator on this machine against the
+// sandbox, watching the namespaces.
+func startOperator(t *testing.T, env *testcluster.Env, opBin, work string, namespaces ...string) {
+	t.Helper()
+	tls := env.Config.TLSClientConfig
+	for _, f := range []struct {
+		file *string
+		data []byte
+		name string
+	}{{&tls.CAFile, tls.CAData, "ca.crt"}, {&tls.CertFile, tls.CertData, "client.crt"}, {&tls.KeyFile, tls.KeyData, "client.key"}} {
+		if len(f.data) > 0 {
+			*f.file = filepath.Join(work, f.name)
+			_ = os.WriteFile(*f.file, f.data, 0o600)
+		}
+	}
+	startLogged(t, exec.Command(opBin, "-apiserver", env.Config.Host, "-ca-file", tls.CAFile, "-cert-file", tls.CertFile, "-key-file", tls.KeyFile,
+		"-namespaces", strings.Join(namespaces, ","), fmt.Sprintf("-web.listen-address=127.0.0.1:%d", freePort(t))),
+		"prometheus-operator", filepath.Join(work, "operator.log"))
 }

@@ -14,8 +14,9 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/kube-idp/kube/internal/alerts"
 	"github.com/kube-idp/kube/internal/progress"
 	"github.com/kube-idp/kube/internal/sandbox"
 	"github.com/kube-idp/kube/internal/slo"
@@ -33,11 +34,20 @@ func TestSLOBudgetShrinksUnderErrors(t *testing.T) {
 	ns := env.Namespace + "-shop"
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	promBin, err := sandbox.EnsureTestTool(ctx, &progress.Reporter{Out: os.Stderr}, "prometheus")
-	if err != nil {
-		t.Fatal(err)
+	tool := func(name string) string {
+		bin, err := sandbox.EnsureTestTool(ctx, &progress.Reporter{Out: os.Stderr}, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bin
 	}
+	promBin, opBin := tool("prometheus"), tool("prometheus-operator")
 	work := t.TempDir()
+	port, metricsPort, promPort := freePort(t), freePort(t), freePort(t)
+	reg := filepath.Join(work, "clusters.yaml")
+	_ = os.WriteFile(reg, fmt.Appendf(nil, "clusters:\n- name: local\n  prometheus: http://127.0.0.1:%d\n", promPort), 0o644)
+	renv := []string{"KUBE_REGISTRY=" + reg}
+	t.Setenv("KUBE_REGISTRY", reg) // kubeIn's kube reads Prometheus's URL from it
 
 	writeApp(t, work, "shop", `app: shop
 namespace: `+ns+`
@@ -58,27 +68,48 @@ generates:
 	if r := kubeIn(t, filepath.Join(work, "shop"), "generate", "--update"); r.code != 0 {
 		t.Fatalf("kube generate: %s%s", r.stdout, r.stderr)
 	}
-	// Prometheus loads the PrometheusRule's groups as a rule file. Their
-	// interval goes from 1m to 2s so that the test takes a minute; kube slo
-	// counts each evaluation as a minute, so the budget goes 30x faster.
-	data, err := os.ReadFile(filepath.Join(work, "shop", "kubernetes", "sandbox", "prometheusrule-shop-slo.yaml"))
-	if err != nil {
-		t.Fatal(err)
+	// The first deploy: Prometheus does not answer yet, which kube says and
+	// does not let block the deploy.
+	dir := filepath.Join(work, "shop")
+	t.Cleanup(func() { _ = env.Kube.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+	deployArgs := []string{"deploy", "-c", "local", "--yes", "--timeout", "0"}
+	if r := kubeIn(t, dir, deployArgs...); r.code != 0 || !strings.Contains(r.stderr, "the error budget policy (freeze) was not checked, deploying anyway") {
+		t.Fatalf("the first deploy: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	var pr struct {
-		Spec map[string]any `json:"spec"`
+
+	// The platform's Prometheus object, and prometheus-operator turning the
+	// app's PrometheusRule into a rule file (with the namespace enforced).
+	for _, o := range (alerts.Platform{Namespace: env.Namespace, Cluster: "local"}).Objects() {
+		if o.GetKind() != "Prometheus" {
+			continue
+		}
+		gvr := schema.GroupVersionResource{Group: "monitoring.coreos.com", Version: "v1", Resource: "prometheuses"}
+		if _, err := env.Dynamic.Resource(gvr).Namespace(env.Namespace).Create(ctx, o, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := yaml.Unmarshal(data, &pr); err != nil {
-		t.Fatal(err)
-	}
-	rules, _ := yaml.Marshal(pr.Spec)
-	rules = []byte(strings.ReplaceAll(string(rules), "interval: 1m", "interval: 2s"))
-	rulesFile := filepath.Join(work, "slo-rules.yaml")
-	_ = os.WriteFile(rulesFile, rules, 0o644)
+	startOperator(t, env, opBin, work, env.Namespace, ns)
+	rulesDir := filepath.Join(work, "rules")
+	_ = os.MkdirAll(rulesDir, 0o755)
+	waitFor(t, 2*time.Minute, "the operator's rule file of the app", func() bool {
+		cm, err := env.Kube.CoreV1().ConfigMaps(env.Namespace).Get(ctx, "prometheus-kube-rulefiles-0", metav1.GetOptions{})
+		if err != nil {
+			return false
+		}
+		for name, content := range cm.Data {
+			if strings.HasPrefix(name, ns+"-") {
+				// The groups' interval goes from 1m to 2s so that the test
+				// takes a minute; kube slo counts each evaluation as a
+				// minute, so the budget goes 30x faster.
+				_ = os.WriteFile(filepath.Join(rulesDir, name), []byte(strings.ReplaceAll(content, "interval: 1m", "interval: 2s")), 0o644)
+				return true
+			}
+		}
+		return false
+	})
 
 	// The example service, as kube generate runs it: process "shop" of the
 	// namespace, configured by the environment servicex reads.
-	port, metricsPort, promPort := freePort(t), freePort(t), freePort(t)
 	orders := filepath.Join(work, "orders")
 	build := exec.Command("go", "build", "-o", orders, ".")
 	build.Dir = filepath.Join("..", "..", "examples", "orders")
@@ -110,13 +141,10 @@ rule_files: [%q]
 scrape_configs:
 - job_name: %s/shop
   static_configs: [{targets: ["127.0.0.1:%d"], labels: {namespace: %s}}]
-`, rulesFile, ns, metricsPort, ns), 0o644)
+`, filepath.Join(rulesDir, "*.yaml"), ns, metricsPort, ns), 0o644)
 	startLogged(t, exec.Command(promBin, "--config.file", promFile, "--storage.tsdb.path", filepath.Join(work, "tsdb"),
 		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", promPort)), "prometheus", filepath.Join(work, "prometheus.log"))
 
-	reg := filepath.Join(work, "clusters.yaml")
-	_ = os.WriteFile(reg, fmt.Appendf(nil, "clusters:\n- name: local\n  prometheus: http://127.0.0.1:%d\n", promPort), 0o644)
-	renv := []string{"KUBE_REGISTRY=" + reg}
 	// status is kube slo's report, empty until Prometheus answers with data.
 	var last result
 	status := func() slo.Status {
@@ -138,7 +166,8 @@ scrape_configs:
 		first = status()
 		return first.SLI != nil && first.ConsumedMinutes > 0
 	})
-	if first.Objective != "99.99" || first.Window != "30d" || *first.SLI > 99 || first.BurnRates["5m"] < 100 {
+	// The namespace label comes from the operator's enforcement.
+	if first.Namespace != ns || first.Objective != "99.99" || first.Window != "30d" || *first.SLI > 99 || first.BurnRates["5m"] < 100 {
 		t.Errorf("status at half errors: %+v (SLI %v)", first, *first.SLI)
 	}
 	waitFor(t, time.Minute, "the budget to shrink", func() bool {
@@ -163,12 +192,8 @@ scrape_configs:
 		return strings.Contains(string(body), `"alertname":"`+slo.AlertPage+`"`) && strings.Contains(string(body), `"state":"firing"`)
 	})
 
-	// The release policy. Each deploy waits for nothing: the budget matters,
-	// not the pods.
-	dir := filepath.Join(work, "shop")
-	t.Cleanup(func() { _ = env.Kube.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
-	t.Setenv("KUBE_REGISTRY", reg) // kubeIn's kube reads Prometheus's URL from it
-	deployArgs := []string{"deploy", "-c", "local", "--yes", "--timeout", "0"}
+	// The release policy, now that the budget is spent. Each deploy waits
+	// for nothing: the budget matters, not the pods.
 	if r := kubeIn(t, dir, deployArgs...); r.code != 1 || !strings.Contains(r.stderr, "Release frozen: the error budget of availability") {
 		t.Fatalf("a deploy with the budget spent: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}

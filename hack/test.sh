@@ -15,7 +15,7 @@ fi
 stop() { if $started; then "$KUBE" sandbox down || true; fi; }
 trap stop EXIT
 # Programs only tests use (Traefik for the fork routing test), built once into the cache.
-go run ./hack/testtools traefik prometheus alertmanager kube-state-metrics prometheus-operator
+go run ./hack/testtools traefik prometheus alertmanager kube-state-metrics prometheus-operator helm
 
 set +e
 # Every fuzz target runs a few seconds (make fuzz runs them longer), then every test.

@@ -157,7 +157,7 @@ func Resolve(sel cluster.Selection, f Flags, need Need, env Env) (*App, error) {
 		if a.Namespace == "" {
 			a.Namespace = r.spec.Namespace
 		}
-		a.Dir = filepath.Join(env.WorkDir, generate.OutputDir, manifestsCluster(env.WorkDir, t.Name))
+		a.Dir = filepath.Join(env.WorkDir, generate.OutputDir, ManifestsCluster(env.WorkDir, t.Name))
 	} else if a.Name == "" {
 		return nil, UsageError{errors.New("--app is required with -f: it names the inventory that records what the app owns")}
 	}
@@ -180,10 +180,10 @@ func Resolve(sel cluster.Selection, f Flags, need Need, env Env) (*App, error) {
 	return a, nil
 }
 
-// manifestsCluster is the directory of kubernetes/ a cluster deploys: its own
+// ManifestsCluster is the directory of kubernetes/ a cluster deploys: its own
 // name, except the local sandbox, which deploys kubernetes/sandbox/ unless
 // kubernetes/local/ exists.
-func manifestsCluster(workDir, name string) string {
+func ManifestsCluster(workDir, name string) string {
 	if name == cluster.Local {
 		if _, err := os.Stat(filepath.Join(workDir, generate.OutputDir, name)); err != nil {
 			return "sandbox"

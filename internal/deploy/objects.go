@@ -5,6 +5,7 @@
 package deploy
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -77,20 +78,32 @@ type Manifests struct {
 // Argo CD Applications are skipped: they describe the GitOps deployment of this
 // very directory and belong to the Argo CD cluster.
 func Load(dir string, o LoadOptions) (*Manifests, error) {
+	return loadFS(os.DirFS(dir), ".", dir, o)
+}
+
+// LoadFS is Load of the directory dir of fsys (an os.Root's FS keeps every
+// read inside the root, symbolic links included).
+func LoadFS(fsys fs.FS, dir string, o LoadOptions) (*Manifests, error) {
+	return loadFS(fsys, dir, "", o)
+}
+
+// loadFS reads dir of fsys; messages name files under shown.
+func loadFS(fsys fs.FS, dir, shown string, o LoadOptions) (*Manifests, error) {
 	m := &Manifests{}
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+	show := func(p string) string { return filepath.Join(shown, filepath.FromSlash(p)) }
+	err := fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		name := d.Name()
 		if d.IsDir() {
 			switch {
-			case path == dir:
+			case p == dir:
 				return nil
 			case strings.HasPrefix(name, "."):
 				return fs.SkipDir
 			case !o.Recursive:
-				m.Skipped = append(m.Skipped, path)
+				m.Skipped = append(m.Skipped, show(p))
 				return fs.SkipDir
 			}
 			return nil
@@ -98,43 +111,63 @@ func Load(dir string, o LoadOptions) (*Manifests, error) {
 		if strings.HasPrefix(name, ".") || !(strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") || strings.HasSuffix(name, ".json")) {
 			return nil
 		}
-		data, err := os.ReadFile(path)
+		data, err := fs.ReadFile(fsys, p)
 		if err != nil {
 			return err
 		}
-		docs, err := manifest.Decode(data)
+		objs, err := DecodeObjects(data)
 		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+			return fmt.Errorf("%s: %w", show(p), err)
 		}
-		for _, doc := range docs {
-			items, err := expandList(doc)
-			if err != nil {
-				return fmt.Errorf("%s: %w", path, err)
-			}
-			for _, obj := range items {
-				if obj.GetKind() == "Application" && obj.GroupVersionKind().Group == "argoproj.io" {
-					continue
-				}
-				if obj.GetKind() == "" || obj.GetAPIVersion() == "" || obj.GetName() == "" {
-					return fmt.Errorf("%s: an object without apiVersion, kind or metadata.name", path)
-				}
-				m.Objects = append(m.Objects, obj)
-			}
-		}
+		m.Objects = append(m.Objects, objs...)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	if err := checkUnique(m.Objects); err != nil {
+		return nil, fmt.Errorf("%s: %w", show(dir), err)
+	}
+	return m, nil
+}
+
+// DecodeObjects decodes the objects of a YAML or JSON stream, expanding lists
+// and skipping Argo CD Applications.
+func DecodeObjects(data []byte) ([]*unstructured.Unstructured, error) {
+	docs, err := manifest.Decode(data)
+	if err != nil {
+		return nil, err
+	}
+	var out []*unstructured.Unstructured
+	for _, doc := range docs {
+		items, err := expandList(doc)
+		if err != nil {
+			return nil, err
+		}
+		for _, obj := range items {
+			if obj.GetKind() == "Application" && obj.GroupVersionKind().Group == "argoproj.io" {
+				continue
+			}
+			if obj.GetKind() == "" || obj.GetAPIVersion() == "" || obj.GetName() == "" {
+				return nil, errors.New("an object without apiVersion, kind or metadata.name")
+			}
+			out = append(out, obj)
+		}
+	}
+	return out, nil
+}
+
+// checkUnique refuses a set with an object twice.
+func checkUnique(objs []*unstructured.Unstructured) error {
 	seen := map[ID]bool{}
-	for _, o := range m.Objects {
+	for _, o := range objs {
 		id := IDOf(o)
 		if seen[id] {
-			return nil, fmt.Errorf("%s: %s appears twice", dir, id.Short())
+			return fmt.Errorf("%s appears twice", id.Short())
 		}
 		seen[id] = true
 	}
-	return m, nil
+	return nil
 }
 
 // expandList returns a List's items (a typed list's items may omit their kind),

@@ -91,6 +91,10 @@ spec:
 // ServiceCIDR is the sandbox's Service IP range.
 const ServiceCIDR = "10.96.0.0/16"
 
+// DeprecatedAPI is a deprecated group/version the sandbox serves although
+// Kubernetes no longer does by default (see kwokConfig).
+const DeprecatedAPI = "resource.k8s.io/v1beta2"
+
 func kwokConfig(podLog, execDir string) (string, error) {
 	complete := map[string]any{}
 	if err := yaml.Unmarshal([]byte(podfast.DefaultPodComplete), &complete); err != nil {
@@ -122,6 +126,10 @@ componentsPatches:
 - name: kube-apiserver
   extraArgs:
   - {key: service-cluster-ip-range, value: ` + ServiceCIDR + `}
+  # A deprecated API that is still served (removed in 1.39), so that
+  # kube upgrade check can be rehearsed: clients that call it show up in the
+  # API server's apiserver_requested_deprecated_apis metric.
+  - {key: runtime-config, value: ` + DeprecatedAPI + `=true}
 - name: kube-controller-manager
   extraArgs:
   - {key: service-cluster-ip-range, value: ` + ServiceCIDR + `}

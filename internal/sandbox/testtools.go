@@ -23,6 +23,9 @@ const (
 	AlertmanagerVersion       = "v0.31.1"
 	KubeStateMetricsVersion   = "v2.18.0"
 	PrometheusOperatorVersion = "v0.93.0"
+	// HelmVersion is the helm binary the add-on tests install with; the same
+	// as the Helm SDK in go.mod.
+	HelmVersion = "v4.3.1"
 	// PrometheusRelease and AlertmanagerRelease are the same versions as the
 	// programs call themselves (config/monitoring asks the operator for them).
 	PrometheusRelease   = "3.16.0"
@@ -52,6 +55,8 @@ func testTools() []testTool {
 			"-s -w -X github.com/prometheus/common/version.Version=" + strings.TrimPrefix(KubeStateMetricsVersion, "v")}},
 		{binary: binary{"prometheus-operator", "prometheus-operator", "github.com/prometheus-operator/prometheus-operator/cmd/operator", PrometheusOperatorVersion,
 			"-s -w -X github.com/prometheus/common/version.Version=" + strings.TrimPrefix(PrometheusOperatorVersion, "v")}},
+		{binary: binary{"helm", "helm", "helm.sh/helm/v4/cmd/helm", HelmVersion,
+			"-s -w -X helm.sh/helm/v4/internal/version.version=" + HelmVersion}},
 	}
 }
 

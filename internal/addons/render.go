@@ -1,0 +1,242 @@
+package addons
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"slices"
+	"sort"
+	"strings"
+
+	"helm.sh/helm/v4/pkg/action"
+	"helm.sh/helm/v4/pkg/chart/common"
+	"helm.sh/helm/v4/pkg/chart/loader/archive"
+	chart "helm.sh/helm/v4/pkg/chart/v2"
+	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	release "helm.sh/helm/v4/pkg/release/v1"
+	releaseutil "helm.sh/helm/v4/pkg/release/v1/util"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/kube-idp/kube/internal/deploy"
+)
+
+// Rendered is one add-on as kube deploys it.
+type Rendered struct {
+	Name      string `json:"name"`
+	Namespace string `json:"namespace"`
+	// Chart and Version of a Helm chart ("" for a directory of manifests).
+	Chart      string `json:"chart,omitempty"`
+	Version    string `json:"version,omitempty"`
+	AppVersion string `json:"appVersion,omitempty"`
+	// KubeVersion is the chart's constraint on Kubernetes versions.
+	KubeVersion string `json:"kubeVersion,omitempty"`
+	// Source is where it came from: a chart URL, an OCI reference, a directory.
+	Source  string                       `json:"source"`
+	Objects []*unstructured.Unstructured `json:"-"`
+}
+
+// Error is a problem with one add-on; it names the add-on.
+type Error struct {
+	Addon string
+	Err   error
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("add-on %s: %v", e.Addon, e.Err) }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Renderer renders add-ons with Helm's SDK, exactly as helm template would.
+type Renderer struct {
+	Fetcher *Fetcher
+	// KubeVersion is what .Capabilities.KubeVersion says, e.g. "v1.37.2" (the
+	// cluster's version when deploying, the target's when checking an
+	// upgrade); "" is Helm's default.
+	KubeVersion string
+	// APIVersions are extra group/versions for .Capabilities.APIVersions.Has.
+	APIVersions []string
+}
+
+// Render renders one add-on of f.
+func (r *Renderer) Render(ctx context.Context, f *File, rel *Release) (*Rendered, error) {
+	out, err := r.render(ctx, f, rel)
+	if err != nil {
+		return nil, &Error{Addon: rel.Name, Err: err}
+	}
+	return out, nil
+}
+
+// RenderAll renders every add-on given; on any error it returns all of them
+// (one per add-on), so that nothing is deployed from a half-rendered file.
+func (r *Renderer) RenderAll(ctx context.Context, f *File, rels []*Release) ([]*Rendered, error) {
+	var out []*Rendered
+	var errs []error
+	for _, rel := range rels {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		x, err := r.Render(ctx, f, rel)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, x)
+	}
+	return out, errors.Join(errs...)
+}
+
+func (r *Renderer) render(ctx context.Context, f *File, rel *Release) (*Rendered, error) {
+	root, err := os.OpenRoot(f.Root)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	out := &Rendered{Name: rel.Name, Namespace: rel.Namespace}
+	var ch *chart.Chart
+	if rel.Source() == FromDirectory {
+		dir, err := f.repoPath(rel.Chart)
+		if err != nil {
+			return nil, err
+		}
+		out.Source = dir
+		if _, err := fs.Stat(root.FS(), path.Join(dir, "Chart.yaml")); err != nil {
+			if _, derr := fs.Stat(root.FS(), dir); derr != nil {
+				return nil, fmt.Errorf("chart %s: no such directory in the repository", rel.Chart)
+			}
+			// A directory of manifests, as Helmfile takes it.
+			m, err := deploy.LoadFS(root.FS(), dir, deploy.LoadOptions{Recursive: true})
+			if err != nil {
+				return nil, err
+			}
+			out.Objects = m.Objects
+			return out, nil
+		}
+		if ch, err = loadChartDir(root.FS(), dir); err != nil {
+			return nil, fmt.Errorf("chart %s: %w", rel.Chart, err)
+		}
+	} else {
+		repoName, name := rel.RepoChart()
+		repo, _ := f.Repository(repoName)
+		fetched, err := r.Fetcher.Fetch(ctx, repo, name, rel.Version)
+		if err != nil {
+			return nil, err
+		}
+		ch, out.Source = fetched.Chart, fetched.Source
+	}
+	out.Chart, out.Version, out.AppVersion, out.KubeVersion = ch.Metadata.Name, ch.Metadata.Version, ch.Metadata.AppVersion, ch.Metadata.KubeVersion
+	vals, err := r.values(root.FS(), f, rel)
+	if err != nil {
+		return nil, err
+	}
+	if out.Objects, err = r.template(ctx, ch, rel, vals); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// values merges the release's values files and inline values in order, as
+// helm's -f does (maps merge, everything else replaces).
+func (r *Renderer) values(fsys fs.FS, f *File, rel *Release) (map[string]any, error) {
+	vals := map[string]any{}
+	for _, v := range rel.Values {
+		next := v.Inline
+		if v.File != "" {
+			p, err := f.repoPath(v.File)
+			if err != nil {
+				return nil, err
+			}
+			data, err := fs.ReadFile(fsys, p)
+			if err != nil {
+				return nil, fmt.Errorf("values file %s: %w", v.File, err)
+			}
+			if next, err = common.ReadValues(data); err != nil {
+				return nil, fmt.Errorf("values file %s: %w", v.File, err)
+			}
+		}
+		vals = loader.MergeMaps(vals, next)
+	}
+	return vals, nil
+}
+
+// template renders the chart as `helm template --include-crds` does, with the
+// chart's values schema enforced, and returns its objects and its hooks (but
+// test hooks): kube applies hooks as ordinary objects.
+func (r *Renderer) template(ctx context.Context, ch *chart.Chart, rel *Release, vals map[string]any) ([]*unstructured.Unstructured, error) {
+	inst := action.NewInstall(action.NewConfiguration())
+	inst.DryRunStrategy = action.DryRunClient
+	inst.ReleaseName, inst.Namespace = rel.Name, rel.Namespace
+	inst.IncludeCRDs = true
+	inst.Replace = true
+	inst.DisableOpenAPIValidation = true
+	inst.APIVersions = r.APIVersions
+	if r.KubeVersion != "" {
+		kv, err := common.ParseKubeVersion(r.KubeVersion)
+		if err != nil {
+			return nil, err
+		}
+		inst.KubeVersion = kv
+	}
+	res, err := inst.RunWithContext(ctx, ch, vals)
+	if err != nil {
+		return nil, helmError(err)
+	}
+	rl, ok := res.(*release.Release)
+	if !ok {
+		return nil, fmt.Errorf("unexpected release type %T", res)
+	}
+	docs := map[string]string{}
+	for k, v := range releaseutil.SplitManifests(rl.Manifest) {
+		docs["manifest/"+k] = v
+	}
+	for i, h := range rl.Hooks {
+		if slices.Contains(h.Events, release.HookTest) {
+			continue
+		}
+		docs[fmt.Sprintf("hook/%03d", i)] = h.Manifest
+	}
+	keys := make([]string, 0, len(docs))
+	for k := range docs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var objs []*unstructured.Unstructured
+	for _, k := range keys {
+		o, err := deploy.DecodeObjects([]byte(docs[k]))
+		if err != nil {
+			return nil, fmt.Errorf("the chart rendered something that is not an object: %w", err)
+		}
+		objs = append(objs, o...)
+	}
+	return objs, nil
+}
+
+// helmError keeps Helm's message, which names the template or the schema rule.
+func helmError(err error) error {
+	msg := err.Error()
+	if strings.Contains(msg, "values don't meet the specifications of the schema") {
+		return fmt.Errorf("the values fail the chart's schema (values.schema.json): %w", err)
+	}
+	return err
+}
+
+// loadChartDir loads a chart directory of fsys with Helm's loader, reading
+// every file through fsys so that a symbolic link cannot leave the repository.
+func loadChartDir(fsys fs.FS, dir string) (*chart.Chart, error) {
+	var files []*archive.BufferedFile
+	err := fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		files = append(files, &archive.BufferedFile{Name: strings.TrimPrefix(p, dir+"/"), Data: data})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return loader.LoadFiles(files)
+}

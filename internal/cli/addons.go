@@ -1,0 +1,541 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/kube-idp/kube/internal/addons"
+	"github.com/kube-idp/kube/internal/app"
+	"github.com/kube-idp/kube/internal/cluster"
+	"github.com/kube-idp/kube/internal/deploy"
+)
+
+// addonsOptions are what every kube addons command has.
+type addonsOptions struct {
+	IO      *IOStreams
+	f       *Factory
+	File    string
+	Output  string
+	Names   []string
+	cluster *cluster.Target
+	file    *addons.File
+}
+
+func newAddonsCmd(f *Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "addons",
+		Short: "Pin, update, prune and roll back the cluster's add-ons (Helm charts and manifests) as one revision each",
+		Long: `A cluster's add-ons (ingress controller, CSI driver, monitoring, ...) are pinned in
+one reviewed file of the platform repository, clusters/<cluster>/addons.yaml, in
+Helmfile's shape (repositories: and releases:), so Renovate proposes version bumps.
+
+Each add-on is rendered with Helm's own Go SDK (charts behave as with helm) and
+deployed as its own inventory by kube's deploy engine: CRDs first, server-side apply,
+what the new version dropped is deleted, an object deleted by hand is restored, a
+revision per update, kube addons rollback in one command. An add-on that Helm
+installed earlier is taken over without recreating anything. docs/addons.md.`,
+	}
+	cmd.AddCommand(newAddonsListCmd(f), newAddonsDiffCmd(f), newAddonsDeployCmd(f), newAddonsStatusCmd(f),
+		newAddonsHistoryCmd(f), newAddonsRollbackCmd(f))
+	return cmd
+}
+
+func (o *addonsOptions) register(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&o.File, "file", "f", "", "the add-on file (default: "+filepath.Join(addons.ClustersDir, "<cluster>", addons.FileName)+" of the working directory)")
+	outputFlag(cmd, &o.Output)
+}
+
+// load resolves the cluster and reads the add-on file.
+func (o *addonsOptions) load() error {
+	if err := checkOutput(o.Output); err != nil {
+		return err
+	}
+	t, _, err := o.f.ResolveCluster()
+	if err != nil {
+		return err
+	}
+	o.cluster = t
+	wd := o.f.Env.WorkDir
+	if wd == "" {
+		if wd, err = os.Getwd(); err != nil {
+			return err
+		}
+	}
+	path := o.File
+	if path == "" {
+		path = addons.DefaultPath(t.Name)
+	}
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(wd, path)
+	}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return usageError{fmt.Errorf("%s does not exist: run kube addons in the platform repository, or name the file with -f", path)}
+	}
+	file, err := addons.Load(path, repoRoot(filepath.Dir(path)))
+	if err != nil {
+		return err
+	}
+	o.file = file
+	return nil
+}
+
+// repoRoot is the git work tree that holds dir, else dir itself: paths in the
+// add-on file may not leave it.
+func repoRoot(dir string) string {
+	for d := dir; ; {
+		if _, err := os.Stat(filepath.Join(d, ".git")); err == nil {
+			return d
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return dir
+		}
+		d = parent
+	}
+}
+
+// addonApp is how the deploy engine and the app views see an add-on.
+func (o *addonsOptions) addonApp(name, namespace string) *app.App {
+	return &app.App{Name: addons.App(name), Namespace: namespace, Cluster: o.cluster, Dir: filepath.Dir(o.file.Path)}
+}
+
+func (o *addonsOptions) renderer(c *deploy.Client) (*addons.Renderer, error) {
+	r := &addons.Renderer{Fetcher: &addons.Fetcher{CacheDir: chartCache()}}
+	if c != nil {
+		v, err := c.Kube.Discovery().ServerVersion()
+		if err != nil {
+			return nil, fmt.Errorf("cluster %s: %w", o.cluster.Name, err)
+		}
+		r.KubeVersion = v.GitVersion
+	}
+	return r, nil
+}
+
+func chartCache() string {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(d, "kube", "charts")
+}
+
+// render renders the selected add-ons, all or none.
+func (o *addonsOptions) render(ctx context.Context, c *deploy.Client) ([]*addons.Rendered, error) {
+	rels, err := o.file.Select(o.Names)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	r, err := o.renderer(c)
+	if err != nil {
+		return nil, err
+	}
+	p := o.IO.Progress()
+	p.Printf("Rendering %d add-on(s) of %s", len(rels), o.file.Path)
+	out, err := r.RenderAll(ctx, o.file, rels)
+	if err != nil {
+		return nil, fmt.Errorf("%w\nnothing was deployed", err)
+	}
+	return out, nil
+}
+
+// --- list
+
+type addonRow struct {
+	Name      string `json:"name"`
+	Namespace string `json:"namespace"`
+	Chart     string `json:"chart"`
+	Pinned    string `json:"pinned,omitempty"`
+	// Deployed is the latest revision's cause on the cluster ("" if never).
+	Revision int    `json:"revision,omitempty"`
+	Deployed string `json:"deployed,omitempty"`
+}
+
+func newAddonsListCmd(f *Factory) *cobra.Command {
+	o := &addonsOptions{IO: f.IO, f: f}
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the cluster's add-ons: pinned version and what the cluster runs",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.load(); err != nil {
+				return err
+			}
+			c, err := deploy.NewClient(o.cluster.Config)
+			if err != nil {
+				return err
+			}
+			var rows []addonRow
+			for _, r := range o.file.Releases {
+				row := addonRow{Name: r.Name, Namespace: r.Namespace, Chart: r.Chart, Pinned: r.Version}
+				hist, err := c.History(cmd.Context(), addons.App(r.Name), r.Namespace)
+				if err != nil {
+					return err
+				}
+				if len(hist) > 0 {
+					row.Revision, row.Deployed = hist[0].Number, hist[0].Cause
+				}
+				rows = append(rows, row)
+			}
+			if done, err := o.IO.structured(o.Output, rows); done || err != nil {
+				return err
+			}
+			t := o.IO.newTable("NAME", "NAMESPACE", "CHART", "PINNED", "REVISION", "LAST DEPLOY")
+			for _, r := range rows {
+				rev := "-"
+				if r.Revision > 0 {
+					rev = fmt.Sprint(r.Revision)
+				}
+				t.row(r.Name, r.Namespace, r.Chart, r.Pinned, rev, r.Deployed)
+			}
+			return t.print()
+		},
+	}
+	o.register(cmd)
+	return cmd
+}
+
+// --- diff
+
+func newAddonsDiffCmd(f *Factory) *cobra.Command {
+	o := &addonsOptions{IO: f.IO, f: f}
+	var full bool
+	cmd := &cobra.Command{
+		Use:   "diff [NAME...]",
+		Short: "Show what kube addons deploy would change, deletions included (exit 0: nothing, 1: changes, 2: trouble)",
+		Long: `Render the add-ons at their pinned versions and show, per add-on, a diff per object
+computed by a server-side dry run, the objects the update deletes, and those
+deleted out of band that a deploy restores. Exit status as diff(1).`,
+		Example: `  kube addons diff -c qa
+  kube addons diff -c prod ingress-nginx`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Names = args
+			changed, err := runAddonsDiff(cmd.Context(), o, full)
+			if err != nil {
+				return troubled(o.IO, err)
+			}
+			if changed {
+				return exitCode(exitFailure)
+			}
+			return nil
+		},
+	}
+	o.register(cmd)
+	cmd.Flags().BoolVar(&full, "full-diff", false, "show long diffs whole")
+	return cmd
+}
+
+func runAddonsDiff(ctx context.Context, o *addonsOptions, full bool) (bool, error) {
+	if err := o.load(); err != nil {
+		return false, err
+	}
+	c, err := deploy.NewClient(o.cluster.Config)
+	if err != nil {
+		return false, err
+	}
+	rendered, err := o.render(ctx, c)
+	if err != nil {
+		return false, err
+	}
+	plans, err := o.plans(ctx, c, rendered, full)
+	if err != nil {
+		return false, err
+	}
+	changed := false
+	for _, p := range plans {
+		changed = changed || p.HasChanges()
+	}
+	if done, err := o.IO.structured(o.Output, plans); done || err != nil {
+		return changed, err
+	}
+	for _, p := range plans {
+		printPlan(o.IO, p, true)
+	}
+	return changed, nil
+}
+
+// plans dry-runs every add-on before anything is applied, so that one the API
+// server would reject stops the deploy before the first add-on changes. A custom
+// resource whose CRD another add-on of this run brings cannot be dry-run yet; its
+// add-on is planned when its turn comes.
+func (o *addonsOptions) plans(ctx context.Context, c *deploy.Client, rendered []*addons.Rendered, full bool) ([]*deploy.Plan, error) {
+	defined := map[string]bool{}
+	for _, r := range rendered {
+		for _, gk := range crdKinds(r.Objects) {
+			defined[gk] = true
+		}
+	}
+	var plans []*deploy.Plan
+	var errs []error
+	for _, r := range rendered {
+		p, err := c.MakePlan(ctx, deploy.PlanOptions{App: addons.App(r.Name), Namespace: r.Namespace, Objects: r.Objects, Validate: true, FullDiffs: full,
+			ApplyOptions: deploy.ApplyOptions{ForceConflicts: true}})
+		var nomatch *meta.NoKindMatchError
+		if errors.As(err, &nomatch) && defined[nomatch.GroupKind.String()] {
+			o.IO.Progress().Printf("note: add-on %s uses %s, which another add-on of this run defines: planned when its turn comes", r.Name, nomatch.GroupKind)
+			continue
+		}
+		if err != nil {
+			errs = append(errs, &addons.Error{Addon: r.Name, Err: err})
+			continue
+		}
+		plans = append(plans, p)
+	}
+	return plans, errors.Join(errs...)
+}
+
+func crdKinds(objs []*unstructured.Unstructured) []string {
+	var out []string
+	for _, o := range objs {
+		if o.GetKind() == "CustomResourceDefinition" {
+			kind, _, _ := unstructured.NestedString(o.Object, "spec", "names", "kind")
+			group, _, _ := unstructured.NestedString(o.Object, "spec", "group")
+			out = append(out, kind+"."+group)
+		}
+	}
+	return out
+}
+
+// --- deploy
+
+type addonsDeployOptions struct {
+	addonsOptions
+	applyFlags
+}
+
+type addonDeployResult struct {
+	Addon   string              `json:"addon"`
+	Chart   string              `json:"chart,omitempty"`
+	Version string              `json:"version,omitempty"`
+	Result  *deploy.Result      `json:"result"`
+	Adopted *addons.HelmRelease `json:"adoptedFromHelm,omitempty"`
+}
+
+func newAddonsDeployCmd(f *Factory) *cobra.Command {
+	o := &addonsDeployOptions{addonsOptions: addonsOptions{IO: f.IO, f: f}}
+	cmd := &cobra.Command{
+		Use:   "deploy [NAME...]",
+		Short: "Deploy the add-ons at their pinned versions: one revision each, pruning what a version dropped",
+		Long: `Render every selected add-on first (nothing is deployed if one fails: an unknown
+version, an unreachable repository, values the chart's schema rejects) and dry-run
+them all, then deploy them in file order. For each: the plan (diffs, deletions),
+a confirmation (or --yes; the production guard on a protected cluster), CRDs first,
+server-side apply taking over fields from other managers as Argo CD and Flux do,
+prune, a revision whose cause names the chart version, and a readiness wait.
+
+An add-on that Helm installed earlier (same release name and namespace) is adopted:
+its objects are taken over in place (same UID, nothing recreated), Helm's field
+ownership is dropped, and Helm's release records are deleted so that helm uninstall
+cannot delete what kube manages now. kube says what it did.`,
+		Example: `  kube addons deploy -c qa
+  kube addons deploy -c prod ingress-nginx --yes`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Names = args
+			return runAddonsDeploy(cmd.Context(), o)
+		},
+	}
+	o.addonsOptions.register(cmd)
+	o.applyFlags.register(cmd)
+	return cmd
+}
+
+func runAddonsDeploy(ctx context.Context, o *addonsDeployOptions) error {
+	if err := o.load(); err != nil {
+		return err
+	}
+	c, err := deploy.NewClient(o.cluster.Config)
+	if err != nil {
+		return err
+	}
+	rendered, err := o.render(ctx, c)
+	if err != nil {
+		return err
+	}
+	if _, err := o.plans(ctx, c, rendered, o.FullDiff); err != nil {
+		return fmt.Errorf("%w\nnothing was deployed", err)
+	}
+	helm, err := addons.NewHelmReleases(o.cluster.Config)
+	if err != nil {
+		return err
+	}
+	var results []addonDeployResult
+	var failed error
+	for i, r := range rendered {
+		res, err := o.deployOne(ctx, c, helm, r)
+		if res != nil {
+			results = append(results, *res)
+		}
+		if err != nil {
+			var rest []string
+			for _, n := range rendered[i+1:] {
+				rest = append(rest, n.Name)
+			}
+			if len(rest) > 0 {
+				err = fmt.Errorf("%w\nnot deployed: %s", err, strings.Join(rest, ", "))
+			}
+			failed = &addons.Error{Addon: r.Name, Err: err}
+			break
+		}
+	}
+	if _, jerr := o.IO.structured(o.Output, results); jerr != nil {
+		return jerr
+	}
+	return failed
+}
+
+func (o *addonsDeployOptions) deployOne(ctx context.Context, c *deploy.Client, helm *addons.HelmReleases, r *addons.Rendered) (*addonDeployResult, error) {
+	a := o.addonApp(r.Name, r.Namespace)
+	hr, err := helm.Find(ctx, r.Namespace, r.Name)
+	if err != nil {
+		return nil, err
+	}
+	cause := "addons deploy " + r.Name
+	if r.Version != "" {
+		cause += " " + r.Chart + "-" + r.Version
+	}
+	fmt.Fprintf(o.IO.ErrOut, "Add-on %s (%s) to cluster %s, namespace %s\n", r.Name, strings.TrimPrefix(cause, "addons deploy "+r.Name+" "), o.cluster.Name, r.Namespace)
+	if hr != nil {
+		fmt.Fprintf(o.IO.ErrOut, "Helm installed %s (release revision %d, %s): kube takes its objects over in place.\n", hr.Name, hr.Revision, hr.Status)
+	}
+	opts := o.options(o.IO, a, r.Objects, cause, cluster.Action{Dir: a.Dir}, o.Output == outputText)
+	// The add-on file is the truth: fields another manager (a hand edit, Helm)
+	// set are taken over, as Argo CD and Flux do.
+	opts.ForceConflicts = true
+	res, err := c.Deploy(ctx, opts)
+	out := &addonDeployResult{Addon: r.Name, Chart: r.Chart, Version: r.Version, Result: res}
+	if rerr := reportDeploy(o.IO, res, err); rerr != nil || res == nil || res.Declined {
+		return out, rerr
+	}
+	if hr != nil {
+		if err := o.forgetHelm(ctx, c, helm, hr, res); err != nil {
+			return out, err
+		}
+		out.Adopted = hr
+	}
+	return out, nil
+}
+
+// forgetHelm finishes taking a release over from Helm: kube becomes the only
+// field manager of its objects and Helm's records go.
+func (o *addonsDeployOptions) forgetHelm(ctx context.Context, c *deploy.Client, helm *addons.HelmReleases, hr *addons.HelmRelease, res *deploy.Result) error {
+	var ids []deploy.ID
+	adopted := 0
+	for _, ch := range res.Plan.Changes {
+		if ch.Action != deploy.Delete && ch.Action != deploy.Keep {
+			ids = append(ids, ch.ID)
+		}
+		if ch.Action == deploy.Adopt {
+			adopted++
+		}
+	}
+	if _, err := c.DropFieldManagers(ctx, ids, addons.HelmManagers...); err != nil {
+		return fmt.Errorf("dropping Helm's field ownership: %w", err)
+	}
+	if err := helm.Forget(ctx, hr); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.IO.ErrOut, "Adopted Helm release %s: %d object(s) taken over in place, none recreated; Helm's field ownership dropped; its %d release record(s) deleted (helm list no longer shows it).\n",
+		hr.Name, adopted, len(hr.Records))
+	return nil
+}
+
+// --- status, history, rollback: the app commands, on an add-on's inventory.
+
+func (o *addonsOptions) one(cmd *cobra.Command, args []string) (*app.App, *deploy.Client, error) {
+	if err := o.load(); err != nil {
+		return nil, nil, err
+	}
+	r, ok := o.file.Release(args[0])
+	if !ok {
+		_, err := o.file.Select(args[:1])
+		return nil, nil, usageError{err}
+	}
+	c, err := deploy.NewClient(o.cluster.Config)
+	return o.addonApp(r.Name, r.Namespace), c, err
+}
+
+func addonView[T any](f *Factory, use, short string, fetch func(context.Context, *app.App, *deploy.Client) (T, error), text func(*IOStreams, *app.App, T) error) *cobra.Command {
+	o := &addonsOptions{IO: f.IO, f: f}
+	cmd := &cobra.Command{
+		Use: use + " NAME", Short: short, Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, c, err := o.one(cmd, args)
+			if err != nil {
+				return err
+			}
+			v, err := fetch(cmd.Context(), a, c)
+			if err != nil {
+				return err
+			}
+			if done, err := o.IO.structured(o.Output, v); done || err != nil {
+				return err
+			}
+			return text(o.IO, a, v)
+		},
+	}
+	o.register(cmd)
+	return cmd
+}
+
+func newAddonsStatusCmd(f *Factory) *cobra.Command {
+	return addonView(f, "status", "What an add-on runs: its objects, pods and last events",
+		func(ctx context.Context, a *app.App, c *deploy.Client) (*deploy.AppStatus, error) {
+			return c.Status(ctx, a.Name, a.Namespace)
+		}, printAppStatus)
+}
+
+func newAddonsHistoryCmd(f *Factory) *cobra.Command {
+	return addonView(f, "history", "An add-on's revisions, newest first, each naming its chart version",
+		func(ctx context.Context, a *app.App, c *deploy.Client) ([]deploy.Revision, error) {
+			return c.History(ctx, a.Name, a.Namespace)
+		}, printHistory)
+}
+
+func newAddonsRollbackCmd(f *Factory) *cobra.Command {
+	o := &addonsDeployOptions{addonsOptions: addonsOptions{IO: f.IO, f: f}}
+	cmd := &cobra.Command{
+		Use:   "rollback NAME [REVISION]",
+		Short: "Return an add-on to an earlier revision (default: the previous one): image, CRDs and RBAC together",
+		Long: `Return an add-on to a revision recorded by kube addons deploy (default: the one
+before the latest), with a deploy's guarantees: plan, confirmation, prune, wait and
+a new revision. The add-on file is not changed: revert the version bump there too,
+or the next kube addons deploy updates it again.`,
+		Example: `  kube addons rollback -c qa ingress-nginx
+  kube addons rollback -c prod cert-manager 4 --yes`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rev := 0
+			if len(args) == 2 {
+				if _, err := fmt.Sscanf(args[1], "%d", &rev); err != nil || rev < 1 || fmt.Sprint(rev) != args[1] {
+					return usageError{fmt.Errorf("REVISION must be a revision number from kube addons history, not %q", args[1])}
+				}
+			}
+			a, c, err := o.one(cmd, args)
+			if err != nil {
+				return err
+			}
+			opts := o.options(o.IO, a, nil, "rollback", cluster.Action{NotFromTree: true}, o.Output == outputText)
+			opts.ForceConflicts = true
+			res, target, err := c.Rollback(cmd.Context(), opts, rev)
+			if res != nil {
+				if _, jerr := o.IO.structured(o.Output, rollbackResult{Result: res, RolledBackTo: target}); jerr != nil {
+					return jerr
+				}
+			}
+			if err == nil && res != nil && !res.Declined {
+				fmt.Fprintf(o.IO.ErrOut, "Rolled add-on %s back to revision %d.\n", args[0], target)
+			}
+			return reportDeploy(o.IO, res, err)
+		},
+	}
+	o.addonsOptions.register(cmd)
+	o.applyFlags.register(cmd)
+	return cmd
+}

@@ -14,8 +14,17 @@ if ! "$KUBE" sandbox status >/dev/null 2>&1; then
 fi
 stop() { if $started; then "$KUBE" sandbox down || true; fi; }
 trap stop EXIT
+# Debian packages the tests need, installed when missing (as root, or with sudo).
+ensure_deb() { # ensure_deb COMMAND PACKAGE
+  command -v "$1" >/dev/null 2>&1 && return 0
+  local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo -n"
+  echo "installing Debian's $2 package for the tests ($1 is missing)" >&2
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$2" >/dev/null ||
+    { echo "cannot install $2: install it yourself (apt-get install $2) and run again" >&2; exit 1; }
+}
+ensure_deb npm npm # Renovate comes from the npm registry
 # Programs only tests use (Traefik for the fork routing test), built once into the cache.
-go run ./hack/testtools traefik prometheus alertmanager kube-state-metrics prometheus-operator helm
+go run ./hack/testtools traefik prometheus alertmanager kube-state-metrics prometheus-operator helm renovate
 
 set +e
 # Every fuzz target runs a few seconds (make fuzz runs them longer), then every test.

@@ -137,7 +137,7 @@ func (f *Fetcher) index(r *Repository) (*repo.IndexFile, error) {
 		}
 		data, err := f.get(r, u)
 		if err != nil {
-			res.err = fmt.Errorf("repository %s unreachable: %w", r.Name, err)
+			res.err = fmt.Errorf("repository %s unreachable: %w%s", r.Name, err, loginHint(r, err))
 			return
 		}
 		res.index, res.err = parseIndex(data)
@@ -243,13 +243,30 @@ func (f *Fetcher) fetchOCI(r *Repository, name, version string) (*Fetched, error
 			}
 			return nil, fmt.Errorf("chart %s has no version %s in registry %s (%s); it has %s", name, version, r.Name, r.URL, strings.Join(tags, ", "))
 		}
-		return nil, fmt.Errorf("registry %s (%s): %w", r.Name, r.URL, err)
+		return nil, fmt.Errorf("registry %s (%s): %w%s", r.Name, r.URL, err, loginHint(r, err))
 	}
 	ch, err := loader.LoadArchive(bytes.NewReader(res.Chart.Data))
 	if err != nil {
 		return nil, fmt.Errorf("chart %s %s from %s: %w", name, version, ref, err)
 	}
 	return &Fetched{Chart: ch, Source: "oci://" + ref + ":" + version}, nil
+}
+
+// loginHint tells how to give credentials when a repository refused for want of
+// them. Helm's HTTP getter and OCI client report it in different shapes, so
+// this reads the message.
+func loginHint(r *Repository, err error) string {
+	msg := strings.ToLower(err.Error())
+	for _, s := range []string{"401", "403", "unauthorized", "forbidden", "credential not found"} {
+		if strings.Contains(msg, s) {
+			hint := fmt.Sprintf("; if it needs a login, set %s and %s", EnvRepoUsername(r.Name), EnvRepoPassword(r.Name))
+			if r.OCI {
+				hint += " (or run helm registry login)"
+			}
+			return hint
+		}
+	}
+	return ""
 }
 
 func loopback(registryPath string) bool {

@@ -396,11 +396,12 @@ func (o *addonsDeployOptions) deployOne(ctx context.Context, c *deploy.Client, h
 	if err != nil {
 		return nil, err
 	}
-	cause := "addons deploy " + r.Name
+	source := r.Chart // a directory of the repository
 	if r.Version != "" {
-		cause += " " + r.Chart + "-" + r.Version
+		source = r.Chart + "-" + r.Version
 	}
-	fmt.Fprintf(o.IO.ErrOut, "Add-on %s (%s) to cluster %s, namespace %s\n", r.Name, strings.TrimPrefix(cause, "addons deploy "+r.Name+" "), o.cluster.Name, r.Namespace)
+	cause := "addons deploy " + r.Name + " " + source
+	fmt.Fprintf(o.IO.ErrOut, "Add-on %s (%s) to cluster %s, namespace %s\n", r.Name, source, o.cluster.Name, r.Namespace)
 	if hr != nil {
 		fmt.Fprintf(o.IO.ErrOut, "Helm installed %s (release revision %d, %s): kube takes its objects over in place.\n", hr.Name, hr.Revision, hr.Status)
 	}

@@ -61,8 +61,12 @@ func testTools() []testTool {
 }
 
 // EnsureTestTool returns the path of the named test tool, building it from the
-// Go module proxy into the cache first if needed (once: concurrent callers wait).
+// Go module proxy (or installing it from the npm registry) into the cache first
+// if needed (once: concurrent callers wait).
 func EnsureTestTool(ctx context.Context, p *progress.Reporter, name string) (string, error) {
+	if t, ok := npmTools()[name]; ok {
+		return ensureNpmTool(ctx, p, name, t)
+	}
 	var tool *testTool
 	for _, b := range testTools() {
 		if b.Name == name {
@@ -72,19 +76,44 @@ func EnsureTestTool(ctx context.Context, p *progress.Reporter, name string) (str
 	if tool == nil {
 		return "", fmt.Errorf("no test tool named %q", name)
 	}
-	root, err := CacheRoot()
-	if err != nil {
-		return "", err
-	}
 	h := sha256.New()
 	fmt.Fprintln(h, tool.Package, tool.Version, tool.LDFlags)
 	if tool.Tags != "" { // only then, so that adding Tags kept earlier tools' cache entries
 		fmt.Fprintln(h, "tags", tool.Tags)
 	}
-	dir := filepath.Join(root, "tools", fmt.Sprintf("%s-%s-%s", name, tool.Version, hex.EncodeToString(h.Sum(nil))[:10]))
-	bin := filepath.Join(dir, name)
-	if _, err := os.Stat(bin); err == nil {
-		return bin, nil
+	return cachedTool(ctx, fmt.Sprintf("%s-%s-%s", name, tool.Version, hex.EncodeToString(h.Sum(nil))[:10]), name,
+		func(tmp, dir string) error {
+			goBin, err := findGo(ctx)
+			if err != nil {
+				return err
+			}
+			tools, err := FindToolsDir()
+			if err != nil {
+				return err
+			}
+			err = p.Step(fmt.Sprintf("building %s %s for the tests into %s (once per version)", name, tool.Version, dir), func() error {
+				return runGo(ctx, goBin, filepath.Join(tools, tool.Module), filepath.Join(tmp, "build.log"),
+					"build", "-trimpath", "-tags", tool.Tags, "-ldflags", tool.LDFlags, "-o", filepath.Join(tmp, name), tool.Package)
+			})
+			if err != nil {
+				return err
+			}
+			return os.Remove(filepath.Join(tmp, "build.log"))
+		})
+}
+
+// cachedTool returns the cache's tools/<entry>/<bin>, first running install
+// into a fresh tools/<entry>.tmp (dir is where it will end up) under a lock and renaming it into place, so
+// that an interrupted install never leaves a half-made entry.
+func cachedTool(ctx context.Context, entry, bin string, install func(tmp, dir string) error) (string, error) {
+	root, err := CacheRoot()
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(root, "tools", entry)
+	path := filepath.Join(dir, bin)
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return "", err
@@ -94,16 +123,8 @@ func EnsureTestTool(ctx context.Context, p *progress.Reporter, name string) (str
 		return "", err
 	}
 	defer unlock()
-	if _, err := os.Stat(bin); err == nil { // built by another process while we waited
-		return bin, nil
-	}
-	goBin, err := findGo(ctx)
-	if err != nil {
-		return "", err
-	}
-	tools, err := FindToolsDir()
-	if err != nil {
-		return "", err
+	if _, err := os.Stat(path); err == nil { // made by another process while we waited
+		return path, nil
 	}
 	tmp := dir + ".tmp"
 	if err := os.RemoveAll(tmp); err != nil {
@@ -112,16 +133,11 @@ func EnsureTestTool(ctx context.Context, p *progress.Reporter, name string) (str
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return "", err
 	}
-	err = p.Step(fmt.Sprintf("building %s %s for the tests into %s (once per version)", name, tool.Version, dir), func() error {
-		return runGo(ctx, goBin, filepath.Join(tools, tool.Module), filepath.Join(tmp, "build.log"),
-			"build", "-trimpath", "-tags", tool.Tags, "-ldflags", tool.LDFlags, "-o", filepath.Join(tmp, name), tool.Package)
-	})
-	if err != nil {
+	if err := install(tmp, dir); err != nil {
 		return "", err
 	}
-	_ = os.Remove(filepath.Join(tmp, "build.log"))
 	if err := os.RemoveAll(dir); err != nil {
 		return "", err
 	}
-	return bin, os.Rename(tmp, dir)
+	return path, os.Rename(tmp, dir)
 }

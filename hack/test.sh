@@ -22,7 +22,8 @@ ensure_deb() { # ensure_deb COMMAND PACKAGE
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$2" >/dev/null ||
     { echo "cannot install $2: install it yourself (apt-get install $2) and run again" >&2; exit 1; }
 }
-ensure_deb npm npm # Renovate comes from the npm registry
+ensure_deb npm npm           # Renovate and github-label-sync come from the npm registry
+ensure_deb chromium chromium # the console's browser tests
 # Programs only tests use (Traefik for the fork routing test), built once into the cache.
 go run ./hack/testtools traefik prometheus alertmanager kube-state-metrics prometheus-operator helm renovate github-label-sync
 

@@ -33,6 +33,7 @@ func main() {
 	flag.StringVar(&nsChannels, "namespace-channels", "", "per-namespace channels: ns1=#chan,ns2=#other")
 	flag.DurationVar(&o.Notifier.StuckAfter, "stuck-after", time.Hour, "announce a run still active after this long (CronJob annotation kube-idp.dev/notify-after overrides)")
 	flag.DurationVar(&o.Notifier.MissedAfter, "missed-after", 2*time.Minute, "announce a scheduled run that has not started this long after its time")
+	flag.StringVar(&o.Notifier.ConsoleURL, "console-url", "", "the web console's URL: notifications link to the app's page there (its cluster name is --cluster-name)")
 	flag.StringVar(&webhooks, "webhook-secret", "", "NAMESPACE/NAME of the Secret mapping channels (without #) to webhook URLs; without it the CronJob notifier is off")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)

@@ -163,7 +163,7 @@ Exit codes: docs/exit-codes.md.`,
 	root.AddCommand(newDeployCmd(f, nil), newDiffCmd(f, nil), newStatusCmd(f, nil), newHistoryCmd(f, nil),
 		newRollbackCmd(f, nil), newRunCmd(f, nil))
 	root.AddCommand(newClustersCmd(f, nil), newUseCmd(f, nil), newKubectlCmd(f, nil))
-	root.AddCommand(newForkCmd(f), newAlertsCmd(f), newSLOCmd(f), newAddonsCmd(f), newUpgradeCmd(f), newCatalogCmd(f))
+	root.AddCommand(newForkCmd(f), newAlertsCmd(f), newSLOCmd(f), newAddonsCmd(f), newUpgradeCmd(f), newCatalogCmd(f), newConsoleCmd(f))
 	root.AddCommand(newPsCmd(f, nil), newLogsCmd(f, nil), newScaleCmd(f, nil), newExecCmd(f, nil))
 	return root
 }

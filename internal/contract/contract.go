@@ -5,6 +5,13 @@
 // never spelled twice, nor two keys given one name.
 package contract
 
+import (
+	"net/url"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+)
+
 // Labels of the Kubernetes recommended set, written by kube generate.
 const (
 	// LabelName is the app's name (app.kubernetes.io/name).
@@ -99,3 +106,26 @@ const (
 	// arrives, until the autoscaler sets its own.
 	FieldManagerHandOver = "kube-autoscaler-handover"
 )
+
+// ConsoleAppPath is the path of an app's page in the web console, the deep
+// link that notifications add after the console's URL.
+func ConsoleAppPath(cluster, namespace, app string) string {
+	return "/clusters/" + url.PathEscape(cluster) + "/namespaces/" + url.PathEscape(namespace) + "/apps/" + url.PathEscape(app)
+}
+
+// JobOutcome is "failed" or "succeeded" once a Job has ended, else "": how the
+// notifier and the console read a run.
+func JobOutcome(job *batchv1.Job) string {
+	for _, c := range job.Status.Conditions {
+		if c.Status != corev1.ConditionTrue {
+			continue
+		}
+		switch c.Type {
+		case batchv1.JobFailed:
+			return "failed"
+		case batchv1.JobComplete:
+			return "succeeded"
+		}
+	}
+	return ""
+}

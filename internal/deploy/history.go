@@ -72,17 +72,25 @@ func (c *Client) History(ctx context.Context, app, namespace string) ([]Revision
 		if s.Type != revisionSecretType {
 			continue
 		}
-		n, _ := strconv.Atoi(s.Labels[contract.LabelRevision])
-		r := Revision{Number: n, Time: s.CreationTimestamp.Time, User: s.Annotations[contract.AnnotationRevisionUser],
-			Commit: s.Annotations[contract.AnnotationRevisionCommit], Cause: s.Annotations[contract.AnnotationRevisionCause], Content: s.Annotations[contract.AnnotationRevisionContent]}
-		if im := s.Annotations[contract.AnnotationRevisionImages]; im != "" {
-			r.Images = strings.Split(im, ",")
-		}
-		r.Objects, _ = strconv.Atoi(s.Annotations[contract.AnnotationRevisionObjects])
-		out = append(out, r)
+		out = append(out, RevisionOf(&s))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Number > out[j].Number })
 	return out, nil
+}
+
+// RevisionOf reads a revision record's metadata (its labels and annotations;
+// never its data), so that a fleet view can list revisions with a metadata
+// client.
+func RevisionOf(m metav1.Object) Revision {
+	n, _ := strconv.Atoi(m.GetLabels()[contract.LabelRevision])
+	a := m.GetAnnotations()
+	r := Revision{Number: n, Time: m.GetCreationTimestamp().Time, User: a[contract.AnnotationRevisionUser],
+		Commit: a[contract.AnnotationRevisionCommit], Cause: a[contract.AnnotationRevisionCause], Content: a[contract.AnnotationRevisionContent]}
+	if im := a[contract.AnnotationRevisionImages]; im != "" {
+		r.Images = strings.Split(im, ",")
+	}
+	r.Objects, _ = strconv.Atoi(a[contract.AnnotationRevisionObjects])
+	return r
 }
 
 // record is a revision ready to be written. It is built before anything is
@@ -195,6 +203,18 @@ func (c *Client) deleteRevision(ctx context.Context, inv *Inventory, n int) {
 // RevisionObjects returns the manifests applied by a revision, its Secrets with
 // the values they have in the cluster now (revisions never hold them).
 func (c *Client) RevisionObjects(ctx context.Context, app, namespace string, n int) ([]*unstructured.Unstructured, error) {
+	objs, err := c.revisionManifests(ctx, app, namespace, n)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.restoreSecretValues(ctx, objs); err != nil {
+		return nil, fmt.Errorf("revision %d of %s: %w", n, app, err)
+	}
+	return objs, nil
+}
+
+// revisionManifests are a revision's objects as recorded: Secrets without values.
+func (c *Client) revisionManifests(ctx context.Context, app, namespace string, n int) ([]*unstructured.Unstructured, error) {
 	s, err := c.Kube.CoreV1().Secrets(namespace).Get(ctx, revisionName(app, n), metav1.GetOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("revision %d of %s: %w", n, app, err)
@@ -230,10 +250,62 @@ func (c *Client) RevisionObjects(ctx context.Context, app, namespace string, n i
 			o.SetAnnotations(ann)
 		}
 	}
-	if err := c.restoreSecretValues(ctx, objs); err != nil {
-		return nil, fmt.Errorf("revision %d of %s: %w", n, app, err)
-	}
 	return objs, nil
+}
+
+// ObjectDiff is how one object differs between two revisions.
+type ObjectDiff struct {
+	ID     ID     `json:"id"`
+	Change string `json:"change"` // added, removed or changed
+	Diff   string `json:"diff"`   // unified diff of the YAML, Secret values masked
+}
+
+// RevisionDiff compares revision from with revision to of an app, object by
+// object, from the records alone: Secret values are neither read nor shown.
+func (c *Client) RevisionDiff(ctx context.Context, app, namespace string, from, to int) ([]ObjectDiff, error) {
+	a, err := c.revisionManifests(ctx, app, namespace, from)
+	if err != nil {
+		return nil, err
+	}
+	b, err := c.revisionManifests(ctx, app, namespace, to)
+	if err != nil {
+		return nil, err
+	}
+	byID := func(objs []*unstructured.Unstructured) map[ID]*unstructured.Unstructured {
+		m := map[ID]*unstructured.Unstructured{}
+		for _, o := range objs {
+			m[IDOf(o)] = o
+		}
+		return m
+	}
+	ma, mb := byID(a), byID(b)
+	ids := make([]ID, 0, len(ma)+len(mb))
+	for id := range ma {
+		ids = append(ids, id)
+	}
+	for id := range mb {
+		if ma[id] == nil {
+			ids = append(ids, id)
+		}
+	}
+	sortForApply(ids)
+	var out []ObjectDiff
+	fromLabel, toLabel := fmt.Sprintf(" (revision %d)", from), fmt.Sprintf(" (revision %d)", to)
+	for _, id := range ids {
+		d := diffYAML(id, ma[id], mb[id], fromLabel, toLabel)
+		if d == "" {
+			continue
+		}
+		change := "changed"
+		switch {
+		case ma[id] == nil:
+			change = "added"
+		case mb[id] == nil:
+			change = "removed"
+		}
+		out = append(out, ObjectDiff{ID: id, Change: change, Diff: d})
+	}
+	return out, nil
 }
 
 // images lists the container images of the workloads, sorted and unique.

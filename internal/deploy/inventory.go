@@ -42,6 +42,10 @@ var ErrConcurrent = errors.New("the app's inventory changed while this deploy ra
 // InventoryName is the parent Secret's name.
 func InventoryName(app string) string { return "kube-inventory-" + app }
 
+// ApplySetID is the part-of label value that every object of app's inventory
+// in namespace carries.
+func ApplySetID(app, namespace string) string { return applySetID(InventoryName(app), namespace) }
+
 // applySetID follows KEP-3659: base64url(sha256(name.namespace.kind.group)).
 func applySetID(name, namespace string) string {
 	sum := sha256.Sum256([]byte(name + "." + namespace + ".Secret."))

@@ -501,17 +501,20 @@ func applyError(id ID, err error) error {
 // diffObjects is a unified diff of the YAML of two objects without the fields the
 // server maintains; "" when equal. Secret values are masked.
 func diffObjects(id ID, live, predicted *unstructured.Unstructured) string {
-	live, predicted = maskSecrets(live, predicted)
-	a, b := "", clean(predicted)
-	if live != nil {
-		a = clean(live)
-	}
-	if a == b {
+	return diffYAML(id, live, predicted, " (live)", " (after deploy)")
+}
+
+// diffYAML is the unified diff from a to b (either may be nil), with the
+// server's fields left out and Secret values masked.
+func diffYAML(id ID, a, b *unstructured.Unstructured, fromLabel, toLabel string) string {
+	a, b = maskSecrets(a, b)
+	ya, yb := clean(a), clean(b)
+	if ya == yb {
 		return ""
 	}
 	d, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-		A: difflib.SplitLines(a), B: difflib.SplitLines(b),
-		FromFile: id.Short() + " (live)", ToFile: id.Short() + " (after deploy)", Context: 3,
+		A: difflib.SplitLines(ya), B: difflib.SplitLines(yb),
+		FromFile: id.Short() + fromLabel, ToFile: id.Short() + toLabel, Context: 3,
 	})
 	return d
 }

@@ -57,7 +57,10 @@ func startController(t *testing.T, kubeconfig string, args ...string) {
 // asServiceAccount writes a kubeconfig of the sandbox that acts as the
 // controller's service account (the admin impersonates it), so that the
 // controller runs with exactly the permissions of config/install.
-func asServiceAccount(t *testing.T) string {
+func asServiceAccount(t *testing.T) string { return impersonating(t, controllerSA) }
+
+// impersonating writes a kubeconfig of the sandbox that acts as user.
+func impersonating(t *testing.T, user string) string {
 	t.Helper()
 	sb, err := sandbox.Open(testcluster.SandboxName)
 	if err != nil {
@@ -68,7 +71,7 @@ func asServiceAccount(t *testing.T) string {
 		t.Fatal(err)
 	}
 	for _, u := range cfg.AuthInfos {
-		u.Impersonate = controllerSA
+		u.Impersonate = user
 	}
 	path := filepath.Join(t.TempDir(), "kubeconfig")
 	if err := clientcmd.WriteToFile(*cfg, path); err != nil {

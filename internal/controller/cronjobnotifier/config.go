@@ -56,6 +56,9 @@ type Config struct {
 	// MissedAfter is how late a scheduled run may start before it counts as
 	// missed (default 2m).
 	MissedAfter time.Duration
+	// ConsoleURL is the web console's address (kube console, or its in-cluster
+	// Service); when set, messages link to the app's page there.
+	ConsoleURL string
 	// Now is the clock (default time.Now); tests move it to a schedule's time.
 	Now func() time.Time
 }

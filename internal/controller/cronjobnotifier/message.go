@@ -16,6 +16,7 @@ type run struct {
 	Reason                           string
 	Duration                         time.Duration // of the run; for missed, how late
 	LogTail                          string
+	Console                          string // the app's page in the web console, if known
 }
 
 // subject names what the message is about, for events.
@@ -63,7 +64,11 @@ func (r run) message() slack.Message {
 	if r.Job == "" {
 		more = fmt.Sprintf("kube -c %s kubectl describe cronjob -n %s %s", r.Cluster, r.Namespace, r.CronJob)
 	}
-	blocks = append(blocks, slack.Block{Type: "section", Text: &slack.Text{Type: "mrkdwn", Text: "More: `" + more + "`"}})
+	moreText := "More: `" + more + "`"
+	if r.Console != "" {
+		moreText += "  ·  <" + r.Console + "|Open in the console>"
+	}
+	blocks = append(blocks, slack.Block{Type: "section", Text: &slack.Text{Type: "mrkdwn", Text: moreText}})
 	return slack.Message{Text: title, Blocks: blocks}
 }
 

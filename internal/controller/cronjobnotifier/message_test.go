@@ -42,3 +42,17 @@ func TestMessageRedactsAndTruncatesLogs(t *testing.T) {
 		t.Errorf("log not redacted or not truncated (%d x)", strings.Count(s, "x"))
 	}
 }
+
+// With the console's URL configured, a message links to the app's page.
+func TestMessageLinksToTheConsole(t *testing.T) {
+	m := run{Cluster: "prod", Namespace: "billing", CronJob: "invoices", Job: "invoices-1", Kind: "failed",
+		Console: "https://console.example.com/clusters/prod/namespaces/billing/apps/billing"}.message()
+	data, _ := json.Marshal(m)
+	if !strings.Contains(string(data), "https://console.example.com/clusters/prod/namespaces/billing/apps/billing|Open in the console") {
+		t.Errorf("no console link: %s", data)
+	}
+	m = run{Cluster: "prod", Namespace: "billing", CronJob: "invoices", Kind: "missed"}.message()
+	if data, _ := json.Marshal(m); strings.Contains(string(data), "console") {
+		t.Errorf("a console link without a console: %s", data)
+	}
+}

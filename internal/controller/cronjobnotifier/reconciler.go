@@ -19,6 +19,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/kube-idp/kube/internal/contract"
 	"github.com/kube-idp/kube/internal/slack"
 )
 
@@ -129,20 +130,7 @@ func settled(state string) bool {
 }
 
 // finished is "failed" or "succeeded" once the Job has ended, else "".
-func finished(job *batchv1.Job) string {
-	for _, c := range job.Status.Conditions {
-		if c.Status != corev1.ConditionTrue {
-			continue
-		}
-		switch c.Type {
-		case batchv1.JobFailed:
-			return "failed"
-		case batchv1.JobComplete:
-			return "succeeded"
-		}
-	}
-	return ""
-}
+func finished(job *batchv1.Job) string { return contract.JobOutcome(job) }
 
 // decide what to say: every failure, and a success right after a failure.
 func (r *Reconciler) decide(cron *batchv1.CronJob, outcome string) string {
@@ -213,6 +201,9 @@ func noticeFor(job *batchv1.Job, cron *batchv1.CronJob, cluster, kind, stateKey 
 // deliver sends a pending notification and records it. A crash between the
 // send and the record is the only way a message can be sent twice.
 func (r *Reconciler) deliver(ctx context.Context, n notice) (res ctrl.Result, err error) {
+	if app := n.regarding.GetLabels()[contract.LabelName]; r.Config.ConsoleURL != "" && app != "" {
+		n.msg.Console = strings.TrimSuffix(r.Config.ConsoleURL, "/") + contract.ConsoleAppPath(n.msg.Cluster, n.msg.Namespace, app)
+	}
 	key := fmt.Sprintf("%T %s/%s %s", n.target, n.target.GetNamespace(), n.target.GetName(), n.stateKey)
 	r.pending.set(key, true)
 	defer func() { r.pending.set(key, err != nil || res.RequeueAfter > 0) }()

@@ -1,0 +1,340 @@
+// Package console is kube's web console: server-rendered, read-only pages of
+// the fleet (every app on every cluster), of one app (objects, pods,
+// revisions and the diff between any two, forks, CronJobs) and of the
+// platform catalog. It reads with the credentials it is given and never
+// reads Secret values: revision records are listed through the metadata API,
+// and diffs come from the records, which hold no Secret values.
+package console
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/metadata"
+
+	forkv1 "github.com/kube-idp/kube/api/fork/v1alpha1"
+	"github.com/kube-idp/kube/internal/contract"
+	"github.com/kube-idp/kube/internal/deploy"
+	"github.com/kube-idp/kube/internal/forks"
+)
+
+// Cluster is one cluster the console shows, with clients built from the
+// user's (or the console's ServiceAccount's) credentials.
+type Cluster struct {
+	Name   string
+	Deploy *deploy.Client
+	Meta   metadata.Interface
+	Forks  *forks.Client
+}
+
+// FleetApp is one app on one cluster, as the fleet page lists it.
+type FleetApp struct {
+	Cluster   string          `json:"cluster"`
+	Namespace string          `json:"namespace"`
+	App       string          `json:"app"`
+	Team      string          `json:"team,omitempty"`
+	Channel   string          `json:"channel,omitempty"`
+	Revision  deploy.Revision `json:"revision"`
+	Ready     int32           `json:"ready"`   // ready replicas of its workloads
+	Desired   int32           `json:"desired"` // desired replicas of its workloads
+}
+
+// Healthy tells whether every desired replica is ready.
+func (a FleetApp) Healthy() bool { return a.Ready >= a.Desired }
+
+// FleetCluster is a cluster's apps, or why they could not be read: one
+// unreachable cluster does not hide the others.
+type FleetCluster struct {
+	Name  string     `json:"name"`
+	Error string     `json:"error,omitempty"`
+	Apps  []FleetApp `json:"apps"`
+}
+
+var secretsResource = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
+
+// Fleet reads every cluster at once: five list calls each (revision records'
+// metadata, Deployments, StatefulSets, CronJobs, AlertmanagerConfigs),
+// whatever the number of apps.
+func Fleet(ctx context.Context, clusters []Cluster) []FleetCluster {
+	out := make([]FleetCluster, len(clusters))
+	var wg sync.WaitGroup
+	for i, c := range clusters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			apps, err := fleetOf(ctx, c)
+			out[i] = FleetCluster{Name: c.Name, Apps: apps}
+			if err != nil {
+				out[i].Error = err.Error()
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+type appKey struct{ namespace, app string }
+
+func fleetOf(ctx context.Context, c Cluster) ([]FleetApp, error) {
+	revs, err := c.Meta.Resource(secretsResource).Namespace("").List(ctx, metav1.ListOptions{LabelSelector: contract.LabelRevision})
+	if err != nil {
+		return nil, fmt.Errorf("listing revision records: %w", err)
+	}
+	apps := map[appKey]*FleetApp{}
+	for i := range revs.Items {
+		m := &revs.Items[i]
+		k := appKey{m.Namespace, m.Labels[contract.LabelApp]}
+		r := deploy.RevisionOf(m)
+		if a := apps[k]; a == nil || a.Revision.Number < r.Number {
+			apps[k] = &FleetApp{Cluster: c.Name, Namespace: k.namespace, App: k.app, Revision: r}
+		}
+	}
+	byApplySet := map[string]*FleetApp{}
+	for k, a := range apps {
+		byApplySet[deploy.ApplySetID(k.app, k.namespace)] = a
+	}
+	sel := metav1.ListOptions{LabelSelector: contract.LabelPartOf}
+	deps, err := c.Deploy.Kube.AppsV1().Deployments("").List(ctx, sel)
+	if err != nil {
+		return nil, fmt.Errorf("listing Deployments: %w", err)
+	}
+	for _, d := range deps.Items {
+		if a := byApplySet[d.Labels[contract.LabelPartOf]]; a != nil {
+			a.Desired += replicas(d.Spec.Replicas)
+			a.Ready += d.Status.ReadyReplicas
+			a.Team = or(a.Team, d.Labels[contract.LabelTeam])
+		}
+	}
+	sets, err := c.Deploy.Kube.AppsV1().StatefulSets("").List(ctx, sel)
+	if err != nil {
+		return nil, fmt.Errorf("listing StatefulSets: %w", err)
+	}
+	for _, s := range sets.Items {
+		if a := byApplySet[s.Labels[contract.LabelPartOf]]; a != nil {
+			a.Desired += replicas(s.Spec.Replicas)
+			a.Ready += s.Status.ReadyReplicas
+			a.Team = or(a.Team, s.Labels[contract.LabelTeam])
+		}
+	}
+	crons, err := c.Deploy.Kube.BatchV1().CronJobs("").List(ctx, sel)
+	if err != nil {
+		return nil, fmt.Errorf("listing CronJobs: %w", err)
+	}
+	for _, cj := range crons.Items {
+		if a := byApplySet[cj.Labels[contract.LabelPartOf]]; a != nil {
+			a.Team = or(a.Team, cj.Labels[contract.LabelTeam])
+			a.Channel = or(a.Channel, cj.Annotations[contract.AnnotationNotifyChannel])
+		}
+	}
+	// The team's channel is where its alerts go (kube generate's slack:).
+	amcs, err := c.Deploy.Dynamic.Resource(alertmanagerConfigs).Namespace("").List(ctx, sel)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("listing AlertmanagerConfigs: %w", err)
+	}
+	if amcs != nil {
+		for _, o := range amcs.Items {
+			if a := byApplySet[o.GetLabels()[contract.LabelPartOf]]; a != nil && a.Channel == "" {
+				a.Channel = firstSlackChannel(o.Object)
+			}
+		}
+	}
+	list := make([]FleetApp, 0, len(apps))
+	for _, a := range apps {
+		list = append(list, *a)
+	}
+	sort.Slice(list, func(i, j int) bool {
+		if list[i].App != list[j].App {
+			return list[i].App < list[j].App
+		}
+		return list[i].Namespace < list[j].Namespace
+	})
+	return list, nil
+}
+
+var alertmanagerConfigs = schema.GroupVersionResource{Group: "monitoring.coreos.com", Version: "v1alpha1", Resource: "alertmanagerconfigs"}
+
+func firstSlackChannel(obj map[string]any) string {
+	receivers, _, _ := unstructured.NestedSlice(obj, "spec", "receivers")
+	for _, r := range receivers {
+		slack, _, _ := unstructured.NestedSlice(r.(map[string]any), "slackConfigs")
+		for _, sc := range slack {
+			if ch, _ := sc.(map[string]any)["channel"].(string); ch != "" {
+				return ch
+			}
+		}
+	}
+	return ""
+}
+
+func replicas(r *int32) int32 {
+	if r == nil {
+		return 1
+	}
+	return *r
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// AppView is everything the app page shows.
+type AppView struct {
+	Cluster   string
+	Status    *deploy.AppStatus
+	History   []deploy.Revision
+	Forks     []ForkView
+	CronJobs  []CronJobView
+	Team      string
+	ForksErr  string
+	CronErr   string
+	StatusErr string
+}
+
+// ForkView is a fork with its state and expiry.
+type ForkView struct {
+	Cluster   string
+	Namespace string
+	Name      string
+	Owner     string
+	Workloads []string
+	State     string
+	Expires   time.Time
+	URL       string
+}
+
+// CronJobView is a CronJob with its last run's outcome.
+type CronJobView struct {
+	Name         string
+	Schedule     string
+	Suspended    bool
+	LastSchedule time.Time
+	LastOutcome  string // succeeded, failed, running, or "" before the first run
+	LastJob      string
+	Channel      string
+}
+
+// App reads one app: `kube status`'s view, its history, the forks of its
+// namespace and its CronJobs with their last outcome.
+func App(ctx context.Context, c Cluster, namespace, app string) *AppView {
+	v := &AppView{Cluster: c.Name}
+	st, err := c.Deploy.Status(ctx, app, namespace)
+	if err != nil {
+		v.StatusErr = err.Error()
+	}
+	v.Status = st
+	if v.History, err = c.Deploy.History(ctx, app, namespace); err != nil && v.StatusErr == "" {
+		v.StatusErr = err.Error()
+	}
+	if c.Forks != nil {
+		fs, err := c.Forks.List(ctx, namespace)
+		if err != nil {
+			v.ForksErr = err.Error()
+		}
+		v.Forks = forkViews(c.Name, fs)
+	}
+	v.CronJobs, err = cronJobs(ctx, c, namespace, app)
+	if err != nil {
+		v.CronErr = err.Error()
+	}
+	return v
+}
+
+// Forks lists the forks of every cluster.
+func Forks(ctx context.Context, clusters []Cluster) ([]ForkView, []string) {
+	var out []ForkView
+	var errs []string
+	for _, c := range clusters {
+		if c.Forks == nil {
+			continue
+		}
+		fs, err := c.Forks.List(ctx, "")
+		if err != nil {
+			errs = append(errs, c.Name+": "+err.Error())
+			continue
+		}
+		out = append(out, forkViews(c.Name, fs)...)
+	}
+	return out, errs
+}
+
+func forkViews(cluster string, fs []forkv1.Fork) []ForkView {
+	var out []ForkView
+	for _, f := range fs {
+		v := ForkView{Cluster: cluster, Namespace: f.Namespace, Name: f.Name, Owner: f.Spec.Owner, State: forks.State(&f)}
+		for _, w := range f.Spec.Workloads {
+			v.Workloads = append(v.Workloads, or(w.Kind, "Deployment")+"/"+w.Name)
+		}
+		if f.Status.ExpiresAt != nil {
+			v.Expires = f.Status.ExpiresAt.Time
+		}
+		v.URL = f.Status.URL
+		out = append(out, v)
+	}
+	return out
+}
+
+func cronJobs(ctx context.Context, c Cluster, namespace, app string) ([]CronJobView, error) {
+	sel := metav1.ListOptions{LabelSelector: contract.LabelPartOf + "=" + deploy.ApplySetID(app, namespace)}
+	list, err := c.Deploy.Kube.BatchV1().CronJobs(namespace).List(ctx, sel)
+	if err != nil {
+		return nil, err
+	}
+	jobs, err := c.Deploy.Kube.BatchV1().Jobs(namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var out []CronJobView
+	for _, cj := range list.Items {
+		v := CronJobView{Name: cj.Name, Schedule: cj.Spec.Schedule, Suspended: cj.Spec.Suspend != nil && *cj.Spec.Suspend,
+			Channel: cj.Annotations[contract.AnnotationNotifyChannel]}
+		if cj.Status.LastScheduleTime != nil {
+			v.LastSchedule = cj.Status.LastScheduleTime.Time
+		}
+		if last := lastJob(jobs.Items, cj.UID); last != nil {
+			v.LastJob, v.LastOutcome = last.Name, outcome(last)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func lastJob(jobs []batchv1.Job, owner types.UID) *batchv1.Job {
+	var last *batchv1.Job
+	for i := range jobs {
+		j := &jobs[i]
+		owned := slices.ContainsFunc(j.OwnerReferences, func(r metav1.OwnerReference) bool { return r.UID == owner })
+		if owned && (last == nil || j.CreationTimestamp.After(last.CreationTimestamp.Time)) {
+			last = j
+		}
+	}
+	return last
+}
+
+func outcome(j *batchv1.Job) string {
+	if o := contract.JobOutcome(j); o != "" {
+		return o
+	}
+	return "running"
+}
+
+// images of a revision, short: registry paths are long and the tag matters.
+func shortImage(image string) string {
+	if i := strings.LastIndex(image, "/"); i >= 0 {
+		return image[i+1:]
+	}
+	return image
+}

@@ -1,0 +1,91 @@
+package console
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kube-idp/kube/internal/catalog"
+)
+
+func testServer(t *testing.T) *Server {
+	t.Helper()
+	cat, err := catalog.Load("../../examples/kube-platform/platform")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(&Server{Catalog: cat, Hosts: []string{"127.0.0.1", "localhost"},
+		Now: func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func get(s http.Handler, method, host, path string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(method, path, nil)
+	r.Host = host
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, r)
+	return w
+}
+
+// The console only reads, and only answers requests addressed to it: a page
+// elsewhere cannot drive it through DNS rebinding, nor post to it.
+func TestServerIsReadOnlyAndLocal(t *testing.T) {
+	s := testServer(t)
+	if w := get(s, http.MethodPost, "127.0.0.1:8480", "/"); w.Code != http.StatusMethodNotAllowed {
+		t.Errorf("POST: %d", w.Code)
+	}
+	if w := get(s, http.MethodGet, "attacker.example:8480", "/catalog"); w.Code != http.StatusMisdirectedRequest {
+		t.Errorf("a foreign Host: %d", w.Code)
+	}
+	w := get(s, http.MethodGet, "localhost:8480", "/catalog")
+	if w.Code != http.StatusOK {
+		t.Fatalf("GET /catalog: %d %s", w.Code, w.Body)
+	}
+	csp := w.Header().Get("Content-Security-Policy")
+	if !strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "script-src") || w.Header().Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("headers: %v", w.Header())
+	}
+	if strings.Contains(w.Body.String(), "<script") {
+		t.Error("a page has a script: the console works without JavaScript")
+	}
+}
+
+func TestCatalogPages(t *testing.T) {
+	s := testServer(t)
+	body := get(s, http.MethodGet, "127.0.0.1", "/catalog").Body.String()
+	for _, want := range []string{`id="domain-observability"`, `<a href="/catalog/servicex">servicex</a>`, "No component serves this domain.", "deprecated (use addons)"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/catalog lacks %q", want)
+		}
+	}
+	body = get(s, http.MethodGet, "127.0.0.1", "/catalog/compute").Body.String()
+	if !strings.Contains(body, "platform-infra") || !strings.Contains(body, `<a href="/catalog/upgrade-check">`) {
+		t.Errorf("/catalog/compute:\n%s", body)
+	}
+	if w := get(s, http.MethodGet, "127.0.0.1", "/catalog/nope"); w.Code != http.StatusNotFound {
+		t.Errorf("unknown entity: %d", w.Code)
+	}
+	if w := get(s, http.MethodGet, "127.0.0.1", "/clusters/prod/namespaces/a/apps/b"); w.Code != http.StatusNotFound || !strings.Contains(w.Body.String(), "no cluster prod") {
+		t.Errorf("unknown cluster: %d %s", w.Code, w.Body)
+	}
+	if w := get(s, http.MethodGet, "127.0.0.1", "/"); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "0 app(s) on 0 cluster(s)") {
+		t.Errorf("empty fleet: %d", w.Code)
+	}
+}
+
+func TestDeepLinks(t *testing.T) {
+	if got := AppURL("prod", "billing", "billing"); got != "/clusters/prod/namespaces/billing/apps/billing" {
+		t.Errorf("AppURL: %s", got)
+	}
+	if got := DiffURL("prod", "billing", "api", 3, 4); got != "/clusters/prod/namespaces/billing/apps/api/diff?from=3&to=4" {
+		t.Errorf("DiffURL: %s", got)
+	}
+	if got := until(time.Unix(0, 0), time.Unix(7200, 0)); got != "in 2h" {
+		t.Errorf("until: %s", got)
+	}
+}

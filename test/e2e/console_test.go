@@ -1,0 +1,322 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	batchv1 "k8s.io/api/batch/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/kube-idp/kube/internal/sandbox"
+)
+
+// consoleApp is an app with a web Deployment of the given image, a CronJob
+// whose runs exit 3, an AlertmanagerConfig routing to the team's channel, and
+// a Secret whose value changes with the image.
+func consoleApp(ns, image, secret string) map[string]string {
+	return map[string]string{
+		"namespace.yaml": "apiVersion: v1\nkind: Namespace\nmetadata: {name: " + ns + "}\n",
+		"deployment.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: ` + ns + `, labels: {app: shop, kube-idp.dev/team: payments}}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: shop}}
+  template:
+    metadata: {labels: {app: shop}}
+    spec:
+      containers: [{name: web, image: "` + image + `"}]
+`,
+		"cronjob.yaml": `apiVersion: batch/v1
+kind: CronJob
+metadata: {name: nightly, namespace: ` + ns + `, labels: {kube-idp.dev/team: payments}}
+spec:
+  schedule: "0 3 * * *"
+  suspend: true
+  jobTemplate:
+    spec:
+      backoffLimit: 0
+      template:
+        metadata: {annotations: {` + sandbox.AnnotationExitCode + `: "3"}}
+        spec:
+          restartPolicy: Never
+          containers: [{name: task, image: registry.example.com/shop-task:1}]
+`,
+		"alertmanagerconfig.yaml": `apiVersion: monitoring.coreos.com/v1alpha1
+kind: AlertmanagerConfig
+metadata: {name: shop-alerts, namespace: ` + ns + `}
+spec:
+  route: {receiver: slack}
+  receivers: [{name: slack, slackConfigs: [{channel: "#payments-alerts", apiURL: {name: slack, key: url}}]}]
+`,
+		"secret.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: slack, namespace: " + ns + "}\nstringData: {url: " + secret + "}\n",
+	}
+}
+
+// artifactsDir is where the console test saves its screenshots: $ARTIFACTS,
+// else artifacts/console at the repository's root (ignored by git).
+func artifactsDir(t *testing.T) string {
+	dir := os.Getenv("ARTIFACTS")
+	if dir == "" {
+		dir = "../../artifacts"
+	}
+	dir = filepath.Join(dir, "console")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// startConsole runs `kube console` on a free port and returns its URL.
+func startConsole(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(kubeBin, append([]string{"console", "--listen", "127.0.0.1:0"}, args...)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	lines := bufio.NewScanner(stderr)
+	urlRE := regexp.MustCompile(`^kube console: (http://\S+) `)
+	for lines.Scan() {
+		if m := urlRE.FindStringSubmatch(lines.Text()); m != nil {
+			go func() { // keep draining
+				for lines.Scan() {
+				}
+			}()
+			return m[1]
+		}
+	}
+	t.Fatalf("kube console did not start (%v)", lines.Err())
+	return ""
+}
+
+// The console in a real headless Chromium (Debian's chromium, driven with
+// chromedp) against the sandbox: an app deployed twice, a fork, a failed
+// CronJob run. Every page shows what it must, links navigate, no Secret value
+// reaches a page, and each page is saved as a screenshot.
+func TestConsoleInChromium(t *testing.T) {
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatal("Debian's chromium is needed (make test installs it): ", err)
+	}
+	env, ns, dir, name := appEnv(t)
+	ctx := context.Background()
+	deploy := func(image, secret string) {
+		t.Helper()
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+		writeFiles(t, dir, consoleApp(ns, image, secret))
+		if r := kube(t, nil, "deploy", "-f", dir, "--app", name, "--yes", "--timeout", "1m"); r.code != 0 {
+			t.Fatalf("deploy: exit %d\n%s", r.code, r.stderr)
+		}
+	}
+	deploy("registry.example.com/shop:1", "https://hooks.example.com/first-s3cr3t")
+	deploy("registry.example.com/shop:2", "https://hooks.example.com/second-s3cr3t")
+
+	cron, err := env.Kube.BatchV1().CronJobs(ns).Get(ctx, "nightly", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "nightly-1", Namespace: ns, OwnerReferences: []metav1.OwnerReference{{
+		APIVersion: "batch/v1", Kind: "CronJob", Name: cron.Name, UID: cron.UID}}}, Spec: cron.Spec.JobTemplate.Spec}
+	if _, err := env.Kube.BatchV1().Jobs(ns).Create(ctx, run, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		j, err := env.Kube.BatchV1().Jobs(ns).Get(ctx, run.Name, metav1.GetOptions{})
+		return err == nil && j.Status.Failed > 0, nil
+	})
+	if err != nil {
+		t.Fatalf("the CronJob's run did not fail: %v", err)
+	}
+	runController(t, ns)
+	if r := kube(t, nil, "-c", "local", "fork", "create", "alice", "-n", ns, "--deployment", "web", "--image", "registry.example.com/shop:alice", "--ttl", "2h"); r.code != 0 {
+		t.Fatalf("fork create: exit %d\n%s", r.code, r.stderr)
+	}
+
+	base := startConsole(t, "-c", "local", "-C", "../../examples/kube-platform")
+	shots := artifactsDir(t)
+
+	alloc, cancel := chromedp.NewExecAllocator(ctx, chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.NoFirstRun, chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1400, 1000))
+	defer cancel()
+	browser, cancel := chromedp.NewContext(alloc)
+	defer cancel()
+	browser, cancel = context.WithTimeout(browser, 2*time.Minute)
+	defer cancel()
+
+	// page runs the steps, saves a screenshot and returns the page's HTML.
+	page := func(shot string, steps ...chromedp.Action[chromedp.Void]) string {
+		t.Helper()
+		if err := chromedp.Do(browser, steps...); err != nil {
+			t.Fatalf("%s: %v", shot, err)
+		}
+		html, err := chromedp.Run(browser, chromedp.OuterHTML("html"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		png, err := chromedp.Run(browser, chromedp.FullScreenshot(100)) // 100: PNG
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(shots, shot), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return html
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(browser, chromedp.Text(sel))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return s
+	}
+	row := fmt.Sprintf(`tr[data-app=%q]`, name)
+	page("fleet.png", chromedp.Navigate(base+"/"), chromedp.WaitVisible(row))
+	fleetRow := text(row)
+	for _, want := range []string{name, ns, "payments", "#payments-alerts", "shop:2", "2/2"} {
+		if !strings.Contains(fleetRow, want) {
+			t.Errorf("the fleet's row for %s lacks %q: %q", name, want, fleetRow)
+		}
+	}
+	if !regexp.MustCompile(`\b2\b`).MatchString(fleetRow) {
+		t.Errorf("the fleet's row does not show revision 2: %q", fleetRow)
+	}
+
+	page("app.png", chromedp.Click(row+" a"), chromedp.WaitVisible("table.objects"))
+	objects, cronjobs, forks := text("table.objects"), text("table.cronjobs"), text("table.forks")
+	if !strings.Contains(objects, "Deployment/web") || !strings.Contains(objects, "Current") {
+		t.Errorf("objects: %q", objects)
+	}
+	if !strings.Contains(cronjobs, "nightly") || !strings.Contains(cronjobs, "failed") || !strings.Contains(cronjobs, "nightly-1") {
+		t.Errorf("CronJobs: %q", cronjobs)
+	}
+	if !strings.Contains(forks, "alice") || !regexp.MustCompile(`in 1h|in 119m|in 2h`).MatchString(forks) {
+		t.Errorf("forks: %q", forks)
+	}
+
+	page("diff.png", chromedp.Click(`a[href$="/diff?from=1&to=2"]`), chromedp.WaitVisible("pre.diff"))
+	diff := text("main")
+	for _, want := range []string{"revision 1 → 2", "changed: Deployment/web", "-      - image: registry.example.com/shop:1", "+      - image: registry.example.com/shop:2"} {
+		if !strings.Contains(diff, want) {
+			t.Errorf("the diff lacks %q:\n%s", want, diff)
+		}
+	}
+	// The compare form reaches the same page without JavaScript links.
+	appURL := base + "/clusters/local/namespaces/" + ns + "/apps/" + name
+	page("diff-form.png", chromedp.Navigate(appURL), chromedp.WaitVisible("table.revisions"), chromedp.Click(`input[name="from"][value="2"]`),
+		chromedp.Click(`input[name="to"][value="1"]`), chromedp.Click(`button[type="submit"]`), chromedp.WaitVisible("pre.diff"))
+	if h := text("h1"); !strings.Contains(h, "revision 2 → 1") {
+		t.Errorf("the compare form: %q", h)
+	}
+
+	page("forks.png", chromedp.Click(`header a[href="/forks"]`), chromedp.WaitVisible("table.forks"))
+	forksPage := text("table.forks")
+	if !strings.Contains(forksPage, "alice") || !strings.Contains(forksPage, ns) {
+		t.Errorf("forks page: %q", forksPage)
+	}
+
+	page("catalog.png", chromedp.Click(`header a[href="/catalog"]`), chromedp.WaitVisible("#domain-observability"))
+	catalogPage := text("main")
+	if !strings.Contains(catalogPage, "Observability") || !strings.Contains(catalogPage, "No component serves this domain.") {
+		t.Errorf("catalog page lacks domains or gaps")
+	}
+	page("catalog-servicex.png", chromedp.Click(`#domain-observability + p + table a[href="/catalog/servicex"]`), chromedp.WaitVisible("dl"))
+	servicex := text("main")
+	if !strings.Contains(servicex, "platform-devex") || !strings.Contains(servicex, "library") {
+		t.Errorf("servicex page: %q", servicex)
+	}
+
+	// No page, nor the diff's source, holds a Secret value, plain or encoded.
+	for _, u := range []string{base + "/", appURL, appURL + "/diff?from=1&to=2"} {
+		src := page("source.png", chromedp.Navigate(u), chromedp.WaitReady("body"))
+		for _, secret := range []string{"s3cr3t", base64.StdEncoding.EncodeToString([]byte("https://hooks.example.com/second-s3cr3t"))} {
+			if strings.Contains(src, secret) {
+				t.Errorf("%s shows a Secret value", u)
+			}
+		}
+	}
+	_ = os.Remove(filepath.Join(shots, "source.png"))
+}
+
+const consoleSA = "system:serviceaccount:kube-console:kube-console"
+
+// config/console installs the console with an account that reads and never
+// writes, and the console serves the fleet and an app with exactly that
+// account.
+func TestConsoleInstallIsReadOnly(t *testing.T) {
+	_, ns, dir, name := appEnv(t)
+	shell := withKubectl(t)
+	t.Cleanup(func() {
+		kube(t, shell, "-c", "local", "kubectl", "delete", "--wait=false", "namespace/kube-console",
+			"clusterrole/kube-console", "clusterrolebinding/kube-console", "clusterrolebinding/kube-console-view")
+	})
+	if r := kube(t, nil, "-c", "local", "deploy", "-f", "../../config/console", "--app", "kube-console", "--yes", "--timeout", "2m"); r.code != 0 {
+		t.Fatalf("deploy config/console: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	canI := map[string]string{
+		"list secrets --all-namespaces":                   "yes", // inventories and revision records
+		"list deployments.apps --all-namespaces":          "yes",
+		"list forks.fork.kube-idp.dev -A":                 "yes",
+		"create deployments.apps -n " + ns:                "no",
+		"patch secrets -n " + ns:                          "no",
+		"delete pods -n " + ns:                            "no",
+		"create pods/exec -n " + ns:                       "no",
+		"update forks.fork.kube-idp.dev -n " + ns:         "no",
+		"create serviceaccounts/token -n " + ns:           "no",
+		"escalate clusterroles.rbac.authorization.k8s.io": "no",
+	}
+	for verb, want := range canI {
+		args := append([]string{"-c", "local", "kubectl", "auth", "can-i", "--as", consoleSA}, strings.Fields(verb)...)
+		if r := kube(t, shell, args...); strings.TrimSpace(r.stdout) != want {
+			t.Errorf("can-i %s: %q, want %s (%s)", verb, r.stdout, want, r.stderr)
+		}
+	}
+
+	app{ns: ns, replicas: 2, cpu: "10m"}.write(t, dir)
+	if r := kube(t, nil, "deploy", "-f", dir, "--app", name, "--yes", "--timeout", "1m"); r.code != 0 {
+		t.Fatalf("deploy: exit %d\n%s", r.code, r.stderr)
+	}
+	base := startConsole(t, "--kubeconfig", impersonating(t, consoleSA))
+	get := func(path string) string {
+		t.Helper()
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d\n%s", path, resp.StatusCode, body)
+		}
+		return string(body)
+	}
+	if fleet := get("/"); !strings.Contains(fleet, fmt.Sprintf("data-app=%q", name)) || strings.Contains(fleet, "Cannot read cluster") {
+		t.Errorf("the fleet as the console's account lacks %s:\n%s", name, fleet)
+	}
+	page := get(fmt.Sprintf("/clusters/kubeconfig:%s/namespaces/%s/apps/%s", "kwok-local", ns, name))
+	if !strings.Contains(page, "Deployment/web") || strings.Contains(page, `class="error"`) {
+		t.Errorf("the app page as the console's account:\n%s", page)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 
+	"github.com/kube-idp/kube/internal/alerts"
 	"github.com/kube-idp/kube/internal/app"
 	"github.com/kube-idp/kube/internal/catalog"
 	"github.com/kube-idp/kube/internal/cluster"
@@ -33,6 +34,8 @@ type ConsoleOptions struct {
 	// ServiceAccount, under the name ClusterName (config/console).
 	InCluster   bool
 	ClusterName string
+	// Prometheus overrides the registry's URL of every cluster's Prometheus.
+	Prometheus string
 }
 
 func newConsoleCmd(f *Factory) *cobra.Command {
@@ -61,13 +64,14 @@ by that name, so that other web pages cannot reach it. docs/console.md.`,
 	}
 	cmd.Flags().StringVar(&o.Listen, "listen", "127.0.0.1:8480", "address to serve on")
 	cmd.Flags().StringVarP(&o.Repo, "repo", "C", ".", "the platform repository whose "+catalog.Dir+"/ the catalog page shows")
+	cmd.Flags().StringVar(&o.Prometheus, "prometheus", "", "Prometheus URL for alerts and SLO budgets (default: each cluster's in the registry)")
 	cmd.Flags().BoolVar(&o.InCluster, "in-cluster", false, "serve the cluster this runs in, with its ServiceAccount (config/console)")
 	cmd.Flags().StringVar(&o.ClusterName, "cluster-name", "", "with --in-cluster: the cluster's name in the registry, for pages and links")
 	return cmd
 }
 
 // consoleCluster builds the clients of one cluster.
-func consoleCluster(name string, cfg *rest.Config) (console.Cluster, error) {
+func consoleCluster(name string, cfg *rest.Config, prometheus string) (console.Cluster, error) {
 	dc, err := deploy.NewClient(cfg)
 	if err != nil {
 		return console.Cluster{}, err
@@ -80,7 +84,11 @@ func consoleCluster(name string, cfg *rest.Config) (console.Cluster, error) {
 	if err != nil {
 		return console.Cluster{}, err
 	}
-	return console.Cluster{Name: name, Deploy: dc, Meta: mc, Forks: fc}, nil
+	c := console.Cluster{Name: name, Deploy: dc, Meta: mc, Forks: fc}
+	if prometheus != "" {
+		c.Monitoring = &alerts.API{Prometheus: prometheus}
+	}
+	return c, nil
 }
 
 // consoleClusters resolves the clusters the console shows.
@@ -94,7 +102,7 @@ func consoleClusters(o *ConsoleOptions) ([]console.Cluster, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--in-cluster: %w", err)
 		}
-		c, err := consoleCluster(o.ClusterName, cfg)
+		c, err := consoleCluster(o.ClusterName, cfg, o.Prometheus)
 		return []console.Cluster{c}, err
 	}
 	var names []string
@@ -125,7 +133,11 @@ func consoleClusters(o *ConsoleOptions) ([]console.Cluster, error) {
 			}
 			return nil, err
 		}
-		c, err := consoleCluster(t.Name, t.Config)
+		prometheus := o.Prometheus
+		if prometheus == "" && t.Entry != nil {
+			prometheus = t.Entry.Prometheus
+		}
+		c, err := consoleCluster(t.Name, t.Config, prometheus)
 		if err != nil {
 			return nil, err
 		}

@@ -24,9 +24,11 @@ import (
 	"k8s.io/client-go/metadata"
 
 	forkv1 "github.com/kube-idp/kube/api/fork/v1alpha1"
+	"github.com/kube-idp/kube/internal/alerts"
 	"github.com/kube-idp/kube/internal/contract"
 	"github.com/kube-idp/kube/internal/deploy"
 	"github.com/kube-idp/kube/internal/forks"
+	"github.com/kube-idp/kube/internal/slo"
 )
 
 // Cluster is one cluster the console shows, with clients built from the
@@ -36,6 +38,9 @@ type Cluster struct {
 	Deploy *deploy.Client
 	Meta   metadata.Interface
 	Forks  *forks.Client
+	// Monitoring reaches the cluster's Prometheus (alerts firing, SLO
+	// budgets); nil when the registry names none.
+	Monitoring *alerts.API
 }
 
 // FleetApp is one app on one cluster, as the fleet page lists it.
@@ -193,15 +198,21 @@ func or(a, b string) string {
 
 // AppView is everything the app page shows.
 type AppView struct {
-	Cluster   string
-	Status    *deploy.AppStatus
-	History   []deploy.Revision
-	Forks     []ForkView
-	CronJobs  []CronJobView
-	Team      string
-	ForksErr  string
-	CronErr   string
-	StatusErr string
+	Cluster  string
+	Status   *deploy.AppStatus
+	History  []deploy.Revision
+	Forks    []ForkView
+	CronJobs []CronJobView
+	Team     string
+	// Alerts are the rules firing or pending in the app's namespace, and
+	// SLOs its objectives with their budgets (Prometheus).
+	Alerts        []alerts.RuleState
+	SLOs          []slo.Status
+	Monitoring    bool
+	ForksErr      string
+	CronErr       string
+	StatusErr     string
+	MonitoringErr string
 }
 
 // ForkView is a fork with its state and expiry.
@@ -228,8 +239,9 @@ type CronJobView struct {
 }
 
 // App reads one app: `kube status`'s view, its history, the forks of its
-// namespace and its CronJobs with their last outcome.
-func App(ctx context.Context, c Cluster, namespace, app string) *AppView {
+// namespace, its CronJobs with their last outcome, and from Prometheus the
+// alerts firing in its namespace and its SLO budgets.
+func App(ctx context.Context, c Cluster, namespace, app string, now time.Time) *AppView {
 	v := &AppView{Cluster: c.Name}
 	st, err := c.Deploy.Status(ctx, app, namespace)
 	if err != nil {
@@ -249,6 +261,21 @@ func App(ctx context.Context, c Cluster, namespace, app string) *AppView {
 	v.CronJobs, err = cronJobs(ctx, c, namespace, app)
 	if err != nil {
 		v.CronErr = err.Error()
+	}
+	if c.Monitoring != nil && c.Monitoring.Prometheus != "" {
+		v.Monitoring = true
+		rules, err := c.Monitoring.Rules(ctx, namespace)
+		for _, r := range rules {
+			if r.State != "inactive" {
+				v.Alerts = append(v.Alerts, r)
+			}
+		}
+		if err == nil {
+			v.SLOs, err = slo.Statuses(ctx, c.Monitoring, namespace, app, now)
+		}
+		if err != nil {
+			v.MonitoringErr = err.Error()
+		}
 	}
 	return v
 }

@@ -99,6 +99,25 @@ func New(s *Server) (*Server, error) {
 			return map[string]string{catalog.Active: "ok", catalog.Deprecated: "warn", catalog.Retired: "bad", catalog.Experimental: "muted"}[l]
 		},
 		"serving": func(c *catalog.Catalog, d string) []*catalog.Component { return c.Serving(d) },
+		"percent": func(p *float64) string {
+			if p == nil {
+				return "no data"
+			}
+			return fmt.Sprintf("%.3f%%", *p)
+		},
+		"minutes": func(m float64) string { return fmt.Sprintf("%.1f min", m) },
+		"burn": func(rates map[string]float64, w string) string {
+			if r, ok := rates[w]; ok {
+				return fmt.Sprintf("%.2fx", r)
+			}
+			return "-"
+		},
+		"duration": func(d *time.Duration) string {
+			if d == nil {
+				return "-"
+			}
+			return human(*d)
+		},
 	}
 	t, err := template.New("console").Funcs(funcs).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
@@ -212,7 +231,7 @@ func (s *Server) app(w http.ResponseWriter, r *http.Request) {
 		page
 		Cluster, Namespace, App string
 		View                    *AppView
-	}{page{app, s.Now()}, c.Name, ns, app, App(ctx, c, ns, app)})
+	}{page{app, s.Now()}, c.Name, ns, app, App(ctx, c, ns, app, s.Now())})
 }
 
 func (s *Server) diff(w http.ResponseWriter, r *http.Request) {

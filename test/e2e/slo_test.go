@@ -192,6 +192,24 @@ scrape_configs:
 		return strings.Contains(string(body), `"alertname":"`+slo.AlertPage+`"`) && strings.Contains(string(body), `"state":"firing"`)
 	})
 
+	// The console's app page shows the same: the spent budget and the page
+	// alert, read from the registry's Prometheus.
+	consoleURL := startConsole(t, "-c", "local")
+	resp, err := http.Get(consoleURL + "/clusters/local/namespaces/" + ns + "/apps/shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`<tr data-slo="availability">`, "99.99% / 30d", ">SPENT<", `<tr data-alert="` + slo.AlertPage + `">`, `class="bad">firing<`} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("the console's page of shop lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("console page:\n%s", page)
+	}
+
 	// The release policy, now that the budget is spent. Each deploy waits
 	// for nothing: the budget matters, not the pods.
 	if r := kubeIn(t, dir, deployArgs...); r.code != 1 || !strings.Contains(r.stderr, "Release frozen: the error budget of availability") {

@@ -166,6 +166,10 @@ func runConsole(ctx context.Context, o *ConsoleOptions) error {
 	host, port, _ := net.SplitHostPort(ln.Addr().String())
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		s.Hosts = []string{host, "localhost", "127.0.0.1", "::1"}
+	} else if !o.InCluster {
+		// Anyone who reaches it would read the clusters with your credentials.
+		ln.Close()
+		return usageError{fmt.Errorf("--listen %s: kube console serves your own cluster access, so it listens on this machine only (127.0.0.1); to share a console, run it in a cluster (config/console)", o.Listen)}
 	}
 	if _, err := console.New(s); err != nil {
 		return err

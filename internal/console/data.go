@@ -203,7 +203,6 @@ type AppView struct {
 	History  []deploy.Revision
 	Forks    []ForkView
 	CronJobs []CronJobView
-	Team     string
 	// Alerts are the rules firing or pending in the app's namespace, and
 	// SLOs its objectives with their budgets (Prometheus).
 	Alerts        []alerts.RuleState

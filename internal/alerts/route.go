@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"fmt"
+	"github.com/kube-idp/kube/internal/contract"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -108,7 +109,10 @@ func SlackText(t RouteTarget) string {
 *Severity:* {{ .Labels.severity }}   *Cluster:* ` + t.Cluster + `   *Namespace:* {{ .Labels.namespace }}   *Object:* ` + objectTemplate + `
 {{ with .Annotations.description }}{{ . }}
 {{ end }}*Runbook:* {{ .Annotations.runbook_url }}
-{{ end }}More: ` + "`" + fmt.Sprintf("kube status --app %s -n %s -c %s", t.App, t.Namespace, t.Cluster) + "`"
+{{ end }}More: ` + "`" + fmt.Sprintf("kube status --app %s -n %s -c %s", t.App, t.Namespace, t.Cluster) + "`" +
+		// The console's link, when the cluster's Prometheus names the console
+		// in its external labels: the URL is the platform's, not the app's.
+		`{{ with .CommonLabels.` + contract.LabelConsoleURL + ` }}  ·  <{{ . }}` + contract.ConsoleAppPath(t.Cluster, t.Namespace, t.App) + `|Open in the console>{{ end }}`
 }
 
 // objectTemplate names the object an alert is about from the labels

@@ -107,6 +107,11 @@ const (
 	FieldManagerHandOver = "kube-autoscaler-handover"
 )
 
+// LabelConsoleURL is the Prometheus external label that names the web
+// console's URL (set by the platform on each cluster's Prometheus): alert
+// messages link to the app's page there when it is set.
+const LabelConsoleURL = "kube_console_url"
+
 // ConsoleAppPath is the path of an app's page in the web console, the deep
 // link that notifications add after the console's URL.
 func ConsoleAppPath(cluster, namespace, app string) string {

@@ -226,7 +226,7 @@ generates:
 		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", amPort), "--cluster.listen-address=", "--enable-feature=receiver-name-in-metrics"),
 		"alertmanager", filepath.Join(work, "alertmanager.log"))
 	promFile := filepath.Join(work, "prometheus.yaml")
-	_ = os.WriteFile(promFile, fmt.Appendf(nil, `global: {scrape_interval: 1s, evaluation_interval: 1s, external_labels: {cluster: local}}
+	_ = os.WriteFile(promFile, fmt.Appendf(nil, `global: {scrape_interval: 1s, evaluation_interval: 1s, external_labels: {cluster: local, kube_console_url: "https://console.example.com"}}
 rule_files: [%q]
 scrape_configs:
 - job_name: prometheus
@@ -257,7 +257,9 @@ alerting:
 	})
 	if m := has(gotA, "KubeDeploymentReplicasMismatch"); m != nil {
 		for _, want := range []string{"KubeDeploymentReplicasMismatch", "deployment/checkout", "*Cluster:* local", "*Namespace:* " + nsA, "*Severity:* warning",
-			alerts.RunbookBase + "KubeDeploymentReplicasMismatch", "kube status --app checkout -n " + nsA + " -c local"} {
+			alerts.RunbookBase + "KubeDeploymentReplicasMismatch", "kube status --app checkout -n " + nsA + " -c local",
+			// The console's link, from the external label the platform sets on Prometheus.
+			"<https://console.example.com/clusters/local/namespaces/" + nsA + "/apps/checkout|Open in the console>"} {
 			if !strings.Contains(m.Text, want) {
 				t.Errorf("#checkout-alerts message lacks %q:\n%s", want, m.Text)
 			}

@@ -108,8 +108,8 @@ func startConsole(t *testing.T, args ...string) string {
 }
 
 // The console in a real headless Chromium (Debian's chromium, driven with
-// chromedp) against the sandbox: an app deployed twice, a fork, a failed
-// CronJob run. Every page shows what it must, links navigate, no Secret value
+// chromedp) against the sandbox: the example apps, an app deployed twice, a
+// fork, a failed CronJob run. Every page shows what it must, links navigate, no Secret value
 // reaches a page, and each page is saved as a screenshot.
 func TestConsoleInChromium(t *testing.T) {
 	chromium, err := exec.LookPath("chromium")
@@ -153,6 +153,12 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Fatalf("fork create: exit %d\n%s", r.code, r.stderr)
 	}
 
+	// The example apps, as make demo deploys them.
+	for _, ex := range []string{"billing", "storefront"} {
+		if r := kube(t, nil, "-c", "local", "deploy", "-f", "../../examples/"+ex+"/kubernetes/sandbox", "--app", ex, "--yes", "--timeout", "2m"); r.code != 0 {
+			t.Fatalf("deploy examples/%s: exit %d\n%s", ex, r.code, r.stderr)
+		}
+	}
 	base := startConsole(t, "-c", "local", "-C", "../../examples/kube-platform")
 	shots := artifactsDir(t)
 
@@ -199,6 +205,9 @@ func TestConsoleInChromium(t *testing.T) {
 		if !strings.Contains(fleetRow, want) {
 			t.Errorf("the fleet's row for %s lacks %q: %q", name, want, fleetRow)
 		}
+	}
+	if billing := text(`tr[data-app="billing"]`); !strings.Contains(billing, "payments") || !strings.Contains(billing, "#payments-alerts") {
+		t.Errorf("the fleet's row of examples/billing: %q", billing)
 	}
 	if !regexp.MustCompile(`\b2\b`).MatchString(fleetRow) {
 		t.Errorf("the fleet's row does not show revision 2: %q", fleetRow)

@@ -7,12 +7,32 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 KUBE=${KUBE:-bin/kube}
 
+# Each step's wall time goes to $times and is printed at the end (docs/testing.md keeps
+# the cold figures; a new step or tool must keep a cold run under 60 minutes).
+times=$(mktemp)
+timed() { # timed NAME COMMAND...: runs COMMAND, records how long it took
+  local name=$1 start=$SECONDS rc=0
+  shift
+  "$@" || rc=$?
+  echo "$name $((SECONDS - start))" >>"$times"
+  return $rc
+}
+report_times() {
+  echo "step times (s):"
+  while read -r name secs; do printf '  %-22s %5d\n' "$name" "$secs"; done <"$times"
+  rm -f "$times"
+}
+
+timed lint make -s lint
+timed cross make -s cross
+timed build make -s build
+
 started=false
 if ! "$KUBE" sandbox status >/dev/null 2>&1; then
-  "$KUBE" sandbox up
+  timed "sandbox up" "$KUBE" sandbox up
   started=true
 fi
-stop() { if $started; then "$KUBE" sandbox down || true; fi; }
+stop() { if $started; then "$KUBE" sandbox down || true; fi; report_times; }
 trap stop EXIT
 # Debian packages the tests need, installed when missing (as root, or with sudo).
 ensure_deb() { # ensure_deb COMMAND PACKAGE
@@ -22,18 +42,18 @@ ensure_deb() { # ensure_deb COMMAND PACKAGE
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$2" >/dev/null ||
     { echo "cannot install $2: install it yourself (apt-get install $2) and run again" >&2; exit 1; }
 }
-ensure_deb npm npm           # Renovate and github-label-sync come from the npm registry
-ensure_deb chromium chromium # the console's browser tests
+timed "debian packages" ensure_deb npm npm # Renovate and github-label-sync come from the npm registry
+timed "debian packages" ensure_deb chromium chromium # the console's browser tests
 # Programs only tests use (Traefik for the fork routing test), built once into the cache.
-go run ./hack/testtools traefik prometheus alertmanager kube-state-metrics prometheus-operator helm renovate github-label-sync
+timed "test tools" go run ./hack/testtools traefik prometheus alertmanager kube-state-metrics prometheus-operator helm renovate github-label-sync
 
 set +e
 # Every fuzz target runs a few seconds (make fuzz runs them longer), then every test.
 # servicex and the example service are modules of their own (MODULES, from the Makefile).
 {
-  FUZZTIME=${FUZZTIME:-3s} hack/fuzz.sh
-  go test -json -count=1 -timeout 40m ./...
-  for m in ${MODULES:-servicex examples/orders}; do (cd "$m" && GOWORK=off go test -json -count=1 -timeout 10m ./...); done
+  FUZZTIME=${FUZZTIME:-3s} timed fuzz hack/fuzz.sh
+  timed "go test" go test -json -count=1 -timeout 40m ./...
+  for m in ${MODULES:-servicex examples/orders}; do (cd "$m" && GOWORK=off timed "go test $m" go test -json -count=1 -timeout 10m ./...); done
 } | go run ./hack/testsummary
 rc=$?
 set -e

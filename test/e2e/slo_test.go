@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -174,8 +176,19 @@ scrape_configs:
 		s := status()
 		return s.ConsumedMinutes > first.ConsumedMinutes && s.RemainingMinutes < first.RemainingMinutes
 	})
+	// The budget is the calendar month's: 0.01% of its minutes (4.3 in a 30-day
+	// month, 4.5 in a 31-day one), whatever day the test runs.
+	month, err := time.Parse("2006-01", first.Month)
+	if err != nil {
+		t.Fatalf("month %q: %v", first.Month, err)
+	}
+	wantBudget := 0.0001 * month.AddDate(0, 1, 0).Sub(month).Minutes()
+	if math.Abs(first.BudgetMinutes-wantBudget) > 1e-9 {
+		t.Errorf("budget of %s: %v min, want %v", first.Month, first.BudgetMinutes, wantBudget)
+	}
 	waitFor(t, 2*time.Minute, "the budget to be spent", func() bool { return status().Spent() })
-	if r := kube(t, renv, "slo", "-c", "local", "--app", "shop", "-n", ns); r.code != 0 || !regexpMatch(`shop\s+availability\s+99\.99% / 30d\s+\d+\.\d+% / \d+\.\d+%\s+4\.3 min\s+.*SPENT`, r.stdout) {
+	budgetColumn := regexp.QuoteMeta(fmt.Sprintf("%.1f min", wantBudget))
+	if r := kube(t, renv, "slo", "-c", "local", "--app", "shop", "-n", ns); r.code != 0 || !regexpMatch(`shop\s+availability\s+99\.99% / 30d\s+\d+\.\d+% / \d+\.\d+%\s+`+budgetColumn+`\s+.*SPENT`, r.stdout) {
 		t.Errorf("kube slo: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	t.Logf("kube slo:\n%s", kube(t, renv, "slo", "-c", "local", "--app", "shop", "-n", ns).stdout)

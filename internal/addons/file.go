@@ -22,6 +22,7 @@ import (
 	"go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/kube-idp/kube/internal/repofile"
 	"github.com/kube-idp/kube/internal/secrets"
 	"github.com/kube-idp/kube/internal/strictyaml"
 )
@@ -165,7 +166,7 @@ func (f *File) names() []string {
 // Load reads and validates the add-on file at path. root is the repository
 // the file belongs to: every path in it must stay inside root.
 func Load(path, root string) (*File, error) {
-	data, err := strictyaml.ReadFile(path)
+	data, err := readInRoot(root, path)
 	if err != nil {
 		var errs strictyaml.Errors
 		if errors.As(err, &errs) {
@@ -174,6 +175,32 @@ func Load(path, root string) (*File, error) {
 		return nil, err
 	}
 	return Parse(path, root, data)
+}
+
+// readInRoot reads path (inside root, or relative to the working directory)
+// through root's os.Root, so that an addons.yaml linked out of the repository
+// is refused unread.
+func readInRoot(root, path string) ([]byte, error) {
+	absRoot, err := filepath.Abs(root)
+	if err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	rel, err := filepath.Rel(absRoot, abs)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return nil, fmt.Errorf("%s is outside the repository %s", path, root)
+	}
+	data, err := strictyaml.ReadFileIn(absRoot, rel)
+	var errs strictyaml.Errors
+	if errors.As(err, &errs) {
+		for i := range errs {
+			errs[i].File = path
+		}
+	}
+	return data, err
 }
 
 // Parse decodes and validates an add-on file's content.
@@ -223,6 +250,9 @@ func (f *File) validate() strictyaml.Errors {
 		case FromDirectory:
 			if msg := f.checkPath(r.Chart); msg != "" {
 				bad(r.Loc.At("chart"), "add-on %q: chart %s", r.Name, msg)
+			} else if rel, _ := f.repoPath(r.Chart); rel == "." {
+				// The whole repository as a chart would hand .Files every file in it.
+				bad(r.Loc.At("chart"), "add-on %q: chart %q is the repository's root: a chart is a directory of its own inside it", r.Name, r.Chart)
 			}
 			if r.Version != "" {
 				bad(r.Loc.At("version"), "add-on %q: a local chart has no version to pin (its Chart.yaml says it); remove version", r.Name)
@@ -301,6 +331,9 @@ func (f *File) repoPath(p string) (string, error) {
 	rel := path.Join(filepath.ToSlash(dir), p)
 	if rel == ".." || strings.HasPrefix(rel, "../") || slices.Contains(strings.Split(rel, "/"), "..") {
 		return "", fmt.Errorf("%q leaves the repository", p)
+	}
+	if repofile.IsVCS(rel) {
+		return "", fmt.Errorf("%q is version-control metadata, which kube never reads", p)
 	}
 	return rel, nil
 }

@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kube-idp/kube/internal/repofile"
 )
 
 func parse(t *testing.T, text string) (*File, error) {
@@ -60,6 +62,8 @@ func TestParseErrors(t *testing.T) {
 		{"oci scheme", "repositories:\n- {name: r, url: 'oci://x.example/c', oci: true}\nreleases: []\n", `without a scheme`},
 		{"twice", "releases:\n- {name: a, namespace: n, chart: ./x}\n- {name: a, namespace: n, chart: ./y}\n", `:3:4: add-on "a" is defined twice`},
 		{"bad name", "releases:\n- {name: A_b, namespace: n, chart: ./x}\n", `add-on name "A_b" must be a DNS label`},
+		{"chart is the root", "releases:\n- {name: a, namespace: n, chart: ../..}\n", `:2:27: add-on "a": chart "../.." is the repository's root`},
+		{"values in .git", "releases:\n- name: a\n  namespace: n\n  chart: ./x\n  values: [../../.git/config]\n", `:5:12: add-on "a": values file "../../.git/config" is version-control metadata`},
 		{"values type", "releases:\n- {name: a, namespace: n, chart: ./x, values: [3]}\n", `expected a values file (a path) or a mapping of values`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -94,7 +98,7 @@ func FuzzParse(f *testing.F) {
 			}
 			for _, p := range paths {
 				rel, err := file.repoPath(p)
-				if err != nil || strings.HasPrefix(rel, "..") || filepath.IsAbs(rel) {
+				if err != nil || strings.HasPrefix(rel, "..") || filepath.IsAbs(rel) || repofile.IsVCS(rel) {
 					t.Fatalf("%q validated but resolves to %q (%v)", p, rel, err)
 				}
 			}

@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/kube-idp/kube/internal/deploy"
+	"github.com/kube-idp/kube/internal/repofile"
 )
 
 // Rendered is one add-on as kube deploys it.
@@ -112,7 +113,7 @@ func (r *Renderer) render(ctx context.Context, f *File, rel *Release) (*Rendered
 			out.Objects = m.Objects
 			return out, nil
 		}
-		if ch, err = loadChartDir(root.FS(), dir); err != nil {
+		if ch, err = loadChartDir(root.FS(), f.Root, dir); err != nil {
 			return nil, fmt.Errorf("chart %s: %w", rel.Chart, err)
 		}
 	} else {
@@ -146,12 +147,19 @@ func (r *Renderer) values(fsys fs.FS, f *File, rel *Release) (map[string]any, er
 			if err != nil {
 				return nil, err
 			}
+			if err := repofile.Check(f.Root, p); err != nil {
+				return nil, fmt.Errorf("values file %s: %w", v.File, err)
+			}
 			data, err := fs.ReadFile(fsys, p)
 			if err != nil {
 				return nil, fmt.Errorf("values file %s: %w", v.File, err)
 			}
 			if next, err = common.ReadValues(data); err != nil {
 				return nil, fmt.Errorf("values file %s: %w", v.File, err)
+			}
+			// As inline values: a reviewed file must not hold a secret.
+			if at := credentialIn(map[string]any(next), ""); at != "" {
+				return nil, fmt.Errorf("values file %s: %s looks like a credential; reviewed files must not hold secrets: reference a Secret the chart reads instead", v.File, at)
 			}
 		}
 		vals = loader.MergeMaps(vals, next)
@@ -222,11 +230,25 @@ func helmError(err error) error {
 
 // loadChartDir loads a chart directory of fsys with Helm's loader, reading
 // every file through fsys so that a symbolic link cannot leave the repository.
-func loadChartDir(fsys fs.FS, dir string) (*chart.Chart, error) {
+// Version-control metadata is not part of the chart (.Files.Get cannot read a
+// CI checkout's .git/config), nor is a link that leads to it.
+func loadChartDir(fsys fs.FS, repoRoot, dir string) (*chart.Chart, error) {
 	var files []*archive.BufferedFile
 	err := fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+		if err != nil {
 			return err
+		}
+		if repofile.IsVCS(d.Name()) {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			return nil
+		}
+		if d.Type()&fs.ModeSymlink != 0 && repofile.Check(repoRoot, p) != nil {
+			return nil
 		}
 		data, err := fs.ReadFile(fsys, p)
 		if err != nil {

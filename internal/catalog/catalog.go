@@ -149,7 +149,17 @@ func or(a, b string) string {
 // pull request cannot make kube read outside the catalog. All problems of all
 // files are returned together, each at file:line:column.
 func Load(dir string) (*Catalog, error) {
-	root, err := os.OpenRoot(dir)
+	// Opened through its parent's root, so that a platform/ that is itself a
+	// link out of the repository is refused too.
+	parent, err := os.OpenRoot(filepath.Dir(dir))
+	if err != nil {
+		return nil, err
+	}
+	defer parent.Close()
+	root, err := parent.OpenRoot(filepath.Base(dir))
+	if strictyaml.IsEscape(err) {
+		return nil, fmt.Errorf("%s is a symbolic link out of the repository: kube reads the catalog only inside it", dir)
+	}
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("no catalog in %s: it holds %s/*.yaml and %s/*.yaml (see docs/catalog.md)", dir, DomainsDir, ComponentsDir)

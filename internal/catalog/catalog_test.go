@@ -339,3 +339,22 @@ func yamlToJSON(t *testing.T, path string, _ any) any {
 	}
 	return out
 }
+
+// platform/ itself a link out of the repository is refused, not followed.
+func TestLinkedCatalogDirectoryIsRefused(t *testing.T) {
+	outside := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(outside, DomainsDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(outside, DomainsDir, "x.yaml"), []byte("name: top-secret-value\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	repo := t.TempDir()
+	if err := os.Symlink(outside, filepath.Join(repo, Dir)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(filepath.Join(repo, Dir))
+	if err == nil || !strings.Contains(err.Error(), "symbolic link out of the repository") || strings.Contains(err.Error(), "top-secret-value") {
+		t.Fatalf("followed platform/ out of the repository: %v", err)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/kube-idp/kube/internal/repofile"
 	"github.com/kube-idp/kube/internal/spec"
 )
 
@@ -86,6 +87,9 @@ func (c *ConfigMapGen) Objects(b *builder) ([]runtime.Object, error) {
 	}
 	defer repo.Close()
 	for _, cf := range c.FileEntries() {
+		if err := repofile.Check(b.root, cf.Path); err != nil {
+			return nil, fmt.Errorf("configMap %s: %w", c.Name, err)
+		}
 		content, err := repo.ReadFile(filepath.FromSlash(cf.Path))
 		if err != nil {
 			return nil, fmt.Errorf("configMap %s: %w", c.Name, err)

@@ -228,3 +228,39 @@ func TestCredentialLiteralsAnywhereAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// A CI checkout's .git/config holds the job's token: a configMap cannot take
+// it, by name or through a link inside the repository.
+func TestConfigMapFilesCannotReadVersionControlMetadata(t *testing.T) {
+	for _, files := range []string{"[x=.git/config]", "[x=config/link]"} {
+		repo, _ := hostileRepo(t, "app: api\ngenerates:\n- configMap: {name: leak, clusters: [sandbox], files: "+files+"}\n")
+		_ = os.MkdirAll(filepath.Join(repo, ".git"), 0o755)
+		_ = os.WriteFile(filepath.Join(repo, ".git", "config"), []byte(victimContent), 0o600)
+		_ = os.MkdirAll(filepath.Join(repo, "config"), 0o755)
+		if err := os.Symlink("../.git/config", filepath.Join(repo, "config", "link")); err != nil {
+			t.Fatal(err)
+		}
+		r := Repo(repo, "", true)
+		if r.Err == nil || !strings.Contains(r.Error, "version-control metadata") {
+			t.Fatalf("%s: Repo() error = %v", files, r.Err)
+		}
+		assertNoLeak(t, r, filepath.Join(repo, ".git", "config"))
+	}
+}
+
+// kube-generate.yaml as a link to a file outside the repository (a token) is
+// refused unread, and the message quotes nothing of it.
+func TestLinkedSpecIsRefused(t *testing.T) {
+	repo, victim := hostileRepo(t, "")
+	if err := os.Remove(filepath.Join(repo, spec.FileName)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, filepath.Join(repo, spec.FileName)); err != nil {
+		t.Fatal(err)
+	}
+	r := Repo(repo, "", true)
+	if r.Err == nil || !strings.Contains(r.Error, "kube-generate.yaml:1:1: a symbolic link or path that leaves") {
+		t.Fatalf("Repo() error = %v", r.Err)
+	}
+	assertNoLeak(t, r, victim)
+}

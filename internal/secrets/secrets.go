@@ -11,11 +11,13 @@ var (
 	// Names of variables or keys whose values are secrets.
 	secretName = regexp.MustCompile(`(?i)(pass(word|wd)?|secret|token|api_?key|private_?key|credential|auth)`)
 	// Values that are credentials whatever they are called.
-	secretValue = regexp.MustCompile(`(AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY|xox[abpr]-[0-9A-Za-z-]{10,}|gh[pousr]_[0-9A-Za-z]{30,}|sk_live_[0-9A-Za-z]{10,}|://[^/\s:@]+:[^/\s@]+@)`)
+	// JWTs (service-account tokens) and HTTP authorization headers (git's
+	// extraheader in a CI checkout's .git/config) included.
+	secretValue = regexp.MustCompile(`(AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY|xox[abpr]-[0-9A-Za-z-]{10,}|gh[pousr]_[0-9A-Za-z]{30,}|sk_live_[0-9A-Za-z]{10,}|://[^/\s:@]+:[^/\s@]+@|eyJ[0-9A-Za-z_-]{8,}\.eyJ[0-9A-Za-z_-]{8,}|(?i:authorization:\s*(?:basic|bearer)\s+[A-Za-z0-9._~+/=-]{8,}))`)
 	// In free text: credential values, "Bearer x", and name=value / name: value pairs.
 	redactPatterns = []*regexp.Regexp{
 		regexp.MustCompile(`-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)`),
-		regexp.MustCompile(`AKIA[0-9A-Z]{16}|xox[abpr]-[0-9A-Za-z-]{10,}|gh[pousr]_[0-9A-Za-z]{30,}|sk_live_[0-9A-Za-z]{10,}`),
+		regexp.MustCompile(`AKIA[0-9A-Z]{16}|xox[abpr]-[0-9A-Za-z-]{10,}|gh[pousr]_[0-9A-Za-z]{30,}|sk_live_[0-9A-Za-z]{10,}|eyJ[0-9A-Za-z_-]{8,}\.eyJ[0-9A-Za-z_-]{8,}\.[0-9A-Za-z_-]*`),
 		regexp.MustCompile(`(?i)(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}`),
 		regexp.MustCompile(`(://[^/\s:@]+:)[^/\s@]+(@)`),
 		regexp.MustCompile(`(?i)((?:pass(?:word|wd)?|secret|token|api[_-]?key|private[_-]?key|credential)[a-z_-]*["']?\s*[:=]\s*["']?)[^\s"',;&]+`),
@@ -64,7 +66,7 @@ func InText(text string) bool {
 // template, a config file) even when they cannot match; these literals, which
 // every match contains, rule most texts out first.
 var (
-	valueMarkers  = []string{"AKIA", "-----BEGIN ", "xox", "gh", "sk_live_", "://"}
+	valueMarkers  = []string{"AKIA", "-----BEGIN ", "xox", "gh", "sk_live_", "://", "eyJ", "uthorization", "UTHORIZATION"}
 	assignMarkers = []string{"pass", "secret", "token", "api", "private", "credential"}
 )
 

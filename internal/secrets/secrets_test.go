@@ -58,6 +58,11 @@ func TestInText(t *testing.T) {
 		{"token: 9f8e7d6c5b4a", true},
 		{"postgres://app:hunter22@db:5432/app", true},
 		{"AKIAABCDEFGHIJKLMNOP", true},
+		// git's extraheader in a CI checkout's .git/config, and a service-account token.
+		{"\textraheader = AUTHORIZATION: basic eC1hY2Nlc3MtdG9rZW46Z2hzX3h4eA==", true},
+		{"Authorization: Bearer abcdefgh12345678", true},
+		{"eyJhbGciOiJSUzI1NiIsImtpZCI6IiJ9.eyJpc3MiOiJrdWJlcm5ldGVzIn0.c2lnbmF0dXJl", true},
+		{"Authorization: see the docs", false},
 		{"--token-file=/var/run/secrets/token", false},
 		{"secretName: billing-db", false},
 		{"password=${DB_PASSWORD}", false},

@@ -67,7 +67,9 @@ func describeEntry(n *yaml.Node) string {
 // kinds (internal/generate's registry). The error, if any, is Errors: every
 // problem of the file.
 func Load(path string, kinds Kinds) (*File, error) {
-	data, err := strictyaml.ReadFile(path)
+	// Through the app directory's root: a spec that is a link to a file outside
+	// it (a token, ~/.git-credentials) is refused unread.
+	data, err := strictyaml.ReadFileIn(filepath.Dir(path), filepath.Base(path))
 	if err != nil {
 		return nil, err
 	}

@@ -10,13 +10,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/kube-idp/kube/internal/secrets"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -204,7 +208,7 @@ func (d *Decoder) Decode(n *yaml.Node, v reflect.Value) {
 			k, val := n.Content[i], n.Content[i+1]
 			key := reflect.ValueOf(k.Value).Convert(v.Type().Key())
 			if m.MapIndex(key).IsValid() {
-				d.Errorf(k, "duplicate key %q", k.Value)
+				d.Errorf(k, "duplicate key %s", Excerpt(k.Value))
 				continue
 			}
 			e := reflect.New(v.Type().Elem()).Elem()
@@ -220,7 +224,7 @@ func (d *Decoder) Decode(n *yaml.Node, v reflect.Value) {
 		if s, ok := d.scalar(n, "true or false"); ok {
 			b, err := strconv.ParseBool(s)
 			if err != nil || n.Tag != "!!bool" {
-				d.Errorf(n, "expected true or false, got %q", s)
+				d.Errorf(n, "expected true or false, got %s", Excerpt(s))
 				return
 			}
 			v.SetBool(b)
@@ -229,7 +233,7 @@ func (d *Decoder) Decode(n *yaml.Node, v reflect.Value) {
 		if s, ok := d.scalar(n, "a whole number"); ok {
 			i, err := strconv.ParseInt(s, 10, v.Type().Bits())
 			if err != nil || n.Tag != "!!int" {
-				d.Errorf(n, "expected a whole number, got %q", s)
+				d.Errorf(n, "expected a whole number, got %s", Excerpt(s))
 				return
 			}
 			v.SetInt(i)
@@ -270,7 +274,7 @@ func (d *Decoder) DecodeStruct(n *yaml.Node, v reflect.Value) {
 			continue
 		}
 		if _, dup := loc.Keys[k.Value]; dup {
-			d.Errorf(k, "duplicate key %q", k.Value)
+			d.Errorf(k, "duplicate key %s", Excerpt(k.Value))
 			continue
 		}
 		loc.Keys[k.Value] = Pos{k.Line, k.Column}
@@ -288,7 +292,7 @@ func (d *Decoder) DecodeStruct(n *yaml.Node, v reflect.Value) {
 
 // UnknownKey reports a key that is not among allowed, suggesting the closest.
 func (d *Decoder) UnknownKey(k *yaml.Node, allowed []string) {
-	d.Errorf(k, "unknown key %q%s; allowed: %s", k.Value, suggest(k.Value, allowed), strings.Join(allowed, ", "))
+	d.Errorf(k, "unknown key %s%s; allowed: %s", Excerpt(k.Value), suggest(k.Value, allowed), strings.Join(allowed, ", "))
 }
 
 // StructFields maps each key of a struct to its field (following `yaml:",inline"`
@@ -349,7 +353,25 @@ func Describe(n *yaml.Node) string {
 	case "!!bool":
 		return n.Value
 	}
-	return strconv.Quote(n.Value)
+	return Excerpt(n.Value)
+}
+
+// ExcerptLen is the most characters of a file's value a message quotes.
+const ExcerptLen = 24
+
+// Excerpt quotes a value read from a file for a message: short values whole,
+// longer ones cut to their start, and none the credential scanner recognises.
+// A file that is not what kube expected (a token behind a link, a credentials
+// file named by mistake) must not be copied into a CI log through an error.
+func Excerpt(s string) string {
+	if secrets.InText(s) || secrets.LooksLikeCredential("", s) {
+		return fmt.Sprintf("a value that looks like a credential (%d characters, not shown)", len(s))
+	}
+	r := []rune(s)
+	if len(r) <= ExcerptLen {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprintf("%s… (%d characters)", strconv.Quote(string(r[:ExcerptLen/2])), len(r))
 }
 
 // suggest proposes the closest allowed key for a typo.
@@ -420,13 +442,51 @@ func NewDocumentDecoder(file string, root *yaml.Node) *Decoder {
 }
 
 // ReadFile reads a file to decode, refusing one larger than MaxFileSize before
-// reading it whole.
+// reading it whole. It follows symbolic links: use it for the user's own files
+// (the cluster registry), ReadFileIn for a repository's.
 func ReadFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	return readLimited(path, f)
+}
+
+// ReadFileIn reads the file name inside the directory dir (a repository, an
+// app), through an os.Root: a symbolic link or ".." that leaves dir is refused
+// with a message at the file, and nothing of the target is read. Errors are
+// Errors (file:line:column) except when the file does not exist
+// (errors.Is(err, fs.ErrNotExist) holds).
+func ReadFileIn(dir, name string) ([]byte, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	display := filepath.Join(dir, name)
+	f, err := root.Open(name)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		if IsEscape(err) {
+			return nil, Errors{{File: display, Pos: Pos{1, 1}, Msg: fmt.Sprintf("a symbolic link or path that leaves %s: kube reads only files inside it", dir)}}
+		}
+		return nil, err
+	}
+	defer f.Close()
+	return readLimited(display, f)
+}
+
+// IsEscape tells whether an os.Root refused a path for leaving the root.
+// os.Root's error has no exported type; its text is fixed ("path escapes from
+// parent").
+func IsEscape(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "path escapes from parent")
+}
+
+func readLimited(path string, f io.Reader) ([]byte, error) {
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
 		return nil, err

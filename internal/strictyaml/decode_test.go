@@ -1,7 +1,9 @@
 package strictyaml
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,5 +104,63 @@ func TestLargeFilesAreRefused(t *testing.T) {
 	}
 	if _, err := ReadFile(path); err == nil || !strings.Contains(err.Error(), "larger than 1024 KiB") {
 		t.Fatalf("ReadFile: %v", err)
+	}
+}
+
+// A file that is not what kube expected (a token behind a link, a credentials
+// file) must not reach a CI log through an error message.
+func TestErrorsQuoteOnlyAShortScannedExcerpt(t *testing.T) {
+	type spec struct {
+		Name string `yaml:"name"`
+	}
+	for _, c := range []struct{ content, secret string }{
+		{"eyJhbGciOiJSUzI1NiIsImtpZCI6IiJ9.eyJpc3MiOiJrdWJlcm5ldGVzIn0.c2lnbmF0dXJl\n", "eyJpc3MiOiJrdWJlcm5ldGVzIn0"},
+		{"https://ci:ghp_0123456789abcdefghijklmnopqrstuvwxyz@github.com\n", "ghp_0123456789abcdefghijklmnopqrstuvwxyz"},
+		{"3f7a9c2e8b1d4f6a0c5e9b2d7f1a3c8e5b0d2f4a\n", "3f7a9c2e8b1d4f6a0c5e9b2d7f1a3c8e5b0d2f4a"},
+		{"x-access-token-3f7a9c2e8b1d4f6a0c5e9b2d7f1a: 1\n", "3f7a9c2e8b1d4f6a0c5e9b2d7f1a"},
+	} {
+		var s spec
+		errs := Unmarshal("kube-generate.yaml", []byte(c.content), &s)
+		if errs == nil {
+			t.Fatalf("%q: no error", c.content)
+		}
+		if msg := errs.Error(); strings.Contains(msg, c.secret) || !strings.HasPrefix(msg, "kube-generate.yaml:1:1: ") {
+			t.Errorf("message quotes the file: %s", msg)
+		}
+	}
+	if got := Excerpt("web"); got != `"web"` {
+		t.Errorf("a short value is quoted whole: %s", got)
+	}
+}
+
+func TestReadFileInRefusesLinksLeavingTheDirectory(t *testing.T) {
+	outside := t.TempDir()
+	secret := filepath.Join(outside, "token")
+	if err := os.WriteFile(secret, []byte("name: secret-value\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.Symlink(secret, filepath.Join(dir, "kube-generate.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "real.yaml"), []byte("name: x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("real.yaml", filepath.Join(dir, "inside.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ReadFileIn(dir, "kube-generate.yaml")
+	var errs Errors
+	if !errors.As(err, &errs) || !strings.Contains(err.Error(), "kube-generate.yaml:1:1: a symbolic link or path that leaves") {
+		t.Fatalf("a link leaving the directory: %v", err)
+	}
+	if strings.Contains(err.Error(), "secret-value") {
+		t.Fatalf("the target was read: %v", err)
+	}
+	if data, err := ReadFileIn(dir, "inside.yaml"); err != nil || string(data) != "name: x\n" {
+		t.Fatalf("a link inside the directory: %q, %v", data, err)
+	}
+	if _, err := ReadFileIn(dir, "missing.yaml"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a missing file: %v", err)
 	}
 }

@@ -1,0 +1,108 @@
+package addons
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// writeTree writes files (path -> content) under dir.
+func writeTree(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+const checkoutToken = "eC1hY2Nlc3MtdG9rZW46Z2hzX3NlY3JldA=="
+
+// A platform repository as CI checks it out: .git/config holds the job's token.
+func platformRepo(t *testing.T, addonsYAML string, files map[string]string) (*File, string) {
+	t.Helper()
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{
+		".git/config":             "[http \"https://github.com/\"]\n\textraheader = AUTHORIZATION: basic " + checkoutToken + "\n",
+		"clusters/qa/addons.yaml": addonsYAML,
+	})
+	writeTree(t, root, files)
+	f, err := Load(filepath.Join(root, "clusters", "qa", FileName), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, root
+}
+
+func renderOne(t *testing.T, f *File) (*Rendered, error) {
+	t.Helper()
+	r := &Renderer{KubeVersion: "v1.37.0"}
+	return r.Render(context.Background(), f, &f.Releases[0])
+}
+
+// A chart template cannot read the checkout's .git/config: not by name, not
+// through a link inside the chart.
+func TestChartsCannotReadVersionControlMetadata(t *testing.T) {
+	f, root := platformRepo(t, "releases:\n- {name: demo, namespace: demo, chart: ../../charts/demo}\n", map[string]string{
+		"charts/demo/Chart.yaml": "apiVersion: v2\nname: demo\nversion: 1.0.0\n",
+		"charts/demo/templates/cm.yaml": `apiVersion: v1
+kind: ConfigMap
+metadata: {name: leak}
+data:
+  byName: {{ .Files.Get "git/config" | quote }}
+  byLink: {{ .Files.Get "files/config" | quote }}
+`,
+	})
+	if err := os.Symlink("../../.git", filepath.Join(root, "charts", "demo", "git")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(root, "charts", "demo", "files"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../../../.git/config", filepath.Join(root, "charts", "demo", "files", "config")); err != nil {
+		t.Fatal(err)
+	}
+	out, err := renderOne(t, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := out.Objects[0].Object["data"].(map[string]any)
+	if data["byName"] != "" || data["byLink"] != "" {
+		t.Fatalf("the chart read .git/config: %v", data)
+	}
+}
+
+func TestValuesFilesAreScannedForCredentials(t *testing.T) {
+	f, _ := platformRepo(t, "releases:\n- name: demo\n  namespace: demo\n  chart: ../../charts/demo\n  values: [../../values/demo.yaml]\n", map[string]string{
+		"charts/demo/Chart.yaml":        "apiVersion: v2\nname: demo\nversion: 1.0.0\n",
+		"charts/demo/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+		"values/demo.yaml":              "db:\n  password: hunter2hunter2\n",
+	})
+	_, err := renderOne(t, f)
+	if err == nil || !strings.Contains(err.Error(), "values file ../../values/demo.yaml: .db.password looks like a credential") || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// addons.yaml as a link to a file outside the repository is refused unread.
+func TestLinkedAddonsFileIsRefused(t *testing.T) {
+	root := t.TempDir()
+	outside := filepath.Join(t.TempDir(), "token")
+	writeTree(t, filepath.Dir(outside), map[string]string{"token": "ghp_0123456789abcdefghijklmnopqrstuvwxyz01\n"})
+	if err := os.MkdirAll(filepath.Join(root, "clusters", "qa"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(root, "clusters", "qa", FileName)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(filepath.Join(root, "clusters", "qa", FileName), root)
+	if err == nil || !strings.Contains(err.Error(), "addons.yaml:1:1: a symbolic link or path that leaves") || strings.Contains(err.Error(), "ghp_") {
+		t.Fatalf("got %v", err)
+	}
+}

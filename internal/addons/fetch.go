@@ -5,9 +5,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -17,7 +19,6 @@ import (
 
 	chart "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
-	"helm.sh/helm/v4/pkg/getter"
 	"helm.sh/helm/v4/pkg/registry"
 	repo "helm.sh/helm/v4/pkg/repo/v1"
 )
@@ -50,11 +51,55 @@ type Fetched struct {
 // EnvRepoUsername and EnvRepoPassword name the variables that hold a private
 // repository's credentials: KUBE_HELM_REPO_<NAME>_USERNAME and _PASSWORD, NAME
 // being the repository's name in upper case with '-' as '_'. The reviewed file
-// never holds them.
+// never holds them. EnvRepoHost binds them to the registry host the platform
+// configured (as docker's and helm's logins are bound to a host): a pull
+// request that points the repository elsewhere does not get them.
 func EnvRepoUsername(name string) string { return envPrefix(name) + "_USERNAME" }
 
 // EnvRepoPassword: see EnvRepoUsername.
 func EnvRepoPassword(name string) string { return envPrefix(name) + "_PASSWORD" }
+
+// EnvRepoHost: see EnvRepoUsername.
+func EnvRepoHost(name string) string { return envPrefix(name) + "_HOST" }
+
+// Limits on what a repository may send: an index or a chart larger than this
+// is refused rather than read into memory.
+const (
+	MaxIndexBytes = 32 << 20
+	MaxChartBytes = 20 << 20
+)
+
+// credentials returns the repository's login from the environment, or none,
+// and refuses to hand it to a host or a scheme the platform did not bind it to.
+func credentials(r *Repository) (user, password string, err error) {
+	user = os.Getenv(EnvRepoUsername(r.Name))
+	if user == "" {
+		return "", "", nil
+	}
+	host, scheme := r.host()
+	bound := os.Getenv(EnvRepoHost(r.Name))
+	switch {
+	case bound == "":
+		return "", "", fmt.Errorf("repository %s: %s is set but %s is not: set it to the registry host the credentials belong to (%s if that is right); kube sends them nowhere else", r.Name, EnvRepoUsername(r.Name), EnvRepoHost(r.Name), host)
+	case !strings.EqualFold(bound, host):
+		return "", "", fmt.Errorf("repository %s: its url is on %s, but its credentials are bound to %s (%s): not sent", r.Name, host, bound, EnvRepoHost(r.Name))
+	case scheme == "http" && !loopback(host):
+		return "", "", fmt.Errorf("repository %s: credentials are never sent over plain http: use https://%s", r.Name, host)
+	}
+	return user, os.Getenv(EnvRepoPassword(r.Name)), nil
+}
+
+// host is the repository's host[:port] and scheme ("oci" for a registry).
+func (r *Repository) host() (host, scheme string) {
+	if r.OCI {
+		return strings.SplitN(r.URL, "/", 2)[0], "oci"
+	}
+	u, err := url.Parse(r.URL)
+	if err != nil {
+		return r.URL, ""
+	}
+	return u.Host, u.Scheme
+}
 
 func envPrefix(name string) string {
 	return "KUBE_HELM_REPO_" + strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(name))
@@ -75,7 +120,7 @@ func (f *Fetcher) Fetch(ctx context.Context, r *Repository, name, version string
 	if r.OCI {
 		return f.fetchOCI(r, name, version)
 	}
-	idx, err := f.index(r)
+	idx, err := f.index(ctx, r)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +135,7 @@ func (f *Fetcher) Fetch(ctx context.Context, r *Repository, name, version string
 	if err != nil {
 		return nil, err
 	}
-	data, err := f.download(r, u, cv.Digest)
+	data, err := f.download(ctx, r, u, cv.Digest)
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +163,7 @@ func unknownVersion(r *Repository, name, version string, idx *repo.IndexFile) er
 }
 
 // index downloads a repository's index once per Fetcher.
-func (f *Fetcher) index(r *Repository) (*repo.IndexFile, error) {
+func (f *Fetcher) index(ctx context.Context, r *Repository) (*repo.IndexFile, error) {
 	f.mu.Lock()
 	if f.indexes == nil {
 		f.indexes = map[string]*indexResult{}
@@ -135,7 +180,7 @@ func (f *Fetcher) index(r *Repository) (*repo.IndexFile, error) {
 			res.err = err
 			return
 		}
-		data, err := f.get(r, u)
+		data, err := f.get(ctx, r, u, MaxIndexBytes)
 		if err != nil {
 			res.err = fmt.Errorf("repository %s unreachable: %w%s", r.Name, err, loginHint(r, err))
 			return
@@ -165,28 +210,65 @@ func parseIndex(data []byte) (*repo.IndexFile, error) {
 	return repo.LoadIndexFile(tmp.Name())
 }
 
-func (f *Fetcher) get(r *Repository, u string) ([]byte, error) {
-	parsed, err := url.Parse(u)
+// get downloads u for repository r, with r's credentials only on r's own host:
+// a redirect or a chart URL elsewhere gets none, and a body larger than limit
+// is refused.
+func (f *Fetcher) get(ctx context.Context, r *Repository, u string, limit int64) ([]byte, error) {
+	user, password, err := credentials(r)
 	if err != nil {
 		return nil, err
 	}
-	g, err := getter.Getters().ByScheme(parsed.Scheme)
+	host, _ := r.host()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err
 	}
-	opts := []getter.Option{getter.WithURL(r.URL), getter.WithTimeout(f.timeout())}
-	if user := os.Getenv(EnvRepoUsername(r.Name)); user != "" {
-		opts = append(opts, getter.WithBasicAuth(user, os.Getenv(EnvRepoPassword(r.Name))))
+	if user != "" && strings.EqualFold(req.URL.Host, host) {
+		req.SetBasicAuth(user, password)
 	}
-	buf, err := g.Get(u, opts...)
+	client := &http.Client{
+		Timeout: f.timeout(),
+		CheckRedirect: func(next *http.Request, via []*http.Request) error {
+			if len(via) >= 10 {
+				return errors.New("stopped after 10 redirects")
+			}
+			if !strings.EqualFold(next.URL.Host, host) {
+				next.Header.Del("Authorization")
+			}
+			return nil
+		},
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s answered %s", redactURL(u), resp.Status)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d MiB, the most kube downloads", redactURL(u), limit>>20)
+	}
+	return data, nil
+}
+
+// redactURL drops userinfo and the query (tokens live there) from a URL for a
+// message.
+func redactURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(a URL that does not parse)"
+	}
+	p.User, p.RawQuery = nil, ""
+	return p.String()
 }
 
 // download returns a chart archive, from the cache when its digest is known.
-func (f *Fetcher) download(r *Repository, u, digest string) ([]byte, error) {
+func (f *Fetcher) download(ctx context.Context, r *Repository, u, digest string) ([]byte, error) {
 	digest = strings.TrimPrefix(digest, "sha256:")
 	cached := ""
 	if f.CacheDir != "" && len(digest) == 64 {
@@ -195,9 +277,9 @@ func (f *Fetcher) download(r *Repository, u, digest string) ([]byte, error) {
 			return data, nil
 		}
 	}
-	data, err := f.get(r, u)
+	data, err := f.get(ctx, r, u, MaxChartBytes)
 	if err != nil {
-		return nil, fmt.Errorf("download %s: %w", u, err)
+		return nil, fmt.Errorf("download %s: %w", redactURL(u), err)
 	}
 	if digest != "" && sha(data) != digest {
 		return nil, fmt.Errorf("download %s: its sha256 is %s, but the repository's index says %s: refusing it", u, sha(data), digest)
@@ -227,8 +309,12 @@ func (f *Fetcher) fetchOCI(r *Repository, name, version string) (*Fetched, error
 	if loopback(r.URL) {
 		opts = append(opts, registry.ClientOptPlainHTTP())
 	}
-	if user := os.Getenv(EnvRepoUsername(r.Name)); user != "" {
-		opts = append(opts, registry.ClientOptBasicAuth(user, os.Getenv(EnvRepoPassword(r.Name))))
+	user, password, err := credentials(r)
+	if err != nil {
+		return nil, err
+	}
+	if user != "" {
+		opts = append(opts, registry.ClientOptBasicAuth(user, password))
 	}
 	c, err := registry.NewClient(opts...)
 	if err != nil {

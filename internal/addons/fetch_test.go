@@ -1,6 +1,7 @@
 package addons
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"net/http"
@@ -86,6 +87,7 @@ func TestFetchOCI(t *testing.T) {
 
 	t.Setenv("KUBE_HELM_REPO_PRIVATE_OCI_USERNAME", user)
 	t.Setenv("KUBE_HELM_REPO_PRIVATE_OCI_PASSWORD", password)
+	t.Setenv("KUBE_HELM_REPO_PRIVATE_OCI_HOST", strings.SplitN(url, "/", 2)[0])
 	got, err := f.Fetch(ctx, r, "demo", "1.1.0")
 	if err != nil {
 		t.Fatal(err)
@@ -136,11 +138,86 @@ func TestFetchHTTPLogin(t *testing.T) {
 	}
 	t.Setenv("KUBE_HELM_REPO_PRIVATE_USERNAME", "ci")
 	t.Setenv("KUBE_HELM_REPO_PRIVATE_PASSWORD", "s3cret")
+	t.Setenv("KUBE_HELM_REPO_PRIVATE_HOST", strings.TrimPrefix(srv.URL, "http://"))
 	got, err := (&Fetcher{CacheDir: t.TempDir()}).Fetch(ctx, r, "demo", "1.0.0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.Chart.Metadata.Version != "1.0.0" {
 		t.Errorf("pulled %s, want 1.0.0", got.Chart.Metadata.Version)
+	}
+}
+
+// A pull request cannot redirect the platform's registry credentials: they go
+// only to the host they are bound to, never over plain http beyond this
+// machine, never after a redirect to another host.
+func TestCredentialsStayWithTheirHost(t *testing.T) {
+	var leaked []string
+	attacker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if h := req.Header.Get("Authorization"); h != "" {
+			leaked = append(leaked, req.URL.Path+" "+h)
+		}
+		w.WriteHeader(http.StatusNotFound)
+	}))
+	defer attacker.Close()
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		http.Redirect(w, req, attacker.URL+"/stolen"+req.URL.Path, http.StatusFound)
+	}))
+	defer redirector.Close()
+	t.Setenv("KUBE_HELM_REPO_INTERNAL_USERNAME", "ci")
+	t.Setenv("KUBE_HELM_REPO_INTERNAL_PASSWORD", "s3cret")
+	ctx := context.Background()
+
+	// Without a bound host, nothing is sent and the error says what to set.
+	_, err := (&Fetcher{}).Fetch(ctx, &Repository{Name: "INTERNAL", URL: attacker.URL}, "demo", "1.0.0")
+	if err == nil || !strings.Contains(err.Error(), "KUBE_HELM_REPO_INTERNAL_HOST is not") {
+		t.Errorf("no bound host: %v", err)
+	}
+	t.Setenv("KUBE_HELM_REPO_INTERNAL_HOST", strings.TrimPrefix(redirector.URL, "http://"))
+	// The pull request points the repository (or a same-named one) elsewhere.
+	_, err = (&Fetcher{}).Fetch(ctx, &Repository{Name: "INTERNAL", URL: attacker.URL}, "demo", "1.0.0")
+	if err == nil || !strings.Contains(err.Error(), "credentials are bound to") {
+		t.Errorf("another host: %v", err)
+	}
+	// The bound host redirects to another: the credentials stay behind.
+	_, err = (&Fetcher{}).Fetch(ctx, &Repository{Name: "internal", URL: redirector.URL}, "demo", "1.0.0")
+	if err == nil {
+		t.Error("fetched from an empty repository")
+	}
+	// Plain http to a host beyond this machine.
+	t.Setenv("KUBE_HELM_REPO_INTERNAL_HOST", "charts.example.com")
+	_, err = (&Fetcher{}).Fetch(ctx, &Repository{Name: "internal", URL: "http://charts.example.com"}, "demo", "1.0.0")
+	if err == nil || !strings.Contains(err.Error(), "never sent over plain http") {
+		t.Errorf("plain http: %v", err)
+	}
+	if len(leaked) > 0 {
+		t.Fatalf("credentials reached another host: %v", leaked)
+	}
+	if err != nil && strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("the error shows the password: %v", err)
+	}
+}
+
+func TestRepositoryNamesThatShareCredentialsAreRefused(t *testing.T) {
+	_, err := parse(t, "repositories:\n- {name: internal, url: https://charts.example.com}\n- {name: INTERNAL, url: https://attacker.example}\nreleases: []\n")
+	if err == nil || !strings.Contains(err.Error(), `:3:4: repository "INTERNAL" and "internal" share the credential variables KUBE_HELM_REPO_INTERNAL_*`) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// An index larger than the limit is refused, not read into memory.
+func TestOversizedIndexIsRefused(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		chunk := bytes.Repeat([]byte("#"), 1<<20)
+		for i := 0; i <= MaxIndexBytes>>20; i++ {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	_, err := (&Fetcher{}).Fetch(context.Background(), &Repository{Name: "big", URL: srv.URL}, "demo", "1.0.0")
+	if err == nil || !strings.Contains(err.Error(), "larger than 32 MiB") {
+		t.Fatalf("got %v", err)
 	}
 }

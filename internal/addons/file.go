@@ -224,11 +224,16 @@ func (f *File) validate() strictyaml.Errors {
 		errs = append(errs, strictyaml.Error{File: f.Path, Pos: p, Msg: fmt.Sprintf(format, args...)})
 	}
 	repos := map[string]bool{}
+	envNames := map[string]string{}
 	for _, r := range f.Repositories {
 		if repos[r.Name] {
 			bad(r.Loc.At("name"), "repository %q is defined twice", r.Name)
+		} else if other, ok := envNames[envPrefix(r.Name)]; ok {
+			// INTERNAL next to internal would take internal's credentials.
+			bad(r.Loc.At("name"), "repository %q and %q share the credential variables %s_*: rename one", r.Name, other, envPrefix(r.Name))
 		}
 		repos[r.Name] = true
+		envNames[envPrefix(r.Name)] = r.Name
 		if msg := checkRepoURL(r); msg != "" {
 			bad(r.Loc.At("url"), "repository %q: %s", r.Name, msg)
 		}

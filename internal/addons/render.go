@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"helm.sh/helm/v4/pkg/action"
 	"helm.sh/helm/v4/pkg/chart/common"
@@ -57,6 +58,8 @@ type Renderer struct {
 	KubeVersion string
 	// APIVersions are extra group/versions for .Capabilities.APIVersions.Has.
 	APIVersions []string
+	// RenderTimeout bounds one add-on's rendering (DefaultRenderTimeout).
+	RenderTimeout time.Duration
 }
 
 // Render renders one add-on of f.
@@ -171,7 +174,9 @@ func (r *Renderer) values(fsys fs.FS, f *File, rel *Release) (map[string]any, er
 // chart's values schema enforced, and returns its objects and its hooks (but
 // test hooks): kube applies hooks as ordinary objects.
 func (r *Renderer) template(ctx context.Context, ch *chart.Chart, rel *Release, vals map[string]any) ([]*unstructured.Unstructured, error) {
-	inst := action.NewInstall(action.NewConfiguration())
+	cfg := action.NewConfiguration()
+	cfg.CustomTemplateFuncs = boundedFuncs()
+	inst := action.NewInstall(cfg)
 	inst.DryRunStrategy = action.DryRunClient
 	inst.ReleaseName, inst.Namespace = rel.Name, rel.Namespace
 	inst.IncludeCRDs = true
@@ -185,13 +190,12 @@ func (r *Renderer) template(ctx context.Context, ch *chart.Chart, rel *Release, 
 		}
 		inst.KubeVersion = kv
 	}
-	res, err := inst.RunWithContext(ctx, ch, vals)
+	rl, err := r.run(ctx, inst, ch, vals)
 	if err != nil {
-		return nil, helmError(err)
+		return nil, err
 	}
-	rl, ok := res.(*release.Release)
-	if !ok {
-		return nil, fmt.Errorf("unexpected release type %T", res)
+	if n := len(rl.Manifest); n > MaxRenderedBytes {
+		return nil, fmt.Errorf("the chart rendered %d MiB, more than the %d MiB kube takes from one add-on", n>>20, MaxRenderedBytes>>20)
 	}
 	docs := map[string]string{}
 	for k, v := range releaseutil.SplitManifests(rl.Manifest) {
@@ -217,6 +221,43 @@ func (r *Renderer) template(ctx context.Context, ch *chart.Chart, rel *Release, 
 		objs = append(objs, o...)
 	}
 	return objs, nil
+}
+
+// run renders with a time limit. Helm's template engine cannot be stopped: a
+// chart that runs over is abandoned (the command then ends with the error).
+func (r *Renderer) run(ctx context.Context, inst *action.Install, ch *chart.Chart, vals map[string]any) (*release.Release, error) {
+	timeout := r.RenderTimeout
+	if timeout == 0 {
+		timeout = DefaultRenderTimeout
+	}
+	type result struct {
+		rel *release.Release
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := inst.RunWithContext(ctx, ch, vals)
+		if err != nil {
+			done <- result{err: helmError(err)}
+			return
+		}
+		rl, ok := res.(*release.Release)
+		if !ok {
+			done <- result{err: fmt.Errorf("unexpected release type %T", res)}
+			return
+		}
+		done <- result{rel: rl}
+	}()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case res := <-done:
+		return res.rel, res.err
+	case <-timer.C:
+		return nil, fmt.Errorf("rendering took more than %s: stopped (does a template loop over a large range?)", timeout)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // helmError keeps Helm's message, which names the template or the schema rule.

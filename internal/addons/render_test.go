@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // writeTree writes files (path -> content) under dir.
@@ -104,5 +105,52 @@ func TestLinkedAddonsFileIsRefused(t *testing.T) {
 	_, err := Load(filepath.Join(root, "clusters", "qa", FileName), root)
 	if err == nil || !strings.Contains(err.Error(), "addons.yaml:1:1: a symbolic link or path that leaves") || strings.Contains(err.Error(), "ghp_") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func chartRepo(t *testing.T, template string) *File {
+	t.Helper()
+	f, _ := platformRepo(t, "releases:\n- {name: demo, namespace: demo, chart: ../../charts/demo}\n", map[string]string{
+		"charts/demo/Chart.yaml":        "apiVersion: v2\nname: demo\nversion: 1.0.0\n",
+		"charts/demo/templates/cm.yaml": template,
+	})
+	return f
+}
+
+// A hostile chart cannot take CI's memory or time: functions whose cost the
+// template chooses are bounded, and so are rendering time and output.
+func TestRenderingIsBounded(t *testing.T) {
+	for _, c := range []struct{ name, tpl, want string }{
+		{"repeat", `{{ repeat 1000000000 "xx" }}`, "repeat: 1000000000 copies of 2 bytes is more than"},
+		{"until", `{{ range until 1000000000 }}x{{ end }}`, "a list of 1000000000 items is more than"},
+		{"untilStep", `{{ range untilStep 0 1000000000 1 }}x{{ end }}`, "a list of 1000000000 items is more than"},
+		{"seq", `{{ seq 1000000000 }}`, "seq: 1000000000 is beyond"},
+		{"randAlpha", `{{ randAlpha 100000000 }}`, "randAlpha: 100000000 bytes"},
+		{"indent", `{{ indent 100000000 "x" }}`, "indent: 100000001 bytes"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := renderOne(t, chartRepo(t, c.tpl))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want %q", err, c.want)
+			}
+		})
+	}
+	// Within each function's bound, but too much together.
+	f := chartRepo(t, "{{ range until 40 }}# {{ repeat 1000000 \"x\" }}\n{{ end }}")
+	if _, err := renderOne(t, f); err == nil || !strings.Contains(err.Error(), "the chart rendered 38 MiB, more than the 32 MiB") {
+		t.Fatalf("output: %v", err)
+	}
+	f = chartRepo(t, "{{ range until 100000 }}{{ range until 100000 }}{{ end }}{{ end }}")
+	r := &Renderer{KubeVersion: "v1.37.0", RenderTimeout: 200 * time.Millisecond}
+	if _, err := r.Render(context.Background(), f, &f.Releases[0]); err == nil || !strings.Contains(err.Error(), "rendering took more than 200ms") {
+		t.Fatalf("time: %v", err)
+	}
+	// Ordinary use still works.
+	out, err := renderOne(t, chartRepo(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n  a: {{ repeat 3 \"ab\" | quote }}\n  b: {{ until 3 | join \",\" | quote }}\n  c: |\n{{ \"x\\ny\" | indent 4 }}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data := out.Objects[0].Object["data"].(map[string]any); data["a"] != "ababab" || data["b"] != "0,1,2" || data["c"] != "x\ny\n" {
+		t.Fatalf("data %v", data)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"go.yaml.in/yaml/v3"
@@ -28,7 +29,7 @@ func catalogueRule(t *testing.T, name string) Rule {
 func TestCatalogueIsValid(t *testing.T) {
 	for _, g := range Catalogue() {
 		for _, r := range g.Rules {
-			for _, p := range Lint(r, LintOptions{}) {
+			for _, p := range Lint(r, LintOptions{Platform: true}) {
 				t.Errorf("%s: %s: %s (warning %v)", r.Alert, p.Field, p.Msg, p.Warning)
 			}
 			if !strings.HasPrefix(r.Runbook, RunbookBase) {
@@ -206,6 +207,10 @@ func TestLint(t *testing.T) {
 		{"bad template", func(r *Rule) { r.Summary = "{{ $labels.x " }, "summary", false, "not a valid template"},
 		{"per-request label", func(r *Rule) { r.Labels = map[string]string{"trace_id": "x"} }, "labels", false, "one alert per trace_id"},
 		{"runbook not a URL", func(r *Rule) { r.Runbook = "wiki/Orders" }, "runbook", false, "http(s) URL"},
+		{"another team's channel", func(r *Rule) { r.Labels = map[string]string{"team": "platform"} }, "labels", false, `label "team" is the platform's`},
+		{"link injection", func(r *Rule) { r.Labels = map[string]string{"kube_console_url": "https://evil"} }, "labels", false, `label "kube_console_url" is the platform's`},
+		{"query in an annotation", func(r *Rule) { r.Description = `{{ with query "secret_metric" }}{{ . }}{{ end }}` }, "description", false, "calls query"},
+		{"query in a label", func(r *Rule) { r.Labels = map[string]string{"x": `{{- query "y" -}}`} }, "labels", false, "labels.x calls query"},
 	}
 	if ps := Lint(base, LintOptions{Namespace: "shop"}); len(ps) != 0 {
 		t.Fatalf("the base rule has problems: %v", ps)
@@ -252,5 +257,37 @@ func TestRunTestsLabels(t *testing.T) {
 		Alerts: []AlertCheck{{At: "1m", Alert: "Down"}}}})
 	if len(fails) != 1 || !strings.Contains(fails[0].Msg, "same labelset after applying alert labels") {
 		t.Errorf("two series, one alert: %v", fails)
+	}
+}
+
+// kube alerts list for shop shows shop's rules, not shop-payments' (whose
+// rule files share the prefix).
+func TestRuleSourceMatchesTheNamespaceExactly(t *testing.T) {
+	rule := func(ns string) promv1.AlertingRule {
+		ls := model.LabelSet{"severity": "warning"}
+		if ns != "" {
+			ls["namespace"] = model.LabelValue(ns)
+		}
+		return promv1.AlertingRule{Name: "A", Labels: ls}
+	}
+	group := func(file string) promv1.RuleGroup {
+		return promv1.RuleGroup{Name: "g", File: "/etc/prometheus/rules/prometheus-k8s-rulefiles-0/" + file}
+	}
+	platform := promv1.RuleGroup{Name: "kube-platform.workloads", File: "/x/monitoring-kube-platform-1.yaml"}
+	for _, c := range []struct {
+		g    promv1.RuleGroup
+		r    promv1.AlertingRule
+		want string
+	}{
+		{group("shop-alerts-0a1b.yaml"), rule("shop"), "app"},
+		{group("shop-payments-alerts-0a1b.yaml"), rule("shop-payments"), ""},
+		{group("shop-alerts-0a1b.yaml"), rule(""), "app"},
+		{group("billing-alerts-0a1b.yaml"), rule("billing"), ""},
+		{platform, rule(""), "platform"},
+		{platform, promv1.AlertingRule{Labels: model.LabelSet{"team": "platform"}}, ""},
+	} {
+		if got := ruleSource(c.g, c.r, "shop"); got != c.want {
+			t.Errorf("ruleSource(%s, %v) = %q, want %q", c.g.File, c.r.Labels, got, c.want)
+		}
 	}
 }

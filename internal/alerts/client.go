@@ -67,22 +67,14 @@ func (a *API) Rules(ctx context.Context, namespace string) ([]RuleState, error) 
 	}
 	var out []RuleState
 	for _, g := range res.Groups {
-		source := ""
-		switch base := path.Base(g.File); {
-		case strings.HasPrefix(g.Name, "kube-platform."):
-			source = "platform"
-		case strings.HasPrefix(base, namespace+"-"): // prometheus-operator: <namespace>-<name>-<uid>.yaml
-			source = "app"
-		default:
-			continue
-		}
 		for _, r := range g.Rules {
 			ar, ok := r.(promv1.AlertingRule)
 			if !ok {
 				continue
 			}
-			if source == "platform" && ar.Labels["team"] == "platform" {
-				continue // about the platform itself, not the app
+			source := ruleSource(g, ar, namespace)
+			if source == "" {
+				continue
 			}
 			rs := RuleState{Alert: ar.Name, Source: source, Severity: string(ar.Labels[LabelSeverity]), State: "inactive"}
 			for _, al := range ar.Alerts {
@@ -99,6 +91,27 @@ func (a *API) Rules(ctx context.Context, namespace string) ([]RuleState, error) 
 	}
 	slices.SortStableFunc(out, func(x, y RuleState) int { return strings.Compare(x.Alert, y.Alert) })
 	return out, nil
+}
+
+// ruleSource tells whose rule r is for namespace: "platform" (the catalogue's,
+// about apps), "app" (the namespace's own), or "" (neither). prometheus-operator
+// names a rule file <namespace>-<rule>-<uid>.yaml, so the file's prefix alone
+// cannot tell shop from shop-payments: the namespace label that its
+// enforcedNamespaceLabel adds to every rule decides when present.
+func ruleSource(g promv1.RuleGroup, r promv1.AlertingRule, namespace string) string {
+	if strings.HasPrefix(g.Name, "kube-platform.") {
+		if r.Labels["team"] == "platform" {
+			return "" // about the platform itself, not the app
+		}
+		return "platform"
+	}
+	if !strings.HasPrefix(path.Base(g.File), namespace+"-") {
+		return ""
+	}
+	if ns, ok := r.Labels["namespace"]; ok && string(ns) != namespace {
+		return ""
+	}
+	return "app"
 }
 
 func labelMap(ls model.LabelSet) map[string]string {

@@ -36,10 +36,34 @@ type LintOptions struct {
 	// ScrapeInterval of the cluster's Prometheus (default 30s): range selectors
 	// and `for` shorter than two scrapes see a single sample.
 	ScrapeInterval time.Duration
+	// Platform rules (the catalogue) may set the platform's labels.
+	Platform bool
 }
 
 // DefaultScrapeInterval is Prometheus's and prometheus-operator's default.
 const DefaultScrapeInterval = 30 * time.Second
+
+// reservedLabels are labels the platform's routing and messages rely on; an
+// app's rule setting them would reach another team or rewrite its links.
+var reservedLabels = []string{"team", "namespace", "cluster", "prometheus", "receiver", "job"}
+
+// templateAction is one {{ ... }} of a template; dataReadingFuncs are
+// Prometheus's template functions that run queries.
+var (
+	templateAction   = regexp.MustCompile(`(?s){{.*?}}`)
+	dataReadingFuncs = regexp.MustCompile(`\b(query)\b`)
+)
+
+// dataReadingFunc returns the first function in text that reads Prometheus's
+// data, or "".
+func dataReadingFunc(text string) string {
+	for _, a := range templateAction.FindAllString(text, -1) {
+		if m := dataReadingFuncs.FindString(a); m != "" {
+			return m
+		}
+	}
+	return ""
+}
 
 // highCardinality are labels that, in an alert's labels, would make one alert
 // per request, pod restart or user: an alert storm, and silences that never match.
@@ -87,6 +111,10 @@ func Lint(r Rule, o LintOptions) []Problem {
 		switch {
 		case k == LabelSeverity || k == "alertname":
 			add("labels", false, "label %q is set by kube; use severity: instead", k)
+		case !o.Platform && (slices.Contains(reservedLabels, k) || strings.HasPrefix(k, "kube_") || strings.HasPrefix(k, "__")):
+			// team routes to another team's channel; kube_console_url would
+			// replace the console link in every message (link injection).
+			add("labels", false, "label %q is the platform's (routing, links, the namespace): an app's alert cannot set it", k)
 		case !model.LabelName(k).IsValidLegacy():
 			add("labels", false, "label name %q must hold only letters, digits and _", k)
 		case slices.Contains(highCardinality, k):
@@ -95,9 +123,19 @@ func Lint(r Rule, o LintOptions) []Problem {
 			add("labels", false, "label %q uses the value: each new value starts a new alert; put {{ $value }} in the summary or description", k)
 		}
 	}
-	for field, text := range map[string]string{"summary": r.Summary, "description": r.Description} {
+	texts := map[string]string{"summary": r.Summary, "description": r.Description}
+	for _, k := range sortedKeys(r.Labels) {
+		texts["labels."+k] = r.Labels[k]
+	}
+	for name, text := range texts {
+		field := name
+		if strings.HasPrefix(name, "labels.") {
+			field = "labels" // positions are per key of the rule
+		}
 		if err := checkTemplate(text); err != nil {
-			add(field, false, "%s is not a valid template: %v", field, err)
+			add(field, false, "%s is not a valid template: %v", name, err)
+		} else if fn := dataReadingFunc(text); fn != "" {
+			add(field, false, "%s calls %s, which reads any namespace's series when the alert fires (the platform confines only the rule's expression): put what you need in expr and use $value or $labels", name, fn)
 		}
 	}
 	slices.SortStableFunc(ps, func(a, b Problem) int { return strings.Compare(a.Field, b.Field) })

@@ -134,3 +134,9 @@ func JobOutcome(job *batchv1.Job) string {
 	}
 	return ""
 }
+
+// PlatformNamespaces are the namespaces of the cluster and of the platform
+// itself (kube-controller, the console, monitoring). An app may not use one:
+// an AlertmanagerConfig in the monitoring namespace, say, would receive every
+// team's alerts.
+var PlatformNamespaces = []string{"kube-system", "kube-public", "kube-node-lease", "kube-idp-system", "kube-console", "monitoring"}

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/kube-idp/kube/internal/contract"
 	"github.com/kube-idp/kube/internal/secrets"
 	"github.com/kube-idp/kube/internal/strictyaml"
 )
@@ -64,6 +65,12 @@ func validate(d *strictyaml.Decoder, f *File, dir string, kinds Kinds) {
 	}
 	if _, set := f.Loc.Keys["namespace"]; set && !ValidName(f.Namespace) {
 		d.ErrorAt(f.Loc.At("namespace"), "namespace %q is not a valid name: %s", f.Namespace, NameRule)
+	} else if slices.Contains(contract.PlatformNamespaces, f.Namespace) {
+		at := f.Loc.At("namespace")
+		if _, set := f.Loc.Keys["namespace"]; !set {
+			at = f.Loc.At("app") // the namespace defaults to the app's name
+		}
+		d.ErrorAt(at, "namespace %q is the platform's (%s): an app's objects, alerts and routes go in a namespace of its own; set namespace:", f.Namespace, strings.Join(contract.PlatformNamespaces, ", "))
 	}
 	if f.Slack != "" && !strings.HasPrefix(f.Slack, "#") {
 		d.ErrorAt(f.Loc.At("slack"), "slack %q must be a channel name starting with #", f.Slack)

@@ -1,6 +1,9 @@
 package alerts
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -115,7 +118,7 @@ func TestCatalogueRules(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			for _, f := range RunTests([]Rule{catalogueRule(t, c.rule)}, c.tests) {
+			for _, f := range RunTests(context.Background(), []Rule{catalogueRule(t, c.rule)}, c.tests) {
 				t.Error(f.Msg)
 			}
 		})
@@ -126,7 +129,7 @@ func TestCatalogueRules(t *testing.T) {
 func TestRunTestsReportsWhatFired(t *testing.T) {
 	r := Rule{Alert: "Up", Expr: `up == 0`, For: "2m", Severity: "warning", Summary: "down", Runbook: "https://x"}
 	in := []Series{{`up{job="api"}`, "1 1 0 0 0 0 0"}}
-	fails := RunTests([]Rule{r}, []Test{
+	fails := RunTests(context.Background(), []Rule{r}, []Test{
 		{Input: in, Alerts: []AlertCheck{{At: "5m", Alert: "Up"}}},
 		{Input: in, Alerts: []AlertCheck{{At: "3m", Alert: "Up", Expect: []ExpectedAlert{{Labels: map[string]string{"job": "api", "severity": "warning"}}}}}},
 		{Input: in, Alerts: []AlertCheck{{At: "5m", Alert: "Down"}, {At: "soon", Alert: "Up"}}},
@@ -151,7 +154,7 @@ func TestRunTestsReportsWhatFired(t *testing.T) {
 		t.Errorf("the failure does not show what fired: %s", fails[0].Msg)
 	}
 	// The same test with the right expectation passes.
-	ok := RunTests([]Rule{r}, []Test{{Input: in, Alerts: []AlertCheck{{At: "5m", Alert: "Up", Expect: []ExpectedAlert{{Labels: map[string]string{"job": "api", "severity": "warning"}}}}}}})
+	ok := RunTests(context.Background(), []Rule{r}, []Test{{Input: in, Alerts: []AlertCheck{{At: "5m", Alert: "Up", Expect: []ExpectedAlert{{Labels: map[string]string{"job": "api", "severity": "warning"}}}}}}})
 	if len(ok) != 0 {
 		t.Errorf("a right expectation failed: %v", ok)
 	}
@@ -170,7 +173,7 @@ func TestRunTestsStorage(t *testing.T) {
 		{Alert: "Meta", Expr: `ALERTS{alertname="Slow", alertstate="firing"}`, Severity: "info", Summary: "s", Runbook: "https://x"},
 	}
 	slow := []Series{{`lat`, `{{schema:0 sum:0 count:0 buckets:[0 0]}}+{{schema:0 sum:20 count:10 buckets:[0 0 10]}}x10`}}
-	fails := RunTests(rs, []Test{
+	fails := RunTests(context.Background(), rs, []Test{
 		{Input: []Series{{`up`, "1 1 _ _ _ _ 1"}}, Alerts: []AlertCheck{
 			{At: "2m", Alert: "Gap"},
 			expect("4m", "Gap", map[string]string{"severity": "info"}, nil),
@@ -233,7 +236,7 @@ func TestLint(t *testing.T) {
 // A test cannot make kube generate allocate or evaluate without bound.
 func TestRunTestsBounds(t *testing.T) {
 	r := Rule{Alert: "Up", Expr: `up == 0`, Severity: "warning", Summary: "down", Runbook: "https://x"}
-	fails := RunTests([]Rule{r}, []Test{
+	fails := RunTests(context.Background(), []Rule{r}, []Test{
 		{Input: []Series{{`up`, "0+0x100000000"}}, Alerts: []AlertCheck{{At: "1m", Alert: "Up"}}},
 		{Input: []Series{{`up`, "1 1 _x99999999999999999999"}}, Alerts: []AlertCheck{{At: "1m", Alert: "Up"}}},
 		{Interval: "1s", Input: []Series{{`up`, "1"}}, Alerts: []AlertCheck{{At: "1000h", Alert: "Up"}}},
@@ -248,12 +251,12 @@ func TestRunTestsBounds(t *testing.T) {
 // over the series', and two series that become one alert refused.
 func TestRunTestsLabels(t *testing.T) {
 	r := Rule{Alert: "Down", Expr: `up == 0`, Severity: "warning", Summary: "s", Runbook: "https://x", Labels: map[string]string{"owner": "{{ $labels.job }}-team"}}
-	ok := RunTests([]Rule{r}, []Test{{Input: []Series{{Series: `up{job="api", severity="page"}`, Values: "0 0"}},
+	ok := RunTests(context.Background(), []Rule{r}, []Test{{Input: []Series{{Series: `up{job="api", severity="page"}`, Values: "0 0"}},
 		Alerts: []AlertCheck{{At: "1m", Alert: "Down", Expect: []ExpectedAlert{{Labels: map[string]string{"job": "api", "owner": "api-team", "severity": "warning"}}}}}}})
 	if len(ok) != 0 {
 		t.Errorf("templated and overriding labels: %v", ok)
 	}
-	fails := RunTests([]Rule{r}, []Test{{Input: []Series{{Series: `up{job="api", severity="a"}`, Values: "0 0"}, {Series: `up{job="api", severity="b"}`, Values: "0 0"}},
+	fails := RunTests(context.Background(), []Rule{r}, []Test{{Input: []Series{{Series: `up{job="api", severity="a"}`, Values: "0 0"}, {Series: `up{job="api", severity="b"}`, Values: "0 0"}},
 		Alerts: []AlertCheck{{At: "1m", Alert: "Down"}}}})
 	if len(fails) != 1 || !strings.Contains(fails[0].Msg, "same labelset after applying alert labels") {
 		t.Errorf("two series, one alert: %v", fails)
@@ -289,5 +292,37 @@ func TestRuleSourceMatchesTheNamespaceExactly(t *testing.T) {
 		if got := ruleSource(c.g, c.r, "shop"); got != c.want {
 			t.Errorf("ruleSource(%s, %v) = %q, want %q", c.g.File, c.r.Labels, got, c.want)
 		}
+	}
+}
+
+// A dense subquery within the input and step limits is refused by the
+// per-query sample bound instead of loading gigabytes; an ended context (the
+// repository's budget, a signal) stops the tests with a message saying why.
+func TestRunTestsStopAtTheirBounds(t *testing.T) {
+	// 100 series seen every millisecond: 6 million samples in the evaluation
+	// at 1m, within the former bound of 50 million (a subquery's samples grow
+	// with its range over its step, not with the input).
+	dense := Rule{Alert: "Dense", Expr: `sum_over_time(up[2m:1ms]) > 0`, Severity: "warning", Summary: "s", Runbook: "https://x"}
+	var input []Series
+	for i := range 100 {
+		input = append(input, Series{fmt.Sprintf(`up{i="%d"}`, i), "1+0x10"})
+	}
+	fails := RunTests(context.Background(), []Rule{dense}, []Test{{Input: input, Alerts: []AlertCheck{{At: "10m", Alert: "Dense"}}}})
+	if len(fails) != 1 || !strings.Contains(fails[0].Msg, "too many samples") {
+		t.Fatalf("dense subquery: %v", fails)
+	}
+
+	r := Rule{Alert: "Up", Expr: `up == 0`, Severity: "warning", Summary: "down", Runbook: "https://x"}
+	test := Test{Input: []Series{{`up`, "0+0x100"}}, Alerts: []AlertCheck{{At: "100m", Alert: "Up"}}}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(ErrEvaluationBudget)
+	fails = RunTests(ctx, []Rule{r}, []Test{test, test})
+	if len(fails) != 1 || fails[0].Test != 0 || !strings.Contains(fails[0].Msg, "ran out of the 30s every test of a repository may take together") {
+		t.Fatalf("budget: %v", fails)
+	}
+	ctx, cancel = context.WithCancelCause(context.Background())
+	cancel(errors.New("interrupt"))
+	if fails = RunTests(ctx, []Rule{r}, []Test{test}); len(fails) != 1 || fails[0].Msg != "stopped: interrupt" {
+		t.Fatalf("signal: %v", fails)
 	}
 }

@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"regexp"
@@ -65,21 +66,41 @@ func (f Failure) Error() string { return f.Msg }
 // RunTests evaluates the rules over each test's input in-process, with
 // Prometheus's own engine and rule evaluation (what `promtool test rules`
 // does) over an in-memory store, and returns what failed.
-func RunTests(rs []Rule, tests []Test) []Failure {
-	return RunGroupTests(Group{Rules: rs}, tests)
+// ctx bounds them: when it ends (a signal, the repository's evaluation
+// budget), the test running fails saying so and the others are not run.
+func RunTests(ctx context.Context, rs []Rule, tests []Test) []Failure {
+	return RunGroupTests(ctx, Group{Rules: rs}, tests)
 }
 
 // RunGroupTests is RunTests for a group with recording rules, evaluated
 // before its alerts at every step, as Prometheus does.
-func RunGroupTests(g Group, tests []Test) []Failure {
+func RunGroupTests(ctx context.Context, g Group, tests []Test) []Failure {
 	var out []Failure
 	for i, t := range tests {
-		out = append(out, runTest(g, i, t)...)
+		out = append(out, runTest(ctx, g, i, t)...)
+		if ctx.Err() != nil {
+			break
+		}
 	}
 	return out
 }
 
-func runTest(grp Group, index int, t Test) []Failure {
+// stopped says why a test stopped when its context ended.
+func stopped(ctx context.Context) string {
+	if errors.Is(context.Cause(ctx), ErrEvaluationBudget) {
+		return ErrEvaluationBudget.Error()
+	}
+	return "stopped: " + context.Cause(ctx).Error()
+}
+
+// ErrEvaluationBudget is the cause of a context that ran out of the time its
+// caller gives all of a repository's rule tests.
+var ErrEvaluationBudget = fmt.Errorf("stopped: the rule tests ran out of the %s every test of a repository may take together; make the test shorter (fewer steps, smaller ranges)", EvaluationBudget)
+
+// EvaluationBudget is how long all rule tests of a repository may evaluate.
+const EvaluationBudget = 30 * time.Second
+
+func runTest(ctx context.Context, grp Group, index int, t Test) []Failure {
 	rs := grp.Rules
 	fail := func(check int, format string, args ...any) []Failure {
 		return []Failure{{Test: index, Check: check, Msg: fmt.Sprintf(format, args...)}}
@@ -101,7 +122,6 @@ func runTest(grp Group, index int, t Test) []Failure {
 	}
 	db := &memStorage{}
 	engine := engineFor(interval)
-	ctx := context.Background()
 
 	logger := slog.New(slog.DiscardHandler)
 	opts := &rules.ManagerOptions{
@@ -191,6 +211,9 @@ func runTest(grp Group, index int, t Test) []Failure {
 	}
 	next := 0
 	for ts := start; ts.Sub(start) <= last; ts = ts.Add(interval) {
+		if ctx.Err() != nil {
+			return append(failures, fail(-1, "%s", stopped(ctx))...)
+		}
 		evalErr := input.appendTill(ctx, db, ts)
 		if evalErr == nil {
 			g.Eval(ctx, ts)
@@ -202,6 +225,9 @@ func runTest(grp Group, index int, t Test) []Failure {
 			if err := collision(g, after); err != nil && evalErr == nil {
 				evalErr = fmt.Errorf("at %s: %w", model.Duration(ts.Sub(start)), err)
 			}
+		}
+		if ctx.Err() != nil {
+			return append(failures, fail(-1, "%s", stopped(ctx))...)
 		}
 		if evalErr != nil {
 			return append(failures, fail(-1, "%v", evalErr)...)
@@ -332,6 +358,8 @@ func toStrings(v any) map[string]string {
 // a mistaken or hostile one from taking the CI runner's memory or time.
 const (
 	maxTestSamples = 100_000
+	// maxQuerySamples bounds the samples one query of a test loads at once.
+	maxQuerySamples = 1_000_000
 	maxTestSteps   = 10_000
 )
 
@@ -372,8 +400,10 @@ func engineFor(interval time.Duration) *promql.Engine {
 		return e.(*promql.Engine)
 	}
 	e, _ := engines.LoadOrStore(interval, promql.NewEngine(promql.EngineOpts{
-		MaxSamples:               50_000_000,
-		Timeout:                  time.Minute,
+		// A dense subquery within the input and step limits could still
+		// load 1.5 GB in one evaluation; a test's queries never need this many.
+		MaxSamples:               maxQuerySamples,
+		Timeout:                  10 * time.Second,
 		NoStepSubqueryIntervalFn: func(int64) int64 { return interval.Milliseconds() },
 		EnableAtModifier:         true,
 		EnableNegativeOffset:     true,

@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
@@ -59,7 +61,30 @@ func Main() int {
 	klog.SetLogger(logr.Discard())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go exitAfterGrace(ctx, stop)
 	return Run(ctx, SystemStreams(), os.Args[1:])
+}
+
+// interruptGrace is how long a command has, after SIGINT or SIGTERM, to stop
+// by itself (release a deploy lock, restore a fork) before kube exits anyway:
+// work that cannot watch the context (Prometheus rule tests, Helm's template
+// engine) must not make kube ignore Ctrl-C or CI's timeout.
+const interruptGrace = 10 * time.Second
+
+// passThroughRunning is set while kubectl, run or exec run: their child gets
+// the signals and decides.
+var passThroughRunning atomic.Bool
+
+func exitAfterGrace(ctx context.Context, stop context.CancelFunc) {
+	<-ctx.Done()
+	stop() // a second Ctrl-C ends kube at once
+	if passThroughRunning.Load() {
+		return
+	}
+	timer := time.NewTimer(interruptGrace)
+	<-timer.C
+	fmt.Fprintln(os.Stderr, "kube: interrupted, and the command did not stop within", interruptGrace)
+	os.Exit(130)
 }
 
 // Exit codes (docs/exit-codes.md).
@@ -81,6 +106,9 @@ const passThrough = "kube.exit-codes/pass-through"
 func Run(ctx context.Context, streams *IOStreams, args []string) int {
 	root := NewRootCmd(&Factory{IO: streams})
 	root.SetArgs(args)
+	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
+		passThroughRunning.Store(cmd.Annotations[passThrough] != "")
+	}
 	cmd, err := root.ExecuteContextC(ctx)
 	if s := cluster.APIStats(); s != "" {
 		fmt.Fprintln(streams.ErrOut, s)

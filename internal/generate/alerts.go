@@ -1,6 +1,7 @@
 package generate
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -175,6 +176,9 @@ func (a *AlertsGen) runTests(v *spec.Validator) {
 			}
 		}
 	}
+	// All tests of the entry share one evaluation budget.
+	ctx, cancel := context.WithTimeoutCause(context.Background(), alerts.EvaluationBudget, alerts.ErrEvaluationBudget)
+	defer cancel()
 	for ti := range a.Tests {
 		t := &a.Tests[ti]
 		tested := map[string]bool{}
@@ -189,7 +193,7 @@ func (a *AlertsGen) runTests(v *spec.Validator) {
 				continue
 			}
 			tested[key] = true
-			for _, fl := range alerts.RunTests(rules, []alerts.Test{t.core()}) {
+			for _, fl := range alerts.RunTests(ctx, rules, []alerts.Test{t.core()}) {
 				at := t.Loc.Pos
 				if fl.Check >= 0 {
 					at = t.Alerts[fl.Check].Loc.Pos

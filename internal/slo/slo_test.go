@@ -1,6 +1,7 @@
 package slo
 
 import (
+	"context"
 	"flag"
 	"log/slog"
 	"os"
@@ -142,7 +143,7 @@ func TestBurnRateAlerts(t *testing.T) {
 			Alerts: []alerts.AlertCheck{none("300m", AlertPage), none("300m", AlertTicket)},
 		},
 	}
-	for _, f := range alerts.RunGroupTests(g, tests) {
+	for _, f := range alerts.RunGroupTests(context.Background(), g, tests) {
 		t.Errorf("%s: %s", tests[f.Test].Name, f.Msg)
 	}
 }

@@ -3,9 +3,11 @@ package e2e
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -92,5 +94,62 @@ func TestKubeGenerateCheckMode(t *testing.T) {
 	}
 	if r = kube(t, nil, "generate", dir); r.code != 0 {
 		t.Fatalf("after --update: exit %d: %s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// A rule test that evaluates for long (here a dense subquery over the whole
+// input at every step) does not make kube ignore Ctrl-C or CI's SIGTERM: kube
+// exits 130 within its grace period.
+func TestGenerateStopsOnInterrupt(t *testing.T) {
+	work := t.TempDir()
+	writeApp(t, work, "slow", `app: slow
+slack: "#slow"
+generates:
+- alerts:
+    clusters: [sandbox]
+    rules:
+    - alert: Dense
+      expr: 'max_over_time(sum_over_time(up{namespace="slow"}[1d:1s])[1h:1s]) > 0'
+      severity: warning
+      summary: dense
+      runbook: https://runbooks.example.com/dense
+    tests:
+    - name: slow
+      input:
+      - series: 'up{namespace="slow"}'
+        values: '1+0x998'
+      alerts:
+      - at: 998m
+        alert: Dense
+`)
+	cmd := exec.Command(kubeBin, "generate", "--update", filepath.Join(work, "slow"))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	// Interrupt once kube is evaluating: its first second is spent loading.
+	select {
+	case err := <-done:
+		t.Fatalf("kube generate ended before the interrupt: %v\n%s", err, stderr.String())
+	case <-time.After(2 * time.Second):
+	}
+	sent := time.Now()
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(25 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("kube generate ignored the interrupt for 25 s\n%s", stderr.String())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 130 || !strings.Contains(stderr.String(), "interrupted") {
+		t.Fatalf("exit %d after %s\n%s", code, time.Since(sent).Round(time.Second), stderr.String())
+	}
+	if _, err := os.Stat(filepath.Join(work, "slow", "kubernetes")); !os.IsNotExist(err) {
+		t.Errorf("an interrupted generate wrote manifests: %v", err)
 	}
 }

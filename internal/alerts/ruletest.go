@@ -360,7 +360,7 @@ const (
 	maxTestSamples = 100_000
 	// maxQuerySamples bounds the samples one query of a test loads at once.
 	maxQuerySamples = 1_000_000
-	maxTestSteps   = 10_000
+	maxTestSteps    = 10_000
 )
 
 var expansion = regexp.MustCompile(`x(\d+)`)

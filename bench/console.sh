@@ -55,6 +55,9 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 KUBE_REGISTRY=$work/clusters.yaml "$KUBE" console --listen "127.0.0.1:$port" >"$work/console.log" 2>&1 &
 console=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+# The run's token, from the URL the console printed, as a cookie for every request.
+token=$(sed -n 's/.*?token=\([^ ]*\).*/\1/p' "$work/console.log" | head -1)
+curl() { command curl -b "kube_console_token=$token" "$@"; }
 
 apps=$(curl -sf "http://127.0.0.1:$port/" | grep -c 'data-app=' || true)
 [[ $apps -ge $((APPS * 3)) ]] || { echo "the fleet page lists $apps apps, want $((APPS * 3)):" >&2; cat "$work/console.log" >&2; exit 1; }

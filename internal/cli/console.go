@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -166,6 +167,7 @@ func runConsole(ctx context.Context, o *ConsoleOptions) error {
 	host, port, _ := net.SplitHostPort(ln.Addr().String())
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		s.Hosts = []string{host, "localhost", "127.0.0.1", "::1"}
+		s.Token = rand.Text()
 	} else if !o.InCluster {
 		// Anyone who reaches it would read the clusters with your credentials.
 		ln.Close()
@@ -175,6 +177,9 @@ func runConsole(ctx context.Context, o *ConsoleOptions) error {
 		return err
 	}
 	u := "http://" + net.JoinHostPort(host, port)
+	if s.Token != "" {
+		u += "/?token=" + s.Token
+	}
 	var names []string
 	for _, c := range clusters {
 		names = append(names, c.Name)

@@ -15,13 +15,16 @@ import (
 	"sync"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/tools/pager"
 
 	forkv1 "github.com/kube-idp/kube/api/fork/v1alpha1"
 	"github.com/kube-idp/kube/internal/alerts"
@@ -92,67 +95,71 @@ func Fleet(ctx context.Context, clusters []Cluster) []FleetCluster {
 type appKey struct{ namespace, app string }
 
 func fleetOf(ctx context.Context, c Cluster) ([]FleetApp, error) {
-	revs, err := c.Meta.Resource(secretsResource).Namespace("").List(ctx, metav1.ListOptions{LabelSelector: contract.LabelRevision})
-	if err != nil {
-		return nil, fmt.Errorf("listing revision records: %w", err)
-	}
 	apps := map[appKey]*FleetApp{}
-	for i := range revs.Items {
-		m := &revs.Items[i]
+	err := eachItem(ctx, func(o metav1.ListOptions) (runtime.Object, error) {
+		return c.Meta.Resource(secretsResource).Namespace("").List(ctx, o)
+	}, metav1.ListOptions{LabelSelector: contract.LabelRevision}, func(obj runtime.Object) {
+		m := obj.(*metav1.PartialObjectMetadata)
 		k := appKey{m.Namespace, m.Labels[contract.LabelApp]}
 		r := deploy.RevisionOf(m)
 		if a := apps[k]; a == nil || a.Revision.Number < r.Number {
 			apps[k] = &FleetApp{Cluster: c.Name, Namespace: k.namespace, App: k.app, Revision: r}
 		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing revision records: %w", err)
 	}
 	byApplySet := map[string]*FleetApp{}
 	for k, a := range apps {
 		byApplySet[deploy.ApplySetID(k.app, k.namespace)] = a
 	}
 	sel := metav1.ListOptions{LabelSelector: contract.LabelPartOf}
-	deps, err := c.Deploy.Kube.AppsV1().Deployments("").List(ctx, sel)
-	if err != nil {
-		return nil, fmt.Errorf("listing Deployments: %w", err)
-	}
-	for _, d := range deps.Items {
+	apps1 := c.Deploy.Kube.AppsV1()
+	err = eachItem(ctx, func(o metav1.ListOptions) (runtime.Object, error) { return apps1.Deployments("").List(ctx, o) }, sel, func(obj runtime.Object) {
+		d := obj.(*appsv1.Deployment)
 		if a := byApplySet[d.Labels[contract.LabelPartOf]]; a != nil {
 			a.Desired += replicas(d.Spec.Replicas)
 			a.Ready += d.Status.ReadyReplicas
 			a.Team = or(a.Team, d.Labels[contract.LabelTeam])
 		}
-	}
-	sets, err := c.Deploy.Kube.AppsV1().StatefulSets("").List(ctx, sel)
+	})
 	if err != nil {
-		return nil, fmt.Errorf("listing StatefulSets: %w", err)
+		return nil, fmt.Errorf("listing Deployments: %w", err)
 	}
-	for _, s := range sets.Items {
+	err = eachItem(ctx, func(o metav1.ListOptions) (runtime.Object, error) { return apps1.StatefulSets("").List(ctx, o) }, sel, func(obj runtime.Object) {
+		s := obj.(*appsv1.StatefulSet)
 		if a := byApplySet[s.Labels[contract.LabelPartOf]]; a != nil {
 			a.Desired += replicas(s.Spec.Replicas)
 			a.Ready += s.Status.ReadyReplicas
 			a.Team = or(a.Team, s.Labels[contract.LabelTeam])
 		}
-	}
-	crons, err := c.Deploy.Kube.BatchV1().CronJobs("").List(ctx, sel)
+	})
 	if err != nil {
-		return nil, fmt.Errorf("listing CronJobs: %w", err)
+		return nil, fmt.Errorf("listing StatefulSets: %w", err)
 	}
-	for _, cj := range crons.Items {
+	err = eachItem(ctx, func(o metav1.ListOptions) (runtime.Object, error) {
+		return c.Deploy.Kube.BatchV1().CronJobs("").List(ctx, o)
+	}, sel, func(obj runtime.Object) {
+		cj := obj.(*batchv1.CronJob)
 		if a := byApplySet[cj.Labels[contract.LabelPartOf]]; a != nil {
 			a.Team = or(a.Team, cj.Labels[contract.LabelTeam])
 			a.Channel = or(a.Channel, cj.Annotations[contract.AnnotationNotifyChannel])
 		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing CronJobs: %w", err)
 	}
 	// The team's channel is where its alerts go (kube generate's slack:).
-	amcs, err := c.Deploy.Dynamic.Resource(alertmanagerConfigs).Namespace("").List(ctx, sel)
+	err = eachItem(ctx, func(o metav1.ListOptions) (runtime.Object, error) {
+		return c.Deploy.Dynamic.Resource(alertmanagerConfigs).Namespace("").List(ctx, o)
+	}, sel, func(obj runtime.Object) {
+		o := obj.(*unstructured.Unstructured)
+		if a := byApplySet[o.GetLabels()[contract.LabelPartOf]]; a != nil && a.Channel == "" {
+			a.Channel = firstSlackChannel(o.Object)
+		}
+	})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return nil, fmt.Errorf("listing AlertmanagerConfigs: %w", err)
-	}
-	if amcs != nil {
-		for _, o := range amcs.Items {
-			if a := byApplySet[o.GetLabels()[contract.LabelPartOf]]; a != nil && a.Channel == "" {
-				a.Channel = firstSlackChannel(o.Object)
-			}
-		}
 	}
 	list := make([]FleetApp, 0, len(apps))
 	for _, a := range apps {
@@ -165,6 +172,20 @@ func fleetOf(ctx context.Context, c Cluster) ([]FleetApp, error) {
 		return list[i].Namespace < list[j].Namespace
 	})
 	return list, nil
+}
+
+// listPageSize bounds what one list call brings: a large cluster's Secrets or
+// Deployments come in pages, not in one answer held whole.
+const listPageSize = 500
+
+// eachItem lists page by page (limit and continue) and calls fn on each item.
+func eachItem(ctx context.Context, list func(metav1.ListOptions) (runtime.Object, error), opts metav1.ListOptions, fn func(runtime.Object)) error {
+	p := pager.New(pager.SimplePageFunc(list))
+	p.PageSize = listPageSize
+	return p.EachListItem(ctx, opts, func(obj runtime.Object) error {
+		fn(obj)
+		return nil
+	})
 }
 
 var alertmanagerConfigs = schema.GroupVersionResource{Group: "monitoring.coreos.com", Version: "v1alpha1", Resource: "alertmanagerconfigs"}

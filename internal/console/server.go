@@ -3,6 +3,7 @@ package console
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"embed"
 	"fmt"
 	"html/template"
@@ -39,10 +40,22 @@ type Server struct {
 	// Timeout bounds the cluster reads of one page (default 20s).
 	Timeout time.Duration
 	Now     func() time.Time
+	// Token, when set, is this run's secret: a request must carry it (the
+	// ?token= of the URL kube console prints, then a cookie), so that a web
+	// page the user visits cannot drive a local console that reads the
+	// clusters with the user's credentials. As Jupyter does.
+	Token string
+	// MaxConcurrent bounds the pages being served at once (default 8): each
+	// reads every cluster.
+	MaxConcurrent int
 
 	tmpl *template.Template
 	mux  *http.ServeMux
+	busy chan struct{}
 }
+
+// TokenCookie holds the run's token once the printed URL was opened.
+const TokenCookie = "kube_console_token"
 
 // AppURL is the deep link to an app's page, relative to the console's URL.
 // The CronJob notifier and alerts build theirs the same way.
@@ -63,6 +76,10 @@ func New(s *Server) (*Server, error) {
 	if s.Timeout == 0 {
 		s.Timeout = 20 * time.Second
 	}
+	if s.MaxConcurrent == 0 {
+		s.MaxConcurrent = 8
+	}
+	s.busy = make(chan struct{}, s.MaxConcurrent)
 	funcs := template.FuncMap{
 		"appURL":   AppURL,
 		"diffURL":  DiffURL,
@@ -156,7 +173,41 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unexpected Host header: open the console at the address kube console printed", http.StatusMisdirectedRequest)
 		return
 	}
+	if !s.tokenAllowed(w, r) {
+		return
+	}
+	select {
+	case s.busy <- struct{}{}:
+		defer func() { <-s.busy }()
+	case <-r.Context().Done():
+		return
+	case <-time.After(s.Timeout):
+		http.Error(w, "the console is busy serving other pages: try again", http.StatusServiceUnavailable)
+		return
+	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// tokenAllowed checks the run's token: from the cookie, or from ?token=, which
+// then becomes the cookie and leaves the address bar (a redirect without it).
+func (s *Server) tokenAllowed(w http.ResponseWriter, r *http.Request) bool {
+	if s.Token == "" || r.URL.Path == "/healthz" {
+		return true
+	}
+	if c, err := r.Cookie(TokenCookie); err == nil && subtle.ConstantTimeCompare([]byte(c.Value), []byte(s.Token)) == 1 {
+		return true
+	}
+	q := r.URL.Query()
+	if subtle.ConstantTimeCompare([]byte(q.Get("token")), []byte(s.Token)) == 1 {
+		http.SetCookie(w, &http.Cookie{Name: TokenCookie, Value: s.Token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+		q.Del("token")
+		u := *r.URL
+		u.RawQuery = q.Encode()
+		http.Redirect(w, r, u.RequestURI(), http.StatusSeeOther)
+		return false
+	}
+	http.Error(w, "open the console with the address kube console printed: it holds this run's token", http.StatusForbidden)
+	return false
 }
 
 func (s *Server) hostAllowed(host string) bool {

@@ -89,3 +89,48 @@ func TestDeepLinks(t *testing.T) {
 		t.Errorf("until: %s", got)
 	}
 }
+
+// A local console needs this run's token: a web page the developer visits
+// cannot drive it (their credentials, production clusters) without it.
+func TestLocalConsoleNeedsTheRunsToken(t *testing.T) {
+	s := testServer(t)
+	s.Token = "run-secret-0123456789"
+	if w := get(s, http.MethodGet, "127.0.0.1", "/catalog"); w.Code != http.StatusForbidden {
+		t.Fatalf("without the token: %d", w.Code)
+	}
+	if w := get(s, http.MethodGet, "127.0.0.1", "/catalog?token=wrong"); w.Code != http.StatusForbidden {
+		t.Fatalf("a wrong token: %d", w.Code)
+	}
+	w := get(s, http.MethodGet, "127.0.0.1", "/catalog?token=run-secret-0123456789&x=1")
+	cookies := w.Result().Cookies()
+	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/catalog?x=1" || len(cookies) != 1 || !cookies[0].HttpOnly || cookies[0].SameSite != http.SameSiteStrictMode {
+		t.Fatalf("the printed URL: %d %v %v", w.Code, w.Header(), cookies)
+	}
+	r := httptest.NewRequest(http.MethodGet, "/catalog", nil)
+	r.Host = "127.0.0.1"
+	r.AddCookie(cookies[0])
+	w = httptest.NewRecorder()
+	s.ServeHTTP(w, r)
+	if w.Code != http.StatusOK {
+		t.Fatalf("with the cookie: %d", w.Code)
+	}
+	if w := get(s, http.MethodGet, "127.0.0.1", "/healthz"); w.Code != http.StatusOK {
+		t.Fatalf("healthz: %d", w.Code)
+	}
+}
+
+// Pages are served a bounded number at a time; the rest wait, then get 503.
+func TestConcurrentPagesAreBounded(t *testing.T) {
+	s := testServer(t)
+	s.Timeout = 50 * time.Millisecond
+	for range cap(s.busy) {
+		s.busy <- struct{}{} // pages still being served
+	}
+	if w := get(s, http.MethodGet, "127.0.0.1", "/catalog"); w.Code != http.StatusServiceUnavailable {
+		t.Fatalf("beyond the bound: %d", w.Code)
+	}
+	<-s.busy
+	if w := get(s, http.MethodGet, "127.0.0.1", "/catalog"); w.Code != http.StatusOK {
+		t.Fatalf("within the bound: %d", w.Code)
+	}
+}

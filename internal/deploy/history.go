@@ -106,6 +106,7 @@ type record struct {
 func makeRecord(app string, objs []*unstructured.Unstructured, content string) (*record, error) {
 	var gz bytes.Buffer
 	w := gzip.NewWriter(&gz)
+	size := 0
 	for _, o := range objs {
 		data, err := yamlout.Marshal(withoutSecretValues(o).Object)
 		if err != nil {
@@ -113,6 +114,10 @@ func makeRecord(app string, objs []*unstructured.Unstructured, content string) (
 		}
 		_, _ = w.Write([]byte("---\n"))
 		_, _ = w.Write(data)
+		size += 4 + len(data)
+	}
+	if size > MaxRevisionBytes {
+		return nil, fmt.Errorf("the revision record of %s would hold %d MiB of manifests, more than kube reads back (%d MiB): nothing was applied; split the app", app, size>>20, MaxRevisionBytes>>20)
 	}
 	if err := w.Close(); err != nil {
 		return nil, err
@@ -213,6 +218,28 @@ func (c *Client) RevisionObjects(ctx context.Context, app, namespace string, n i
 	return objs, nil
 }
 
+// MaxRevisionBytes bounds a revision's manifests once decompressed (kube
+// writes no larger one).
+const MaxRevisionBytes = 32 << 20
+
+// gunzipRecord decompresses a record's manifests. Whoever may write Secrets in
+// the namespace may write a record: a small gzip bomb must not take the
+// console's or the CLI's memory.
+func gunzipRecord(data []byte) ([]byte, error) {
+	r, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("the record is damaged: %w", err)
+	}
+	manifests, err := io.ReadAll(io.LimitReader(r, MaxRevisionBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("the record is damaged: %w", err)
+	}
+	if len(manifests) > MaxRevisionBytes {
+		return nil, fmt.Errorf("the record holds more than %d MiB of manifests, more than kube writes: not read", MaxRevisionBytes>>20)
+	}
+	return manifests, nil
+}
+
 // revisionManifests are a revision's objects as recorded: Secrets without values.
 func (c *Client) revisionManifests(ctx context.Context, app, namespace string, n int) ([]*unstructured.Unstructured, error) {
 	s, err := c.Kube.CoreV1().Secrets(namespace).Get(ctx, revisionName(app, n), metav1.GetOptions{})
@@ -221,6 +248,9 @@ func (c *Client) revisionManifests(ctx context.Context, app, namespace string, n
 	}
 	data := bytes.Clone(s.Data[manifestsKey])
 	parts, _ := strconv.Atoi(s.Annotations[contract.AnnotationRevisionParts])
+	if parts > maxParts {
+		return nil, fmt.Errorf("revision %d of %s claims %d parts, more than the %d kube writes: not read", n, app, parts, maxParts)
+	}
 	for i := 2; i <= parts; i++ {
 		p, err := c.Kube.CoreV1().Secrets(namespace).Get(ctx, partName(app, n, i), metav1.GetOptions{})
 		if err != nil {
@@ -228,13 +258,9 @@ func (c *Client) revisionManifests(ctx context.Context, app, namespace string, n
 		}
 		data = append(data, p.Data[manifestsKey]...)
 	}
-	r, err := gzip.NewReader(bytes.NewReader(data))
+	manifests, err := gunzipRecord(data)
 	if err != nil {
-		return nil, fmt.Errorf("revision %d of %s is damaged: %w", n, app, err)
-	}
-	manifests, err := io.ReadAll(r)
-	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("revision %d of %s: %w", n, app, err)
 	}
 	objs, err := manifest.Decode(manifests)
 	if err != nil {

@@ -1,6 +1,8 @@
 package deploy
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -132,4 +134,29 @@ func configMap(ns, name string) *unstructured.Unstructured {
 		"metadata": map[string]any{"name": name, "namespace": ns},
 		"data":     map[string]any{"k": name},
 	}}
+}
+
+// A 64 KiB record that decompresses to gigabytes is refused after the bound,
+// not read whole (it made one console page allocate 4.4 GiB).
+func TestGzipBombRecordIsRefused(t *testing.T) {
+	var bomb bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&bomb, gzip.BestCompression)
+	zeros := make([]byte, 1<<20)
+	for range MaxRevisionBytes>>20 + 8 {
+		_, _ = w.Write(zeros)
+	}
+	_ = w.Close()
+	if bomb.Len() > 64<<10 {
+		t.Fatalf("the bomb is %d bytes", bomb.Len())
+	}
+	if _, err := gunzipRecord(bomb.Bytes()); err == nil || !strings.Contains(err.Error(), "more than 32 MiB of manifests") {
+		t.Fatalf("got %v", err)
+	}
+	var ok bytes.Buffer
+	w = gzip.NewWriter(&ok)
+	_, _ = w.Write([]byte("---\nkind: ConfigMap\n"))
+	_ = w.Close()
+	if data, err := gunzipRecord(ok.Bytes()); err != nil || string(data) != "---\nkind: ConfigMap\n" {
+		t.Fatalf("an ordinary record: %q, %v", data, err)
+	}
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -80,7 +82,12 @@ func artifactsDir(t *testing.T) string {
 	return dir
 }
 
-// startConsole runs `kube console` on a free port and returns its URL.
+// consoleJar keeps the consoles' token cookies for http.Get.
+var consoleJar, _ = cookiejar.New(nil)
+
+// startConsole runs `kube console` on a free port and returns its base URL.
+// It opens the printed URL once (it holds the run's token) with
+// http.DefaultClient, which keeps the cookie; a browser opens consoleEntry.
 func startConsole(t *testing.T, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(kubeBin, append([]string{"console", "--listen", "127.0.0.1:0"}, args...)...)
@@ -100,12 +107,33 @@ func startConsole(t *testing.T, args ...string) string {
 				for lines.Scan() {
 				}
 			}()
-			return m[1]
+			u, err := url.Parse(m[1])
+			if err != nil || u.Query().Get("token") == "" {
+				t.Fatalf("kube console printed %s: want its URL with ?token=", m[1])
+			}
+			base := u.Scheme + "://" + u.Host
+			consoleEntries[base] = m[1]
+			http.DefaultClient.Jar = consoleJar
+			if resp, err := http.Get(base + "/catalog"); err != nil || resp.StatusCode != http.StatusForbidden {
+				t.Fatalf("without the token: %v %v", resp, err)
+			}
+			resp, err := http.Get(m[1])
+			if err != nil || resp.StatusCode != http.StatusOK {
+				t.Fatalf("the printed URL: %v %v", resp, err)
+			}
+			resp.Body.Close()
+			return base
 		}
 	}
 	t.Fatalf("kube console did not start (%v)", lines.Err())
 	return ""
 }
+
+// consoleEntries are the printed URLs (with the token) by base URL.
+var consoleEntries = map[string]string{}
+
+// consoleEntry is the URL kube console printed for the console at base.
+func consoleEntry(base string) string { return consoleEntries[base] }
 
 // The console in a real headless Chromium (Debian's chromium, driven with
 // chromedp) against the sandbox: the example apps, an app deployed twice, a
@@ -199,7 +227,7 @@ func TestConsoleInChromium(t *testing.T) {
 		return s
 	}
 	row := fmt.Sprintf(`tr[data-app=%q]`, name)
-	page("fleet.png", chromedp.Navigate(base+"/"), chromedp.WaitVisible(row))
+	page("fleet.png", chromedp.Navigate(consoleEntry(base)), chromedp.WaitVisible(row))
 	fleetRow := text(row)
 	for _, want := range []string{name, ns, "payments", "#payments-alerts", "shop:2", "2/2"} {
 		if !strings.Contains(fleetRow, want) {

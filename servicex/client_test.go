@@ -318,3 +318,22 @@ func TestGRPC(t *testing.T) {
 		t.Errorf("%d UnaryCall log lines with the fork", calls)
 	}
 }
+
+// gRPC takes no more header than HTTP does (its default is 16 MiB).
+func TestGRPCHeadersAreBounded(t *testing.T) {
+	srv := start(t, testConfig(), func(s *Service) { s.GRPCServer() })
+	conn, err := grpc.NewClient(srv.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	hc := healthpb.NewHealthClient(conn)
+	small := metadata.AppendToOutgoingContext(context.Background(), "x-small", "x")
+	if _, err := hc.Check(small, &healthpb.HealthCheckRequest{}); err != nil {
+		t.Fatalf("a small call: %v", err)
+	}
+	big := metadata.AppendToOutgoingContext(context.Background(), "x-big", strings.Repeat("x", 2*MaxHeaderBytes))
+	if _, err := hc.Check(big, &healthpb.HealthCheckRequest{}); err == nil {
+		t.Fatal("a call with 128 KiB of headers was served")
+	}
+}

@@ -81,6 +81,12 @@ func (h *httpServer) wrap(next http.Handler) http.Handler {
 				h.rec.recovered(ctx, v, route(r))
 				if sw.status == 0 {
 					http.Error(sw, "internal server error", http.StatusInternalServerError)
+				} else {
+					// The answer has started: finishing it would hand the client
+					// a complete 200 with half a body. Abort the connection (the
+					// client sees an error) once this request is recorded.
+					sw.status = http.StatusInternalServerError
+					defer panic(http.ErrAbortHandler)
 				}
 			}
 			if sw.status == 0 {

@@ -1,9 +1,11 @@
 package servicex
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 
 	"go.opentelemetry.io/otel/trace"
@@ -65,6 +67,24 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush and Hijack keep what the server's own writer can do: a streaming
+// handler asserts http.Flusher, a WebSocket one http.Hijacker
+// (http.ResponseController finds them through Unwrap).
+func (w *statusWriter) Flush() {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil && w.status == 0 {
+		w.status = http.StatusSwitchingProtocols
+	}
+	return c, rw, err
+}
 
 // unmatched is the route of a request that no pattern matched.
 const unmatched = "unmatched"

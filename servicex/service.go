@@ -218,6 +218,8 @@ func (s *Service) GRPCServer() *grpc.Server {
 				otelgrpc.WithMeterProvider(s.tel.meters), otelgrpc.WithPropagators(s.tel.propagator))),
 			grpc.ChainUnaryInterceptor(fork.UnaryServerInterceptor(), s.rec.unary(s.log)),
 			grpc.ChainStreamInterceptor(fork.StreamServerInterceptor(), s.rec.stream(s.log)),
+			// As the HTTP server's MaxHeaderBytes: gRPC's default is 16 MiB.
+			grpc.MaxHeaderListSize(MaxHeaderBytes),
 		}, s.grpcOpts...)
 		s.grpcServer = grpc.NewServer(opts...)
 		s.health = health.NewServer()
@@ -226,6 +228,9 @@ func (s *Service) GRPCServer() *grpc.Server {
 	})
 	return s.grpcServer
 }
+
+// MaxHeaderBytes bounds a request's headers, on HTTP and on gRPC.
+const MaxHeaderBytes = 64 << 10
 
 // NewHTTPServer is an http.Server with the defaults servicex serves with:
 // bounded time to read headers and body, to write the answer and to keep an
@@ -237,7 +242,7 @@ func NewHTTPServer(h http.Handler) *http.Server {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    MaxHeaderBytes,
 	}
 }
 

@@ -483,3 +483,66 @@ func TestSamplerComesFromTheEnvironment(t *testing.T) {
 		t.Errorf("%d spans recorded with OTEL_TRACES_SAMPLER=always_off", n)
 	}
 }
+
+// A panic after the answer started aborts the connection: the client sees an
+// error, not a complete 200 with half a body.
+func TestPanicAfterTheAnswerStartedAbortsTheConnection(t *testing.T) {
+	r := start(t, testConfig(), func(s *Service) {
+		s.HandleFunc("GET /half", func(w http.ResponseWriter, r *http.Request) {
+			_, _ = w.Write([]byte(strings.Repeat("x", 100)))
+			w.(http.Flusher).Flush()
+			panicInHandler("half")
+		})
+	}, WithReporter(&reports{}))
+	resp, err := http.Get(r.url + "/half")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err == nil {
+		t.Fatalf("the client read a complete answer (%d, %d bytes)", resp.StatusCode, len(body))
+	}
+	fams := scrape(t, r.metrics)
+	if s := series(fams, "http_server_request_duration_seconds", map[string]string{"http_route": "/half", "http_response_status_code": "500"}); len(s) != 1 {
+		t.Errorf("the failed request is not measured as a 500: %v", fams["http_server_request_duration_seconds"])
+	}
+}
+
+// Streaming and upgrading handlers keep working behind servicex's writer.
+func TestWrappedWriterKeepsFlusherAndHijacker(t *testing.T) {
+	r := start(t, testConfig(), func(s *Service) {
+		s.HandleFunc("GET /stream", func(w http.ResponseWriter, r *http.Request) {
+			f, ok := w.(http.Flusher)
+			if !ok {
+				http.Error(w, "no flusher", http.StatusInternalServerError)
+				return
+			}
+			_, _ = w.Write([]byte("a"))
+			f.Flush()
+		})
+		s.HandleFunc("GET /upgrade", func(w http.ResponseWriter, r *http.Request) {
+			conn, rw, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			defer conn.Close()
+			_, _ = rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\nhello")
+			_ = rw.Flush()
+		})
+	})
+	if code, body := get(t, r.url+"/stream"); code != http.StatusOK || body != "a" {
+		t.Errorf("stream: %d %q", code, body)
+	}
+	conn, err := net.Dial("tcp", strings.TrimPrefix(r.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, _ = conn.Write([]byte("GET /upgrade HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: test\r\n\r\n"))
+	got, _ := io.ReadAll(conn)
+	if !strings.HasPrefix(string(got), "HTTP/1.1 101") || !strings.HasSuffix(string(got), "hello") {
+		t.Errorf("upgrade: %q", got)
+	}
+}

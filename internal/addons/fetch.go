@@ -21,6 +21,8 @@ import (
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	"helm.sh/helm/v4/pkg/registry"
 	repo "helm.sh/helm/v4/pkg/repo/v1"
+
+	"github.com/kube-idp/kube/internal/secrets"
 )
 
 // Fetcher downloads pinned charts from HTTP chart repositories and OCI
@@ -244,28 +246,18 @@ func (f *Fetcher) get(ctx context.Context, r *Repository, u string, limit int64)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s answered %s", redactURL(u), resp.Status)
+		return nil, fmt.Errorf("%s answered %s", secrets.RedactURL(u), resp.Status)
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		return nil, err
 	}
 	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d MiB, the most kube downloads", redactURL(u), limit>>20)
+		return nil, fmt.Errorf("%s is larger than %d MiB, the most kube downloads", secrets.RedactURL(u), limit>>20)
 	}
 	return data, nil
 }
 
-// redactURL drops userinfo and the query (tokens live there) from a URL for a
-// message.
-func redactURL(u string) string {
-	p, err := url.Parse(u)
-	if err != nil {
-		return "(a URL that does not parse)"
-	}
-	p.User, p.RawQuery = nil, ""
-	return p.String()
-}
 
 // download returns a chart archive, from the cache when its digest is known.
 func (f *Fetcher) download(ctx context.Context, r *Repository, u, digest string) ([]byte, error) {
@@ -279,7 +271,7 @@ func (f *Fetcher) download(ctx context.Context, r *Repository, u, digest string)
 	}
 	data, err := f.get(ctx, r, u, MaxChartBytes)
 	if err != nil {
-		return nil, fmt.Errorf("download %s: %w", redactURL(u), err)
+		return nil, fmt.Errorf("download %s: %w", secrets.RedactURL(u), err)
 	}
 	if digest != "" && sha(data) != digest {
 		return nil, fmt.Errorf("download %s: its sha256 is %s, but the repository's index says %s: refusing it", u, sha(data), digest)

@@ -326,3 +326,16 @@ func TestRunTestsStopAtTheirBounds(t *testing.T) {
 		t.Fatalf("signal: %v", fails)
 	}
 }
+
+// --prometheus http://user:pass@... never shows its credentials in an error.
+func TestErrorsHideURLCredentials(t *testing.T) {
+	a := &API{Prometheus: "http://scraper:hunter2hunter2@127.0.0.1:1", Alertmanager: "http://am-user:s3cr3tpass@127.0.0.1:1"}
+	_, err := a.Rules(context.Background(), "shop")
+	if err == nil || strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "scraper") {
+		t.Errorf("prometheus: %v", err)
+	}
+	_, err = a.Silences(context.Background(), "shop")
+	if err == nil || strings.Contains(err.Error(), "s3cr3tpass") || strings.Contains(err.Error(), "am-user") {
+		t.Errorf("alertmanager: %v", err)
+	}
+}

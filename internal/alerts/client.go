@@ -16,12 +16,20 @@ import (
 	"github.com/prometheus/client_golang/api"
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
+
+	"github.com/kube-idp/kube/internal/secrets"
 )
 
 // API reaches a cluster's Prometheus and Alertmanager over their HTTP APIs.
 type API struct {
 	Prometheus, Alertmanager string // base URLs
 	HTTP                     *http.Client
+}
+
+// promError names Prometheus in an error without the credentials a URL such
+// as http://user:pass@prometheus may hold (in the URL and in the error's text).
+func (a *API) promError(err error) error {
+	return fmt.Errorf("prometheus %s: %s", secrets.RedactURL(a.Prometheus), secrets.RedactURLsIn(err.Error()))
 }
 
 func (a *API) client() *http.Client {
@@ -63,7 +71,7 @@ func (a *API) Rules(ctx context.Context, namespace string) ([]RuleState, error) 
 	}
 	res, err := promv1.NewAPI(c).Rules(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("prometheus %s: %w", a.Prometheus, err)
+		return nil, a.promError(err)
 	}
 	var out []RuleState
 	for _, g := range res.Groups {
@@ -133,11 +141,11 @@ func (a *API) Query(ctx context.Context, expr string, at time.Time) (model.Vecto
 	}
 	v, _, _, err := promv1.NewAPI(c).Query(ctx, expr, at)
 	if err != nil {
-		return nil, fmt.Errorf("prometheus %s: %w", a.Prometheus, err)
+		return nil, a.promError(err)
 	}
 	vec, ok := v.(model.Vector)
 	if !ok {
-		return nil, fmt.Errorf("prometheus %s: %s is a %s, not a vector", a.Prometheus, expr, v.Type())
+		return nil, fmt.Errorf("prometheus %s: %s is a %s, not a vector", secrets.RedactURL(a.Prometheus), expr, v.Type())
 	}
 	return vec, nil
 }
@@ -268,7 +276,7 @@ func (a *API) am(ctx context.Context, method, p string, body, into any) error {
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := a.client().Do(req)
 	if err != nil {
-		return fmt.Errorf("alertmanager: %w", err)
+		return fmt.Errorf("alertmanager %s: %s", secrets.RedactURL(a.Alertmanager), secrets.RedactURLsIn(err.Error()))
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 32<<20))

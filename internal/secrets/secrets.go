@@ -3,6 +3,7 @@
 package secrets
 
 import (
+	"net/url"
 	"regexp"
 	"strings"
 )
@@ -124,4 +125,33 @@ func Redact(text string) string {
 		}
 	}
 	return text
+}
+
+// RedactURL is a URL fit for a message or a page: its user information (user
+// and password) and its query's values (tokens live there) are hidden.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(a URL that does not parse)"
+	}
+	if u.User != nil {
+		u.User = url.User("***")
+	}
+	if u.RawQuery != "" {
+		q := u.Query()
+		for k := range q {
+			q[k] = []string{"***"}
+		}
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// userinfo is the user information of a URL in free text.
+var userinfo = regexp.MustCompile(`(://)[^/\s@]+@`)
+
+// RedactURLsIn hides the user information of every URL in free text (an
+// error that quotes the URL it failed on), then what Redact hides.
+func RedactURLsIn(text string) string {
+	return Redact(userinfo.ReplaceAllString(text, "${1}***@"))
 }

@@ -78,3 +78,18 @@ func TestInText(t *testing.T) {
 		}
 	}
 }
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://user:pass@prometheus:9090/x": "http://%2A%2A%2A@prometheus:9090/x",
+		"https://h/x?access_token=ghp_x&a=1": "https://h/x?a=%2A%2A%2A&access_token=%2A%2A%2A",
+		"http://prometheus:9090":             "http://prometheus:9090",
+	} {
+		if got := RedactURL(in); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := RedactURLsIn(`Get "http://admin:***@prom:9090/api": dial tcp: refused; http://bob@h/`); strings.Contains(got, "admin") || strings.Contains(got, "bob") {
+		t.Errorf("RedactURLsIn: %s", got)
+	}
+}

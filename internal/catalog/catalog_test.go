@@ -85,7 +85,12 @@ func TestParseErrors(t *testing.T) {
 		{"link that is not http, and one with credentials", map[string]string{"domains/compute.yaml": domain,
 			"components/x.yaml": component("links:\n- title: a\n  url: javascript:alert(1)\n- title: b\n  url: https://u:p@example.com\n")},
 			[]string{`components/x.yaml:9:3: link "a": "javascript:alert(1)" is not an http(s) URL`,
-				`components/x.yaml:11:3: link "b": the URL holds credentials`}},
+				`components/x.yaml:11:3: link "b": the URL holds a credential`}},
+		{"tokens in link URLs", map[string]string{"domains/compute.yaml": domain,
+			"components/x.yaml": component("links:\n- title: hook\n  url: https://hooks.slack.com/services/T000/B000/XXXXXXXX\n- title: gh\n  url: https://api.github.com/x?access_token=ghp_0123456789abcdefghijklmnopqrstuvwxyz\n- title: ok\n  url: https://grafana.example.com/d/x?orgId=1&var-namespace=shop\n")},
+			[]string{`components/x.yaml:9:3: link "hook": the URL holds a credential`, `components/x.yaml:11:3: link "gh": the URL holds a credential`}},
+		{"a terminal escape in a title", map[string]string{"domains/compute.yaml": strings.Replace(domain, "name: compute", "name: compute\ntitle: \"\\e[2J\\e[1;1HAll clear\"", 1)},
+			[]string{`domains/compute.yaml:2:8: the value holds the control character U+001B`}},
 		{"two components for one add-on", map[string]string{"domains/compute.yaml": domain,
 			"components/x.yaml": component("addon: ingress\n"), "components/y.yaml": strings.Replace(component("addon: ingress\n"), "name: x", "name: y", 1)},
 			[]string{`components/y.yaml:7:1: add-on "ingress" is already component x`}},
@@ -110,6 +115,9 @@ func TestParseErrors(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error lacks %q:\n%v", w, err)
 				}
+			}
+			if strings.Contains(err.Error(), `link "ok"`) {
+				t.Errorf("an ordinary link was refused:\n%v", err)
 			}
 		})
 	}

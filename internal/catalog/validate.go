@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/kube-idp/kube/internal/secrets"
 	"github.com/kube-idp/kube/internal/strictyaml"
 )
 
@@ -123,8 +124,8 @@ func (c *Catalog) validate() strictyaml.Errors {
 			u, err := url.Parse(l.URL)
 			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 				bad(f, l.Loc.At("url"), "link %q: %q is not an http(s) URL", l.Title, l.URL)
-			} else if u.User != nil {
-				bad(f, l.Loc.At("url"), "link %q: the URL holds credentials; the catalog is read by everyone", l.Title)
+			} else if secrets.InURL(l.URL) {
+				bad(f, l.Loc.At("url"), "link %q: the URL holds a credential (user information, a token in the query, a webhook); the catalog is read by everyone", l.Title)
 			}
 		}
 		for _, key := range []string{"addon", "app"} {

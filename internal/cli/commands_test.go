@@ -194,6 +194,14 @@ func TestTables(t *testing.T) {
 	if out.String() != "NAME\tMESSAGE\nweb\ta message far too long to fit on this narrow terminal\n" {
 		t.Errorf("piped table: %q", out.String())
 	}
+	// A revision's cause or an annotation cannot drive the terminal.
+	out.Reset()
+	tb = s.newTable("CAUSE")
+	tb.row("deploy \x1b[2J\x1b]8;;https://evil\x07x\tand\u009b")
+	_ = tb.print()
+	if out.String() != `CAUSE`+"\n"+`deploy \x1b[2J\x1b]8;;https://evil\ax\tand\u009b`+"\n" {
+		t.Errorf("control characters: %q", out.String())
+	}
 }
 
 func TestPlanAndResultOutput(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -139,7 +140,34 @@ func (s *IOStreams) newTable(header ...string) *table {
 	return &table{s: s, rows: [][]string{header}}
 }
 
-func (t *table) row(cols ...string) { t.rows = append(t.rows, cols) }
+// row adds a row. Cells often hold what a cluster or a repository says (a
+// revision's cause, an annotation): control characters are shown escaped, never
+// sent to the terminal.
+func (t *table) row(cols ...string) {
+	for i, c := range cols {
+		cols[i] = escapeControl(c)
+	}
+	t.rows = append(t.rows, cols)
+}
+
+// escapeControl writes control characters (ESC and the like) as Go escapes.
+func escapeControl(s string) string {
+	if !strings.ContainsFunc(s, isControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if isControl(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func isControl(r rune) bool { return r < 0x20 || (r >= 0x7f && r < 0xa0) }
 
 func (t *table) print() error {
 	if !t.s.OutTTY {

@@ -155,3 +155,38 @@ var userinfo = regexp.MustCompile(`(://)[^/\s@]+@`)
 func RedactURLsIn(text string) string {
 	return Redact(userinfo.ReplaceAllString(text, "${1}***@"))
 }
+
+// webhookPaths are URLs that are credentials themselves: whoever has one may
+// post as the integration.
+var webhookPaths = []string{"hooks.slack.com/services/", "hooks.slack.com/workflows/", "discord.com/api/webhooks/", "discordapp.com/api/webhooks/", ".webhook.office.com/", "/webhookb2/"}
+
+// InURL tells whether a URL carries a credential: user information, a query
+// parameter named like a secret (access_token, sig, key) or whose value looks
+// like one, or a webhook URL.
+func InURL(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return InText(raw)
+	}
+	if u.User != nil {
+		return true
+	}
+	lower := strings.ToLower(u.Host + u.Path)
+	for _, w := range webhookPaths {
+		if strings.Contains(lower, w) {
+			return true
+		}
+	}
+	for k, vs := range u.Query() {
+		name := strings.ToLower(k)
+		if IsSecretName(name) || name == "sig" || name == "signature" || name == "key" || name == "code" {
+			return true
+		}
+		for _, v := range vs {
+			if LooksLikeCredential(k, v) {
+				return true
+			}
+		}
+	}
+	return InText(raw)
+}

@@ -93,3 +93,18 @@ func TestRedactURL(t *testing.T) {
 		t.Errorf("RedactURLsIn: %s", got)
 	}
 }
+
+func TestInURL(t *testing.T) {
+	for u, want := range map[string]bool{
+		"https://hooks.slack.com/services/T000/B000/XXXX":                                true,
+		"https://api.github.com/x?access_token=ghp_0123456789abcdefghijklmnopqrstuvwxyz": true,
+		"https://storage.example.com/f?sig=abc&se=2026":                                  true,
+		"https://u:p@example.com/":                                                       true,
+		"https://grafana.example.com/d/x?orgId=1&var-namespace=shop":                     false,
+		"https://github.com/org/repo/blob/main/README.md":                                false,
+	} {
+		if got := InURL(u); got != want {
+			t.Errorf("InURL(%q) = %v, want %v", u, got, want)
+		}
+	}
+}

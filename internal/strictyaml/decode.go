@@ -218,6 +218,12 @@ func (d *Decoder) Decode(n *yaml.Node, v reflect.Value) {
 		v.Set(m)
 	case reflect.String:
 		if s, ok := d.scalar(n, "a string"); ok {
+			if r, found := controlChar(s); found {
+				// kube prints these strings: an escape sequence would drive the
+				// reader's terminal (rewrite a line, hide a warning).
+				d.Errorf(n, "the value holds the control character %U; only tabs and line breaks are allowed", r)
+				return
+			}
 			v.SetString(s)
 		}
 	case reflect.Bool:
@@ -354,6 +360,17 @@ func Describe(n *yaml.Node) string {
 		return n.Value
 	}
 	return Excerpt(n.Value)
+}
+
+// controlChar finds a control character other than tab and line breaks (C0,
+// DEL and C1: terminal escape sequences start with one).
+func controlChar(s string) (rune, bool) {
+	for _, r := range s {
+		if (r < 0x20 && r != '\t' && r != '\n' && r != '\r') || (r >= 0x7f && r < 0xa0) {
+			return r, true
+		}
+	}
+	return 0, false
 }
 
 // ExcerptLen is the most characters of a file's value a message quotes.

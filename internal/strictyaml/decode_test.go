@@ -164,3 +164,18 @@ func TestReadFileInRefusesLinksLeavingTheDirectory(t *testing.T) {
 		t.Fatalf("a missing file: %v", err)
 	}
 }
+
+// Strings kube prints cannot carry terminal escape sequences.
+func TestControlCharactersAreRefused(t *testing.T) {
+	type spec struct {
+		Name string `yaml:"name"`
+	}
+	var s spec
+	errs := Unmarshal("f.yaml", []byte("name: \"ok\\e[2J\"\n"), &s)
+	if errs == nil || errs.Error() != "f.yaml:1:7: the value holds the control character U+001B; only tabs and line breaks are allowed" {
+		t.Fatalf("got %v", errs)
+	}
+	if errs := Unmarshal("f.yaml", []byte("name: \"a\\tb\\nc\"\n"), &s); errs != nil || s.Name != "a\tb\nc" {
+		t.Fatalf("tabs and line breaks: %v %q", errs, s.Name)
+	}
+}

@@ -258,7 +258,6 @@ func (f *Fetcher) get(ctx context.Context, r *Repository, u string, limit int64)
 	return data, nil
 }
 
-
 // download returns a chart archive, from the cache when its digest is known.
 func (f *Fetcher) download(ctx context.Context, r *Repository, u, digest string) ([]byte, error) {
 	digest = strings.TrimPrefix(digest, "sha256:")

@@ -7,34 +7,37 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 
-	"github.com/kube-idp/kube/internal/alerts"
 	"github.com/kube-idp/kube/internal/app"
 	"github.com/kube-idp/kube/internal/catalog"
 	"github.com/kube-idp/kube/internal/cluster"
 	"github.com/kube-idp/kube/internal/console"
-	"github.com/kube-idp/kube/internal/deploy"
-	"github.com/kube-idp/kube/internal/forks"
 )
 
 // ConsoleOptions are kube console's.
 type ConsoleOptions struct {
-	IO     *IOStreams
-	f      *Factory
-	Listen string
-	Repo   string // the platform repository, for the catalog
-	// InCluster serves the cluster the console runs in, with its
-	// ServiceAccount, under the name ClusterName (config/console).
+	IO      *IOStreams
+	f       *Factory
+	viewers *console.Viewers
+	Listen  string
+	Repo    string // the platform repository, for the catalog
+	// InCluster serves the cluster the console runs in, under the name
+	// ClusterName (config/console), with each viewer's identity.
 	InCluster   bool
 	ClusterName string
+	CAFile      string
+	// ViewerAuth serves each request with the bearer token it carries
+	// (always in a cluster); Hosts are the names it may be reached by.
+	ViewerAuth bool
+	Hosts      []string
 	// Prometheus overrides the registry's URL of every cluster's Prometheus.
 	Prometheus string
 }
@@ -66,30 +69,12 @@ by that name, so that other web pages cannot reach it. docs/console.md.`,
 	cmd.Flags().StringVar(&o.Listen, "listen", "127.0.0.1:8480", "address to serve on")
 	cmd.Flags().StringVarP(&o.Repo, "repo", "C", ".", "the platform repository whose "+catalog.Dir+"/ the catalog page shows")
 	cmd.Flags().StringVar(&o.Prometheus, "prometheus", "", "Prometheus URL for alerts and SLO budgets (default: each cluster's in the registry)")
-	cmd.Flags().BoolVar(&o.InCluster, "in-cluster", false, "serve the cluster this runs in, with its ServiceAccount (config/console)")
+	cmd.Flags().BoolVar(&o.InCluster, "in-cluster", false, "serve the cluster this runs in, with each viewer's identity (config/console)")
 	cmd.Flags().StringVar(&o.ClusterName, "cluster-name", "", "with --in-cluster: the cluster's name in the registry, for pages and links")
+	cmd.Flags().StringVar(&o.CAFile, "ca-file", "/var/run/kube-console/ca.crt", "with --in-cluster: the API server's CA (the namespace's kube-root-ca.crt)")
+	cmd.Flags().BoolVar(&o.ViewerAuth, "viewer-auth", false, "read the cluster with the bearer token each request carries (X-Forwarded-Access-Token or Authorization), never with your own; implied by --in-cluster")
+	cmd.Flags().StringSliceVar(&o.Hosts, "host", nil, "with --in-cluster: a name the console is reached by (its Host header); others get 421")
 	return cmd
-}
-
-// consoleCluster builds the clients of one cluster.
-func consoleCluster(name string, cfg *rest.Config, prometheus string) (console.Cluster, error) {
-	dc, err := deploy.NewClient(cfg)
-	if err != nil {
-		return console.Cluster{}, err
-	}
-	mc, err := metadata.NewForConfig(cfg)
-	if err != nil {
-		return console.Cluster{}, err
-	}
-	fc, err := forks.NewClient(cfg)
-	if err != nil {
-		return console.Cluster{}, err
-	}
-	c := console.Cluster{Name: name, Deploy: dc, Meta: mc, Forks: fc}
-	if prometheus != "" {
-		c.Monitoring = &alerts.API{Prometheus: prometheus}
-	}
-	return c, nil
 }
 
 // consoleClusters resolves the clusters the console shows.
@@ -99,12 +84,17 @@ func consoleClusters(o *ConsoleOptions) ([]console.Cluster, error) {
 		if o.ClusterName == "" {
 			return nil, usageError{errors.New("--in-cluster needs --cluster-name: the cluster's name in the registry")}
 		}
-		cfg, err := rest.InClusterConfig()
-		if err != nil {
-			return nil, fmt.Errorf("--in-cluster: %w", err)
+		if len(o.Hosts) == 0 {
+			return nil, usageError{errors.New("--in-cluster needs --host: the name(s) the console is reached by, so that other names (DNS rebinding) are refused")}
 		}
-		c, err := consoleCluster(o.ClusterName, cfg, o.Prometheus)
-		return []console.Cluster{c}, err
+		// The address and CA only: the console has no identity of its own.
+		host, port := os.Getenv("KUBERNETES_SERVICE_HOST"), os.Getenv("KUBERNETES_SERVICE_PORT")
+		if host == "" || port == "" {
+			return nil, errors.New("--in-cluster: KUBERNETES_SERVICE_HOST and _PORT are not set: not running in a cluster")
+		}
+		o.viewers = &console.Viewers{Name: o.ClusterName, Prometheus: o.Prometheus,
+			Base: &rest.Config{Host: "https://" + net.JoinHostPort(host, port), TLSClientConfig: rest.TLSClientConfig{CAFile: o.CAFile}}}
+		return nil, nil
 	}
 	var names []string
 	if f.Selection.Cluster != "" || f.Selection.Kubeconfig != "" {
@@ -138,7 +128,14 @@ func consoleClusters(o *ConsoleOptions) ([]console.Cluster, error) {
 		if prometheus == "" && t.Entry != nil {
 			prometheus = t.Entry.Prometheus
 		}
-		c, err := consoleCluster(t.Name, t.Config, prometheus)
+		if o.ViewerAuth {
+			if len(names) != 1 {
+				return nil, usageError{errors.New("--viewer-auth serves one cluster: name it with -c or --kubeconfig")}
+			}
+			o.viewers = &console.Viewers{Name: t.Name, Base: t.Config, Prometheus: prometheus}
+			return nil, nil
+		}
+		c, err := console.NewCluster(t.Name, t.Config, prometheus)
 		if err != nil {
 			return nil, err
 		}
@@ -155,7 +152,7 @@ func runConsole(ctx context.Context, o *ConsoleOptions) error {
 	if err != nil {
 		return err
 	}
-	s := &console.Server{Clusters: clusters}
+	s := &console.Server{Clusters: clusters, Viewers: o.viewers}
 	s.Catalog, err = catalog.Load(filepath.Join(o.Repo, catalog.Dir))
 	if err != nil {
 		s.CatalogErr = err.Error()
@@ -165,10 +162,18 @@ func runConsole(ctx context.Context, o *ConsoleOptions) error {
 		return usageError{fmt.Errorf("--listen %s: %w", o.Listen, err)}
 	}
 	host, port, _ := net.SplitHostPort(ln.Addr().String())
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+	switch ip := net.ParseIP(host); {
+	case o.InCluster:
+		s.Hosts = o.Hosts
+	case ip != nil && ip.IsLoopback():
 		s.Hosts = []string{host, "localhost", "127.0.0.1", "::1"}
-		s.Token = rand.Text()
-	} else if !o.InCluster {
+		if s.Viewers == nil {
+			// With viewer tokens a page elsewhere cannot add the header
+			// (a cross-site request with Authorization needs a preflight,
+			// which the console refuses).
+			s.Token = rand.Text()
+		}
+	default:
 		// Anyone who reaches it would read the clusters with your credentials.
 		ln.Close()
 		return usageError{fmt.Errorf("--listen %s: kube console serves your own cluster access, so it listens on this machine only (127.0.0.1); to share a console, run it in a cluster (config/console)", o.Listen)}
@@ -183,6 +188,9 @@ func runConsole(ctx context.Context, o *ConsoleOptions) error {
 	var names []string
 	for _, c := range clusters {
 		names = append(names, c.Name)
+	}
+	if s.Viewers != nil {
+		names = append(names, s.Viewers.Name+" with each viewer's token")
 	}
 	fmt.Fprintf(o.IO.ErrOut, "kube console: %s (clusters: %s); Ctrl-C stops it\n", u, strings.Join(names, ", "))
 	if s.CatalogErr != "" {

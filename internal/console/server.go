@@ -48,6 +48,9 @@ type Server struct {
 	// MaxConcurrent bounds the pages being served at once (default 8): each
 	// reads every cluster.
 	MaxConcurrent int
+	// Viewers, when set, replaces Clusters: each request is served with the
+	// viewer's own identity (a console in a cluster, behind a proxy).
+	Viewers *Viewers
 
 	tmpl *template.Template
 	mux  *http.ServeMux
@@ -169,11 +172,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the console is read-only", http.StatusMethodNotAllowed)
 		return
 	}
-	if !s.hostAllowed(r.Host) {
+	if r.URL.Path != "/healthz" && !s.hostAllowed(r.Host) { // probes come by the pod's IP
 		http.Error(w, "unexpected Host header: open the console at the address kube console printed", http.StatusMisdirectedRequest)
 		return
 	}
 	if !s.tokenAllowed(w, r) {
+		return
+	}
+	r, ok := s.withViewer(w, r)
+	if !ok {
 		return
 	}
 	select {
@@ -245,8 +252,8 @@ func (s *Server) ctx(r *http.Request) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(r.Context(), s.Timeout)
 }
 
-func (s *Server) cluster(name string) (Cluster, bool) {
-	for _, c := range s.Clusters {
+func (s *Server) cluster(r *http.Request, name string) (Cluster, bool) {
+	for _, c := range s.clustersFor(r) {
 		if c.Name == name {
 			return c, true
 		}
@@ -257,7 +264,7 @@ func (s *Server) cluster(name string) (Cluster, bool) {
 func (s *Server) fleet(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	clusters := Fleet(ctx, s.Clusters)
+	clusters := Fleet(ctx, s.clustersFor(r))
 	n := 0
 	for _, c := range clusters {
 		n += len(c.Apps)
@@ -270,7 +277,7 @@ func (s *Server) fleet(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) app(w http.ResponseWriter, r *http.Request) {
-	c, ok := s.cluster(r.PathValue("cluster"))
+	c, ok := s.cluster(r, r.PathValue("cluster"))
 	if !ok {
 		http.Error(w, "no cluster "+r.PathValue("cluster")+" in this console", http.StatusNotFound)
 		return
@@ -286,7 +293,7 @@ func (s *Server) app(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) diff(w http.ResponseWriter, r *http.Request) {
-	c, ok := s.cluster(r.PathValue("cluster"))
+	c, ok := s.cluster(r, r.PathValue("cluster"))
 	if !ok {
 		http.Error(w, "no cluster "+r.PathValue("cluster")+" in this console", http.StatusNotFound)
 		return
@@ -317,7 +324,7 @@ func (s *Server) diff(w http.ResponseWriter, r *http.Request) {
 func (s *Server) forks(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	fs, errs := Forks(ctx, s.Clusters)
+	fs, errs := Forks(ctx, s.clustersFor(r))
 	s.render(w, "forks", struct {
 		page
 		Forks  []ForkView

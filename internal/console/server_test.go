@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/client-go/rest"
+
 	"github.com/kube-idp/kube/internal/catalog"
 )
 
@@ -132,5 +134,35 @@ func TestConcurrentPagesAreBounded(t *testing.T) {
 	<-s.busy
 	if w := get(s, http.MethodGet, "127.0.0.1", "/catalog"); w.Code != http.StatusOK {
 		t.Fatalf("within the bound: %d", w.Code)
+	}
+}
+
+// With Viewers, a request without a token is told how to sign in; with one,
+// the clients carry that token and no other credential.
+func TestViewersNeedAToken(t *testing.T) {
+	s := testServer(t)
+	s.Viewers = &Viewers{Name: "prod", Base: &rest.Config{Host: "https://127.0.0.1:1", Username: "console", Password: "its-own", BearerToken: "its-own-token"}}
+	w := get(s, http.MethodGet, "127.0.0.1", "/")
+	if w.Code != http.StatusUnauthorized || !strings.Contains(w.Body.String(), "sign in through the platform's proxy") || w.Header().Get("WWW-Authenticate") == "" {
+		t.Fatalf("without a token: %d %s", w.Code, w.Body)
+	}
+	if w := get(s, http.MethodGet, "127.0.0.1", "/healthz"); w.Code != http.StatusOK {
+		t.Fatalf("healthz: %d", w.Code)
+	}
+	for _, h := range []http.Header{{"Authorization": {"Bearer viewer-token"}}, {"X-Forwarded-Access-Token": {"viewer-token"}}} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header = h
+		if Token(r) != "viewer-token" {
+			t.Errorf("token from %v: %q", h, Token(r))
+		}
+	}
+	cs, err := s.Viewers.clusters("viewer-token", time.Now())
+	if err != nil || len(cs) != 1 || cs[0].Name != "prod" {
+		t.Fatalf("clusters: %v %v", cs, err)
+	}
+	again, _ := s.Viewers.clusters("viewer-token", time.Now())
+	other, _ := s.Viewers.clusters("another-token", time.Now())
+	if again[0].Deploy != cs[0].Deploy || other[0].Deploy == cs[0].Deploy {
+		t.Error("clients are not kept per viewer")
 	}
 }

@@ -1,6 +1,7 @@
 package secrets
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -54,6 +55,37 @@ func FuzzInTextPrefilter(f *testing.F) {
 		}
 		if got := InText(text); got != want {
 			t.Fatalf("InText(%q) = %v, the regular expressions alone say %v", text, got, want)
+		}
+	})
+}
+
+// Whatever the URL, RedactURL keeps neither its password nor its query's
+// values, and InURL finds a URL with a password or a token parameter.
+func FuzzRedactURL(f *testing.F) {
+	f.Add("prometheus:9090", "/api", "hunter22hunter")
+	f.Add("h", "", "x")
+	f.Fuzz(func(t *testing.T, host, path, secret string) {
+		const plain = "abcdefghijklmnopqrstuvwxyz0123456789.-"
+		if len(secret) < 4 || strings.ContainsAny(secret, "/@?#%:[] \t\n") || host == "" || strings.Trim(host, plain) != "" || strings.Trim(path, plain+"/") != "" {
+			return
+		}
+		for _, raw := range []string{
+			"https://user:" + secret + "@" + host + "/" + path,
+			"https://" + host + "/" + path + "?access_token=" + secret,
+		} {
+			u, err := url.Parse(raw)
+			if err != nil || u.Host != host {
+				continue
+			}
+			if pw, _ := u.User.Password(); pw != secret && u.Query().Get("access_token") != secret {
+				continue // the secret landed elsewhere (a fragment, the path)
+			}
+			if out := RedactURL(raw); strings.Contains(out, secret) && !strings.Contains(host+path, secret) && !strings.Contains("https://***access_token=", secret) {
+				t.Fatalf("RedactURL(%q) = %q keeps %q", raw, out, secret)
+			}
+			if !InURL(raw) {
+				t.Fatalf("InURL(%q) = false", raw)
+			}
 		}
 	})
 }

@@ -346,12 +346,14 @@ func TestConsoleServesEachViewerWithTheirIdentity(t *testing.T) {
 		if r := kube(t, nil, "deploy", "-f", dir, "--app", v.app, "--yes", "--timeout", "1m"); r.code != 0 {
 			t.Fatalf("deploy: exit %d\n%s", r.code, r.stderr)
 		}
-		// A developer of the namespace: view, and its Secrets (kube's records).
+		// A developer of the namespace: view, its Secrets (kube's records) and
+		// Forks, as docs/console.md says.
 		if _, err := env.Kube.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "dev"}}, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := env.Kube.RbacV1().Roles(ns).Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "records"},
-			Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "list"}}}}, metav1.CreateOptions{}); err != nil {
+			Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "list"}},
+				{APIGroups: []string{"fork.kube-idp.dev"}, Resources: []string{"forks"}, Verbs: []string{"get", "list"}}}}, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		subject := []rbacv1.Subject{{Kind: "ServiceAccount", Name: "dev", Namespace: ns}}

@@ -102,6 +102,8 @@ func finding(source, where, object string, gvk schema.GroupVersionKind, st Statu
 	}
 	if !api.Replacement.Empty() {
 		f.Replacement = apiString(api.Replacement)
+	} else if api.Note != "" {
+		f.Detail = strings.TrimSpace(f.Detail + " " + api.Note)
 	}
 	return f
 }

@@ -5,12 +5,14 @@
 //
 // The removal data is Kubernetes' own API lifecycle metadata, compiled into
 // the k8s.io/api Go module (the APILifecycle* methods generated from each
-// type's +k8s:prerelease-lifecycle-gen tags), not a table kept by hand.
+// type's +k8s:prerelease-lifecycle-gen tags), completed by a reviewed table of
+// the Deprecated API Migration Guide (guide.go) where the module cannot speak.
 package upgrade
 
 import (
 	"fmt"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +21,7 @@ import (
 	apiextensionsv1beta1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1beta1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	kubeversion "k8s.io/apimachinery/pkg/version"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 )
 
@@ -66,9 +69,11 @@ type API struct {
 	Introduced Version
 	Deprecated Version
 	Removed    Version
-	// Replacement is what to use instead (the metadata's, else the kind in a
-	// stable version of its group).
+	// Replacement is what to use instead (the guide's, the metadata's, else
+	// the kind in a stable version of its group).
 	Replacement schema.GroupVersionKind
+	// Note says what to do when there is no replacement kind.
+	Note string
 }
 
 // Status of an API at a Kubernetes version.
@@ -144,7 +149,7 @@ func build(s *runtime.Scheme) *Data {
 			api.Introduced = version(l.APILifecycleIntroduced())
 			api.Deprecated = version(l.APILifecycleDeprecated())
 			api.Removed = version(l.APILifecycleRemoved())
-		} else {
+		} else if stableVersion.MatchString(gvk.Version) {
 			stable[gvk.GroupKind()] = append(stable[gvk.GroupKind()], gvk.Version)
 		}
 		if r, ok := obj.(replaced); ok {
@@ -154,6 +159,21 @@ func build(s *runtime.Scheme) *Data {
 	}
 	for gk, vs := range stable {
 		d.stable[gk] = newest(vs)
+	}
+	// The migration guide's rows win where k8s.io/api is silent or wrong.
+	for gvk, api := range guideAPIs() {
+		if known, ok := d.apis[gvk]; ok && !known.Introduced.IsZero() {
+			api.Introduced = known.Introduced
+		}
+		d.apis[gvk] = api
+		d.groups[gvk.Group] = true
+		d.versions[gvk.GroupVersion()] = true
+		// A replacement outside k8s.io/api (apiregistration.k8s.io/v1) is a
+		// current API.
+		if r := api.Replacement; !r.Empty() && !d.versions[r.GroupVersion()] {
+			d.apis[r] = API{GVK: r}
+			d.versions[r.GroupVersion()] = true
+		}
 	}
 	for gvk, api := range d.apis {
 		if v, ok := d.stable[gvk.GroupKind()]; ok && api.Replacement.Empty() && !api.Removed.IsZero() {
@@ -166,11 +186,16 @@ func build(s *runtime.Scheme) *Data {
 
 func version(major, minor int) Version { return Version{major, minor} }
 
-// newest of stable versions: v2 before v1.
+// stableVersion is a GA version (v1, v2): alpha and beta versions without
+// lifecycle tags are not replacements.
+var stableVersion = regexp.MustCompile(`^v[0-9]+$`)
+
+// newest of versions by Kubernetes' version priority (v2 > v1 > v1beta2 >
+// v1alpha1), not by the strings' length.
 func newest(vs []string) string {
 	best := vs[0]
 	for _, v := range vs[1:] {
-		if len(v) > len(best) || (len(v) == len(best) && v > best) {
+		if kubeversion.CompareKubeAwareVersionStrings(v, best) > 0 {
 			best = v
 		}
 	}
@@ -219,5 +244,42 @@ func (d *Data) Check(gvk schema.GroupVersionKind, target Version) (Status, API) 
 	if api.Removed == (Version{1, 0}) && api.Introduced.IsZero() && api.Deprecated.IsZero() {
 		return UnknownRemove, api
 	}
+	if r, ok := d.servedAt(api.Replacement, target); ok {
+		api.Replacement = r
+	} else {
+		// extensions/v1beta1 PodSecurityPolicy's replacement went too.
+		api.Note = or(d.apis[api.Replacement].Note, fmt.Sprintf("no version of %s is served at %s", api.Replacement.Kind, target))
+		api.Replacement = schema.GroupVersionKind{}
+	}
 	return api.At(target), api
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// servedAt returns r if it is served at target, else the newest version of
+// its kind that is (flowcontrol v1beta2 names v1beta3, itself removed in
+// 1.32): a replacement must exist where the user goes. ok is false when no
+// version of the kind is served there.
+func (d *Data) servedAt(r schema.GroupVersionKind, target Version) (schema.GroupVersionKind, bool) {
+	if r.Empty() {
+		return r, true
+	}
+	if api, ok := d.apis[r]; !ok || api.At(target) != Removed {
+		return r, true
+	}
+	var best schema.GroupVersionKind
+	for gvk, api := range d.apis {
+		if gvk.GroupKind() != r.GroupKind() || api.At(target) == Removed || (!api.Introduced.IsZero() && target.Less(api.Introduced)) {
+			continue
+		}
+		if best.Empty() || kubeversion.CompareKubeAwareVersionStrings(gvk.Version, best.Version) > 0 {
+			best = gvk
+		}
+	}
+	return best, !best.Empty()
 }

@@ -2,12 +2,15 @@ package upgrade
 
 import (
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 )
 
 // DataVersion is the Kubernetes release of the k8s.io/api in go.mod.
@@ -39,8 +42,18 @@ func TestLifecycle(t *testing.T) {
 		{schema.GroupVersionKind{Group: "resource.k8s.io", Version: "v1beta2", Kind: "ResourceClaim"}, Version{1, 39}, Removed, Version{1, 39}, "resource.k8s.io/v1, Kind=ResourceClaim"},
 		{schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}, Version{1, 45}, Served, Version{}, ""},
 		{schema.GroupVersionKind{Group: "example.com", Version: "v1alpha1", Kind: "Widget"}, Version{1, 45}, Served, Version{}, ""},
-		// Gone from k8s.io/api altogether: removed, with the group's stable kind.
-		{schema.GroupVersionKind{Group: "autoscaling", Version: "v2beta2", Kind: "HorizontalPodAutoscaler"}, Version{1, 30}, UnknownRemove, Version{1, 0}, "autoscaling/v2, Kind=HorizontalPodAutoscaler"},
+		// Gone from k8s.io/api altogether: the guide's release, still served before it.
+		{schema.GroupVersionKind{Group: "autoscaling", Version: "v2beta2", Kind: "HorizontalPodAutoscaler"}, Version{1, 30}, Removed, Version{1, 26}, "autoscaling/v2, Kind=HorizontalPodAutoscaler"},
+		{schema.GroupVersionKind{Group: "autoscaling", Version: "v2beta2", Kind: "HorizontalPodAutoscaler"}, Version{1, 25}, Deprecated, Version{1, 23}, "autoscaling/v2, Kind=HorizontalPodAutoscaler"},
+		{schema.GroupVersionKind{Group: "autoscaling", Version: "v2beta1", Kind: "HorizontalPodAutoscaler"}, Version{1, 22}, Deprecated, Version{1, 22}, "autoscaling/v2, Kind=HorizontalPodAutoscaler"},
+		// A kind gone while its group/version lives on; a group outside k8s.io/api.
+		{schema.GroupVersionKind{Group: "policy", Version: "v1beta1", Kind: "PodSecurityPolicy"}, Version{1, 25}, Removed, Version{1, 25}, ""},
+		{schema.GroupVersionKind{Group: "apps", Version: "v1beta1", Kind: "ReplicaSet"}, Version{1, 16}, Removed, Version{1, 16}, "apps/v1, Kind=ReplicaSet"},
+		{schema.GroupVersionKind{Group: "apiregistration.k8s.io", Version: "v1beta1", Kind: "APIService"}, Version{1, 22}, Removed, Version{1, 22}, "apiregistration.k8s.io/v1, Kind=APIService"},
+		// Replacements: the kind itself, by version priority, served at the target.
+		{schema.GroupVersionKind{Group: "networking.k8s.io", Version: "v1beta1", Kind: "IngressClass"}, Version{1, 22}, Removed, Version{1, 22}, "networking.k8s.io/v1, Kind=IngressClass"},
+		{schema.GroupVersionKind{Group: "node.k8s.io", Version: "v1beta1", Kind: "RuntimeClass"}, Version{1, 25}, Removed, Version{1, 25}, "node.k8s.io/v1, Kind=RuntimeClass"},
+		{schema.GroupVersionKind{Group: "flowcontrol.apiserver.k8s.io", Version: "v1beta2", Kind: "FlowSchema"}, Version{1, 32}, Removed, Version{1, 29}, "flowcontrol.apiserver.k8s.io/v1, Kind=FlowSchema"},
 	} {
 		st, api := d.Check(c.gvk, c.at)
 		if st != c.want {
@@ -51,7 +64,11 @@ func TestLifecycle(t *testing.T) {
 		if st == Deprecated {
 			rel = api.Deprecated
 		}
-		if st != Served && (rel != c.release || api.Replacement.String() != c.replacement) {
+		replacement := api.Replacement.String()
+		if api.Replacement.Empty() {
+			replacement = ""
+		}
+		if st != Served && (rel != c.release || replacement != c.replacement) {
 			t.Errorf("%s: release %s replacement %q, want %s %q", c.gvk, rel, api.Replacement, c.release, c.replacement)
 		}
 	}
@@ -126,4 +143,89 @@ func FuzzParseVersion(f *testing.F) {
 			t.Fatalf("%q -> %v -> %v %v", s, v, again, err)
 		}
 	})
+}
+
+// Every removal of the migration guide (guide.go), checked at the release
+// before, at and after it: removed exactly from its release on, with a
+// replacement that is served where the user goes.
+func TestGuideRemovals(t *testing.T) {
+	d := Load()
+	for _, r := range guide {
+		gv, err := schema.ParseGroupVersion(r.gv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range r.kinds {
+			gvk := gv.WithKind(k)
+			before, after := Version{1, r.removed.Minor - 1}, Version{1, r.removed.Minor + 1}
+			if st, _ := d.Check(gvk, before); st == Removed || st == UnknownRemove {
+				t.Errorf("%s at %s: %q, want served or deprecated", gvk, before, st)
+			}
+			for _, at := range []Version{r.removed, after, DataVersion} {
+				st, api := d.Check(gvk, at)
+				if st != Removed || api.Removed != r.removed {
+					t.Errorf("%s at %s: %q (removed in %s), want removed in %s", gvk, at, st, api.Removed, r.removed)
+					continue
+				}
+				if r.replacement == "" || api.Replacement.Empty() {
+					// No kind replaces it there (PodSecurityPolicy): the note says what to do.
+					if api.Note == "" {
+						t.Errorf("%s at %s: no replacement and no note", gvk, at)
+					}
+					continue
+				}
+				if api.Replacement.Kind != k || strings.HasSuffix(api.Replacement.Kind, "List") {
+					t.Errorf("%s: replacement %s is another kind", gvk, api.Replacement)
+				}
+				if rs, _ := d.Check(api.Replacement, at); rs == Removed || rs == UnknownRemove {
+					t.Errorf("%s at %s: replacement %s is not served there", gvk, at, api.Replacement)
+				}
+			}
+		}
+	}
+	// Current APIs and custom resources are never flagged.
+	for _, gvk := range []schema.GroupVersionKind{{Group: "apps", Version: "v1", Kind: "Deployment"}, {Group: "networking.k8s.io", Version: "v1", Kind: "Ingress"},
+		{Group: "policy", Version: "v1", Kind: "PodDisruptionBudget"}, {Group: "example.com", Version: "v1beta1", Kind: "PodSecurityPolicy"}, {Group: "apiregistration.k8s.io", Version: "v1", Kind: "APIService"}} {
+		if st, _ := d.Check(gvk, DataVersion); st != Served {
+			t.Errorf("%s: %q, want served", gvk, st)
+		}
+	}
+}
+
+// Where k8s.io/api's metadata and the guide both speak, they agree on the
+// release of removal.
+func TestGuideAgreesWithK8sAPI(t *testing.T) {
+	s := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(s)
+	checked := 0
+	for gvk, api := range guideAPIs() {
+		typ, ok := s.AllKnownTypes()[gvk]
+		if !ok {
+			continue
+		}
+		l, ok := reflect.New(typ).Interface().(lifecycle)
+		if !ok {
+			continue
+		}
+		checked++
+		if got := version(l.APILifecycleRemoved()); got != api.Removed {
+			t.Errorf("%s: k8s.io/api says removed in %s, the guide %s", gvk, got, api.Removed)
+		}
+	}
+	if checked < 10 {
+		t.Errorf("only %d rows checked against k8s.io/api", checked)
+	}
+}
+
+// A repository whose only problem is a PodSecurityPolicy is blocked, and the
+// finding says what to do instead.
+func TestPodSecurityPolicyBlocks(t *testing.T) {
+	objs := []*unstructured.Unstructured{{Object: map[string]any{"apiVersion": "policy/v1beta1", "kind": "PodSecurityPolicy", "metadata": map[string]any{"name": "restricted"}}}}
+	fs := Load().Objects(SourceApp, "repo", objs, Version{1, 25})
+	if len(fs) != 1 || !fs[0].Blocks() || fs[0].Release != "1.25" || !strings.Contains(fs[0].Detail, "Pod Security Admission") {
+		t.Fatalf("%+v", fs)
+	}
+	if fs := Load().Objects(SourceApp, "repo", objs, Version{1, 24}); len(fs) != 1 || fs[0].Blocks() {
+		t.Fatalf("at 1.24 it is served, deprecated: %+v", fs)
+	}
 }

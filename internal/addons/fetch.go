@@ -19,6 +19,7 @@ import (
 
 	chart "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
 	"helm.sh/helm/v4/pkg/registry"
 	repo "helm.sh/helm/v4/pkg/repo/v1"
 
@@ -146,6 +147,25 @@ func (f *Fetcher) Fetch(ctx context.Context, r *Repository, name, version string
 		return nil, fmt.Errorf("chart %s %s from %s: %w", name, version, u, err)
 	}
 	return &Fetched{Chart: ch, Source: u}, nil
+}
+
+// NewestSupporting returns the newest version of chart name in r whose
+// kubeVersion admits kubeVersion (Helm's own check), or "" when none does or
+// the repository cannot say (OCI registries list tags, not constraints).
+func (f *Fetcher) NewestSupporting(ctx context.Context, r *Repository, name, kubeVersion string) (string, error) {
+	if r.OCI {
+		return "", nil
+	}
+	idx, err := f.index(ctx, r)
+	if err != nil {
+		return "", err
+	}
+	for _, cv := range idx.Entries[name] { // newest first
+		if cv.KubeVersion == "" || chartutil.IsCompatibleRange(cv.KubeVersion, kubeVersion) {
+			return cv.Version, nil
+		}
+	}
+	return "", nil
 }
 
 func unknownVersion(r *Repository, name, version string, idx *repo.IndexFile) error {

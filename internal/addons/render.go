@@ -60,6 +60,10 @@ type Renderer struct {
 	APIVersions []string
 	// RenderTimeout bounds one add-on's rendering (DefaultRenderTimeout).
 	RenderTimeout time.Duration
+	// IgnoreKubeVersion renders a chart whose kubeVersion excludes
+	// KubeVersion anyway (the upgrade check reports the constraint itself and
+	// still wants the APIs the chart would use).
+	IgnoreKubeVersion bool
 }
 
 // Render renders one add-on of f.
@@ -129,6 +133,12 @@ func (r *Renderer) render(ctx context.Context, f *File, rel *Release) (*Rendered
 		ch, out.Source = fetched.Chart, fetched.Source
 	}
 	out.Chart, out.Version, out.AppVersion, out.KubeVersion = ch.Metadata.Name, ch.Metadata.Version, ch.Metadata.AppVersion, ch.Metadata.KubeVersion
+	if r.IgnoreKubeVersion && ch.Metadata.KubeVersion != "" {
+		copied, meta := *ch, *ch.Metadata
+		meta.KubeVersion = ""
+		copied.Metadata = &meta
+		ch = &copied
+	}
 	vals, err := r.values(root.FS(), f, rel)
 	if err != nil {
 		return nil, err

@@ -154,3 +154,19 @@ func TestRenderingIsBounded(t *testing.T) {
 		t.Fatalf("data %v", data)
 	}
 }
+
+// A chart that excludes the Kubernetes version renders anyway when asked
+// (the upgrade check reports the constraint itself), and says its constraint.
+func TestIgnoreKubeVersion(t *testing.T) {
+	f, _ := platformRepo(t, "releases:\n- {name: demo, namespace: demo, chart: ../../charts/demo}\n", map[string]string{
+		"charts/demo/Chart.yaml":        "apiVersion: v2\nname: demo\nversion: 1.0.0\nkubeVersion: \"<1.30.0-0\"\n",
+		"charts/demo/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+	})
+	if _, err := (&Renderer{KubeVersion: "v1.32.0"}).Render(context.Background(), f, &f.Releases[0]); err == nil || !strings.Contains(err.Error(), "kubeVersion") {
+		t.Fatalf("Helm's check: %v", err)
+	}
+	out, err := (&Renderer{KubeVersion: "v1.32.0", IgnoreKubeVersion: true}).Render(context.Background(), f, &f.Releases[0])
+	if err != nil || out.KubeVersion != "<1.30.0-0" || len(out.Objects) != 1 {
+		t.Fatalf("%+v %v", out, err)
+	}
+}

@@ -155,19 +155,24 @@ func (o *UpgradeCheckOptions) checkAddons(ctx context.Context, data *upgrade.Dat
 		return err
 	}
 	rels, _ := o.file.Select(nil)
-	kv := fmt.Sprintf("v%d.%d.0", target.Major, target.Minor)
-	r := &addons.Renderer{Fetcher: &addons.Fetcher{CacheDir: chartCache()}, KubeVersion: kv}
+	kv := upgrade.KubeVersion(target)
+	// Charts that exclude the target are a finding, and their APIs are still
+	// looked at, rendered for the target as if they admitted it.
+	r := &addons.Renderer{Fetcher: &addons.Fetcher{CacheDir: chartCache()}, KubeVersion: kv, IgnoreKubeVersion: true}
 	for _, rel := range rels {
 		o.IO.Progress().Printf("Rendering add-on %s for Kubernetes %s", rel.Name, target)
 		out, err := r.Render(ctx, o.file, rel)
-		if err != nil && strings.Contains(err.Error(), "chart requires kubeVersion") {
-			rep.Findings = append(rep.Findings, upgrade.Finding{Source: upgrade.SourceChart, Where: rel.Name, Object: rel.Chart + " " + rel.Version,
-				API: "kubeVersion", Status: upgrade.Removed, Release: target.String(), Detail: strings.TrimPrefix(err.Error(), "add-on "+rel.Name+": ") + "; update the add-on to a version that supports " + target.String()})
-			// Still look at its APIs, rendered for the cluster it runs on now.
-			out, err = (&addons.Renderer{Fetcher: r.Fetcher}).Render(ctx, o.file, rel)
-		}
 		if err != nil {
 			return err
+		}
+		newest := ""
+		if repoName, chart := rel.RepoChart(); out.KubeVersion != "" && repoName != "" {
+			if repo, ok := o.file.Repository(repoName); ok {
+				newest, _ = r.Fetcher.NewestSupporting(ctx, repo, chart, kv)
+			}
+		}
+		if f, ok := upgrade.ChartSupport(rel.Name, rel.Chart, out.Version, out.KubeVersion, target, newest); ok {
+			rep.Findings = append(rep.Findings, f)
 		}
 		rep.Findings = append(rep.Findings, data.Objects(upgrade.SourceAddon, rel.Name, out.Objects, target)...)
 	}

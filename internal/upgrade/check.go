@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -250,3 +251,23 @@ func Kinds(lists []*metav1.APIResourceList) map[schema.GroupVersionResource]stri
 	}
 	return out
 }
+
+// ChartSupport is the finding for an add-on's chart whose kubeVersion
+// constraint excludes target (Helm's own check), naming the chart's newest
+// version that admits it when known; ok is false when the chart supports it.
+func ChartSupport(addon, chart, version, constraint string, target Version, newest string) (Finding, bool) {
+	if constraint == "" || chartutil.IsCompatibleRange(constraint, KubeVersion(target)) {
+		return Finding{}, false
+	}
+	f := Finding{Source: SourceChart, Where: addon, Object: chart + " " + version, API: "kubeVersion", Status: Removed, Release: target.String(),
+		Detail: fmt.Sprintf("chart %s %s does not support Kubernetes %s (kubeVersion %q)", chart, version, target, constraint)}
+	if newest != "" {
+		f.Detail += "; its newest version that does is " + newest
+	} else {
+		f.Detail += "; no version of it in its repository says it does"
+	}
+	return f, true
+}
+
+// KubeVersion is the version string Helm's checks take for a release.
+func KubeVersion(v Version) string { return fmt.Sprintf("v%d.%d.0", v.Major, v.Minor) }

@@ -229,3 +229,17 @@ func TestPodSecurityPolicyBlocks(t *testing.T) {
 		t.Fatalf("at 1.24 it is served, deprecated: %+v", fs)
 	}
 }
+
+// A chart whose kubeVersion excludes the target is a finding (Helm's own
+// constraint check), not the end of the check.
+func TestChartSupport(t *testing.T) {
+	f, ok := ChartSupport("ingress", "charts/ingress", "4.0.0", ">=1.28.0-0 <1.32.0-0", Version{1, 32}, "4.2.0")
+	if !ok || !f.Blocks() || f.Source != SourceChart || !strings.Contains(f.Detail, "does not support Kubernetes 1.32") || !strings.Contains(f.Detail, "newest version that does is 4.2.0") {
+		t.Fatalf("%+v %v", f, ok)
+	}
+	for _, c := range []string{"", ">=1.28.0-0 <1.33.0-0", ">= 1.20"} {
+		if _, ok := ChartSupport("ingress", "charts/ingress", "4.0.0", c, Version{1, 32}, ""); ok {
+			t.Errorf("%q admits 1.32", c)
+		}
+	}
+}

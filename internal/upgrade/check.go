@@ -205,8 +205,11 @@ func (d *Data) Live(ctx context.Context, lists []*metav1.APIResourceList, meta m
 			gvk := gv.WithKind(r.Kind)
 			// Only what kube has data for: a newer cluster serves versions
 			// kube has not heard of, which are not removed ones.
+			// Deprecated APIs are not listed: they still work after the
+			// upgrade, and the control plane itself writes through some (v1
+			// Endpoints), which would name every object of the cluster.
 			st, api := d.Check(gvk, target)
-			if st == Served || st == UnknownRemove {
+			if st != Removed {
 				continue
 			}
 			objs, err := meta.Resource(gv.WithResource(r.Name)).List(ctx, metav1.ListOptions{})

@@ -62,9 +62,26 @@ var guide = []guideRow{
 	{"apps/v1beta2", []string{"DaemonSet", "Deployment", "StatefulSet", "ReplicaSet"}, Version{1, 9}, Version{1, 16}, "apps/v1", ""},
 }
 
+// deprecation is an API the guide or Kubernetes deprecates without a removal
+// scheduled, for another kind.
+type deprecation struct {
+	gvk         schema.GroupVersionKind
+	deprecated  Version
+	replacement schema.GroupVersionKind
+}
+
+// deprecations the lifecycle metadata cannot carry (core/v1 types have none).
+var deprecations = []deprecation{
+	// KEP-4974: v1 Endpoints is deprecated in 1.33 for EndpointSlice.
+	{schema.GroupVersionKind{Version: "v1", Kind: "Endpoints"}, Version{1, 33}, schema.GroupVersionKind{Group: "discovery.k8s.io", Version: "v1", Kind: "EndpointSlice"}},
+}
+
 // guideAPIs are the guide's rows as APIs, by kind.
 func guideAPIs() map[schema.GroupVersionKind]API {
 	out := map[schema.GroupVersionKind]API{}
+	for _, d := range deprecations {
+		out[d.gvk] = API{GVK: d.gvk, Deprecated: d.deprecated, Replacement: d.replacement}
+	}
 	for _, r := range guide {
 		gv, _ := schema.ParseGroupVersion(r.gv)
 		for _, k := range r.kinds {

@@ -243,3 +243,16 @@ func TestChartSupport(t *testing.T) {
 		}
 	}
 }
+
+// v1 Endpoints is deprecated from 1.33 for EndpointSlice: a warning, never a
+// blocker.
+func TestEndpointsDeprecation(t *testing.T) {
+	gvk := schema.GroupVersionKind{Version: "v1", Kind: "Endpoints"}
+	if st, _ := Load().Check(gvk, Version{1, 32}); st != Served {
+		t.Errorf("at 1.32: %q", st)
+	}
+	st, api := Load().Check(gvk, Version{1, 33})
+	if st != Deprecated || api.Replacement.Kind != "EndpointSlice" || !api.Removed.IsZero() {
+		t.Errorf("at 1.33: %q %+v", st, api)
+	}
+}

@@ -89,12 +89,15 @@ func exitAfterGrace(ctx context.Context, stop context.CancelFunc) {
 
 // Exit codes (docs/exit-codes.md).
 const (
-	exitOK        = 0
-	exitFailure   = 1
-	exitUsage     = 2
-	exitKubeError = 125 // run, exec, kubectl: kube itself failed, the command did not run
-	exitCannotRun = 126 // the command was found but could not be started
-	exitNotFound  = 127 // the command (kubectl) was not found
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+	// exitUnreachable: the cluster is not there to ask (unreachable, or the
+	// sandbox stopped), which is neither a finding nor bad input.
+	exitUnreachable = 3
+	exitKubeError   = 125 // run, exec, kubectl: kube itself failed, the command did not run
+	exitCannotRun   = 126 // the command was found but could not be started
+	exitNotFound    = 127 // the command (kubectl) was not found
 )
 
 // passThrough marks commands whose exit code is their child's (run, exec,
@@ -120,6 +123,11 @@ func Run(ctx context.Context, streams *IOStreams, args []string) int {
 	if errors.As(err, &exit) {
 		return int(exit)
 	}
+	var unreachable unreachableError
+	if errors.As(err, &unreachable) {
+		fmt.Fprintf(streams.ErrOut, "Error: %v\n", err)
+		return exitUnreachable
+	}
 	fmt.Fprintf(streams.ErrOut, "Error: %v\n", err)
 	var usage usageError
 	switch {
@@ -134,6 +142,11 @@ func Run(ctx context.Context, streams *IOStreams, args []string) int {
 	}
 	return exitFailure
 }
+
+// unreachableError marks a cluster that could not be reached (exit 3).
+type unreachableError struct{ error }
+
+func (e unreachableError) Unwrap() error { return e.error }
 
 // exitCode ends the command with a status and no extra message (the command has
 // already printed what went wrong).

@@ -126,7 +126,7 @@ by another version of kube; up restarts it).`,
 			}
 			switch st.State {
 			case sandbox.StateStopped:
-				return exitCode(3)
+				return exitCode(exitUnreachable)
 			case sandbox.StateBroken, sandbox.StateOutdated:
 				return exitCode(1)
 			}

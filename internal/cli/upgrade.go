@@ -24,6 +24,8 @@ type UpgradeCheckOptions struct {
 	addonsOptions
 	To    string
 	Repos []string
+	// Offline checks manifests and add-ons only: no request to the cluster.
+	Offline bool
 }
 
 func newUpgradeCmd(f *Factory) *cobra.Command {
@@ -33,7 +35,7 @@ func newUpgradeCmd(f *Factory) *cobra.Command {
 	}
 	o := &UpgradeCheckOptions{addonsOptions: addonsOptions{IO: f.IO, f: f}}
 	check := &cobra.Command{
-		Use:   "check --to VERSION [REPO...]",
+		Use:   "check --to VERSION [--offline] [REPO...]",
 		Short: "List every use of an API the target Kubernetes version removes (exit 1 if any), and deprecated ones",
 		Long: `Before upgrading a cluster, find every use of an API that the target version removes
 (blocking, exit 1) or deprecates (warnings), with the API to use instead:
@@ -50,14 +52,15 @@ func newUpgradeCmd(f *Factory) *cobra.Command {
 The data is Kubernetes' own API lifecycle metadata from the k8s.io/api module kube
 is built with; for a target newer than that, kube says what it cannot know.`,
 		Example: `  kube upgrade check -c qa --to v1.38
-  kube upgrade check -c prod --to 1.38 ~/src/billing ~/src/orders -o json`,
+  kube upgrade check -c prod --to 1.38 ~/src/billing ~/src/orders -o json
+  kube upgrade check -c prod --to 1.38 --offline ~/src/billing   # manifests and add-ons only`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Repos = args
 			return runUpgradeCheck(cmd.Context(), o)
 		},
 	}
 	check.Flags().StringVar(&o.To, "to", "", "the Kubernetes version to upgrade to, e.g. v1.38 (required)")
-	_ = check.MarkFlagRequired("to")
+	check.Flags().BoolVar(&o.Offline, "offline", false, "check the apps' manifests and the add-ons only, without asking the cluster (-c still picks kubernetes/<cluster>/ and the add-on file)")
 	check.Flags().StringVarP(&o.File, "addons", "f", "", "the add-on file (default: "+filepath.Join(addons.ClustersDir, "<cluster>", addons.FileName)+" of the working directory, if there is one)")
 	outputFlag(check, &o.Output)
 	cmd.AddCommand(check)
@@ -67,6 +70,9 @@ is built with; for a target newer than that, kube says what it cannot know.`,
 func runUpgradeCheck(ctx context.Context, o *UpgradeCheckOptions) error {
 	if err := checkOutput(o.Output); err != nil {
 		return err
+	}
+	if o.To == "" {
+		return usageError{errors.New("--to is required: the Kubernetes version to upgrade to, e.g. --to v1.38")}
 	}
 	target, err := upgrade.ParseVersion(o.To)
 	if err != nil {
@@ -79,16 +85,42 @@ func runUpgradeCheck(ctx context.Context, o *UpgradeCheckOptions) error {
 	o.cluster = t
 	data := upgrade.Load()
 	rep := upgrade.NewReport(target)
+	if o.Offline {
+		rep.Notes = append(rep.Notes, "offline: requests and live objects not checked (the apps' manifests and the add-ons are)")
+	} else if err := o.checkCluster(ctx, data, rep, target); err != nil {
+		return err
+	}
+	if err := o.checkRepos(data, rep, target); err != nil {
+		return err
+	}
+	// The add-ons, rendered for the target.
+	if err := o.checkAddons(ctx, data, rep, target); err != nil {
+		return err
+	}
+	rep.Sort()
+	if done, err := o.IO.structured(o.Output, rep); err != nil {
+		return err
+	} else if !done {
+		printUpgradeReport(o.IO, t.Name, rep)
+	}
+	if rep.Blocking() {
+		return exitCode(exitFailure)
+	}
+	return nil
+}
+
+// checkCluster adds what the live cluster says: requests, then objects. A
+// cluster that cannot be reached is exit 3, not "blocked".
+func (o *UpgradeCheckOptions) checkCluster(ctx context.Context, data *upgrade.Data, rep *upgrade.Report, target upgrade.Version) error {
+	t := o.cluster
 	c, err := deploy.NewClient(t.Config)
 	if err != nil {
 		return err
 	}
 	p := o.IO.Progress()
-
-	// The live cluster: requests, then objects.
 	_, lists, err := c.Kube.Discovery().ServerGroupsAndResources()
 	if err != nil && len(lists) == 0 {
-		return fmt.Errorf("cluster %s: %w", t.Name, err)
+		return unreachableError{fmt.Errorf("cluster %s: %w (with --offline, kube checks the manifests and add-ons without it)", t.Name, err)}
 	}
 	p.Printf("Reading the API server's metrics of cluster %s", t.Name)
 	metricsText, err := c.Kube.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
@@ -114,8 +146,12 @@ func runUpgradeCheck(ctx context.Context, o *UpgradeCheckOptions) error {
 		return err
 	}
 	rep.Findings = append(rep.Findings, live...)
+	return nil
+}
 
-	// The apps' generated manifests.
+// checkRepos adds the apps' generated manifests.
+func (o *UpgradeCheckOptions) checkRepos(data *upgrade.Data, rep *upgrade.Report, target upgrade.Version) error {
+	t := o.cluster
 	for _, repo := range o.Repos {
 		dir := filepath.Join(repo, generate.OutputDir, app.ManifestsCluster(repo, t.Name))
 		m, err := deploy.Load(dir, deploy.LoadOptions{Recursive: true})
@@ -126,20 +162,6 @@ func runUpgradeCheck(ctx context.Context, o *UpgradeCheckOptions) error {
 			return err
 		}
 		rep.Findings = append(rep.Findings, data.Objects(upgrade.SourceApp, repo, m.Objects, target)...)
-	}
-
-	// The add-ons, rendered for the target.
-	if err := o.checkAddons(ctx, data, rep, target); err != nil {
-		return err
-	}
-	rep.Sort()
-	if done, err := o.IO.structured(o.Output, rep); err != nil {
-		return err
-	} else if !done {
-		printUpgradeReport(o.IO, t.Name, rep)
-	}
-	if rep.Blocking() {
-		return exitCode(exitFailure)
 	}
 	return nil
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -149,19 +151,26 @@ func (o *UpgradeCheckOptions) checkCluster(ctx context.Context, data *upgrade.Da
 	return nil
 }
 
-// checkRepos adds the apps' generated manifests.
+// checkRepos adds the apps' generated manifests, read through each
+// repository's root, each finding at its file:line:column.
 func (o *UpgradeCheckOptions) checkRepos(data *upgrade.Data, rep *upgrade.Report, target upgrade.Version) error {
 	t := o.cluster
 	for _, repo := range o.Repos {
-		dir := filepath.Join(repo, generate.OutputDir, app.ManifestsCluster(repo, t.Name))
-		m, err := deploy.Load(dir, deploy.LoadOptions{Recursive: true})
-		if errors.Is(err, os.ErrNotExist) {
+		dir := path.Join(generate.OutputDir, app.ManifestsCluster(repo, t.Name))
+		root, err := os.OpenRoot(repo)
+		if err != nil {
+			return usageError{fmt.Errorf("%s: %w", repo, err)}
+		}
+		if _, err := fs.Stat(root.FS(), dir); err != nil {
+			root.Close()
 			return usageError{fmt.Errorf("%s has no %s: give app repositories whose manifests kube generate writes", repo, dir)}
 		}
+		found, err := data.Files(upgrade.SourceApp, repo, root.FS(), dir, filepath.Join(repo, filepath.FromSlash(dir)), target)
+		root.Close()
 		if err != nil {
 			return err
 		}
-		rep.Findings = append(rep.Findings, data.Objects(upgrade.SourceApp, repo, m.Objects, target)...)
+		rep.Findings = append(rep.Findings, found...)
 	}
 	return nil
 }
@@ -232,7 +241,11 @@ func printUpgradeReport(io *IOStreams, clusterName string, rep *upgrade.Report) 
 		if f.Release != "" {
 			st += " in " + f.Release
 		}
-		t.row("  "+st, f.Object, f.API, f.Replacement, f.Detail)
+		detail := f.Detail
+		if p := f.Place(); p != "" {
+			detail = strings.TrimSpace(p + " " + detail)
+		}
+		t.row("  "+st, f.Object, f.API, f.Replacement, detail)
 	}
 	flush()
 	blocking := 0

@@ -39,6 +39,18 @@ type Finding struct {
 	Release     string `json:"release,omitempty"`
 	Replacement string `json:"replacement,omitempty"`
 	Detail      string `json:"detail,omitempty"`
+	// File, Line and Column place a finding in an app's manifests.
+	File   string `json:"file,omitempty"`
+	Line   int    `json:"line,omitempty"`
+	Column int    `json:"column,omitempty"`
+}
+
+// Place is file:line:column, or "".
+func (f Finding) Place() string {
+	if f.File == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s:%d:%d", f.File, f.Line, f.Column)
 }
 
 // Blocks is true when the upgrade breaks it.

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -254,5 +255,28 @@ func TestEndpointsDeprecation(t *testing.T) {
 	st, api := Load().Check(gvk, Version{1, 33})
 	if st != Deprecated || api.Replacement.Kind != "EndpointSlice" || !api.Removed.IsZero() {
 		t.Errorf("at 1.33: %q %+v", st, api)
+	}
+}
+
+// Findings in app manifests are placed at the apiVersion of each object, in
+// multi-document files and inside Lists.
+func TestFilesPlaceFindings(t *testing.T) {
+	fsys := fstest.MapFS{
+		"kubernetes/qa/multi.yaml": {Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\n---\napiVersion: batch/v1beta1\nkind: CronJob\nmetadata: {name: nightly, namespace: shop}\n")},
+		"kubernetes/qa/list.yaml": {Data: []byte("apiVersion: v1\nkind: List\nitems:\n- apiVersion: apps/v1\n  kind: Deployment\n  metadata: {name: web}\n- apiVersion: extensions/v1beta1\n  kind: Ingress\n  metadata: {name: web}\n")},
+		"kubernetes/qa/.hidden/x.yaml": {Data: []byte("apiVersion: extensions/v1beta1\nkind: Ingress\nmetadata: {name: hidden}\n")},
+		"kubernetes/qa/crd.yaml":       {Data: []byte("apiVersion: example.com/v1beta1\nkind: Widget\nmetadata: {name: w}\n")},
+	}
+	fs, err := Load().Files(SourceApp, "shop", fsys, "kubernetes/qa", "shop/kubernetes/qa", Version{1, 25})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range fs {
+		got = append(got, f.Place()+" "+f.Object+" "+string(f.Status)+" "+f.Release)
+	}
+	want := []string{"shop/kubernetes/qa/list.yaml:7:15 Ingress/web removed 1.22", "shop/kubernetes/qa/multi.yaml:5:13 CronJob/nightly (shop) removed 1.25"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

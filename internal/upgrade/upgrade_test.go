@@ -262,8 +262,8 @@ func TestEndpointsDeprecation(t *testing.T) {
 // multi-document files and inside Lists.
 func TestFilesPlaceFindings(t *testing.T) {
 	fsys := fstest.MapFS{
-		"kubernetes/qa/multi.yaml": {Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\n---\napiVersion: batch/v1beta1\nkind: CronJob\nmetadata: {name: nightly, namespace: shop}\n")},
-		"kubernetes/qa/list.yaml": {Data: []byte("apiVersion: v1\nkind: List\nitems:\n- apiVersion: apps/v1\n  kind: Deployment\n  metadata: {name: web}\n- apiVersion: extensions/v1beta1\n  kind: Ingress\n  metadata: {name: web}\n")},
+		"kubernetes/qa/multi.yaml":     {Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\n---\napiVersion: batch/v1beta1\nkind: CronJob\nmetadata: {name: nightly, namespace: shop}\n")},
+		"kubernetes/qa/list.yaml":      {Data: []byte("apiVersion: v1\nkind: List\nitems:\n- apiVersion: apps/v1\n  kind: Deployment\n  metadata: {name: web}\n- apiVersion: extensions/v1beta1\n  kind: Ingress\n  metadata: {name: web}\n")},
 		"kubernetes/qa/.hidden/x.yaml": {Data: []byte("apiVersion: extensions/v1beta1\nkind: Ingress\nmetadata: {name: hidden}\n")},
 		"kubernetes/qa/crd.yaml":       {Data: []byte("apiVersion: example.com/v1beta1\nkind: Widget\nmetadata: {name: w}\n")},
 	}

@@ -193,7 +193,7 @@ func (d *Data) Requests(metricsText []byte, target Version, kinds map[schema.Gro
 				f.Release = kind.Deprecated.String()
 			}
 		}
-		f.Detail = strings.TrimSpace(f.Detail + " (a client requested it since the API server started; its audit log names who)")
+		f.Detail = strings.TrimSpace(f.Detail + " (a client requested it since the API server started, possibly the control plane itself, whose controllers list some deprecated APIs: the API server's audit log names the user agent)")
 		out = append(out, f)
 	}
 	return out, nil

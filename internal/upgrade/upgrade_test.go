@@ -1,6 +1,7 @@
 package upgrade
 
 import (
+	"fmt"
 	"os"
 	"reflect"
 	"regexp"
@@ -278,5 +279,49 @@ func TestFilesPlaceFindings(t *testing.T) {
 	want := []string{"shop/kubernetes/qa/list.yaml:7:15 Ingress/web removed 1.22", "shop/kubernetes/qa/multi.yaml:5:13 CronJob/nightly (shop) removed 1.25"}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// Every removal of the guide as an app would hold it (alone, in a List, in a
+// multi-document file) and as an add-on renders it, checked at the release
+// before, at and after: blocking exactly from its release on.
+func TestGuideRemovalsInManifests(t *testing.T) {
+	d := Load()
+	for _, r := range guide {
+		for _, k := range r.kinds {
+			obj := fmt.Sprintf("apiVersion: %s\nkind: %s\nmetadata: {name: x}\n", r.gv, k)
+			item := fmt.Sprintf("- apiVersion: %s\n  kind: %s\n  metadata: {name: x}\n", r.gv, k)
+			fsys := fstest.MapFS{
+				"k/alone.yaml": {Data: []byte(obj)},
+				"k/list.yaml":  {Data: []byte("apiVersion: v1\nkind: List\nitems:\n" + item)},
+				"k/multi.yaml": {Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: y}\n---\n" + obj)},
+			}
+			u := &unstructured.Unstructured{}
+			u.SetAPIVersion(r.gv)
+			u.SetKind(k)
+			u.SetName("x")
+			for _, c := range []struct {
+				at       Version
+				blocking int
+			}{{Version{1, r.removed.Minor - 1}, 0}, {r.removed, 3}, {Version{1, r.removed.Minor + 1}, 3}} {
+				fs, err := d.Files(SourceApp, "app", fsys, "k", "k", c.at)
+				if err != nil {
+					t.Fatal(err)
+				}
+				blocking := 0
+				for _, f := range fs {
+					if f.Blocks() {
+						blocking++
+					}
+				}
+				if blocking != c.blocking {
+					t.Errorf("%s %s at %s: %d blocking in the app's files, want %d: %+v", r.gv, k, c.at, blocking, c.blocking, fs)
+				}
+				addon := d.Objects(SourceAddon, "addon", []*unstructured.Unstructured{u}, c.at)
+				if got := len(addon) == 1 && addon[0].Blocks(); got != (c.blocking > 0) {
+					t.Errorf("%s %s at %s: add-on blocks %v", r.gv, k, c.at, got)
+				}
+			}
+		}
 	}
 }

@@ -52,6 +52,9 @@ var guide = []guideRow{
 	{"extensions/v1beta1", []string{"Ingress"}, Version{1, 14}, Version{1, 22}, "networking.k8s.io/v1", ""},
 	{"networking.k8s.io/v1beta1", []string{"Ingress", "IngressClass"}, Version{1, 19}, Version{1, 22}, "networking.k8s.io/v1", ""},
 	{"rbac.authorization.k8s.io/v1beta1", []string{"ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}, Version{1, 17}, Version{1, 22}, "rbac.authorization.k8s.io/v1", ""},
+	// Not in the guide (alpha), removed with v1beta1: k8s.io/api still has its
+	// types without lifecycle tags, and the API server serves rbac v1 only.
+	{"rbac.authorization.k8s.io/v1alpha1", []string{"ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}, Version{1, 17}, Version{1, 22}, "rbac.authorization.k8s.io/v1", ""},
 	{"scheduling.k8s.io/v1beta1", []string{"PriorityClass"}, Version{1, 14}, Version{1, 22}, "scheduling.k8s.io/v1", ""},
 	{"storage.k8s.io/v1beta1", []string{"CSIDriver", "CSINode", "StorageClass", "VolumeAttachment"}, Version{1, 19}, Version{1, 22}, "storage.k8s.io/v1", ""},
 	// v1.16

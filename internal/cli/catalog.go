@@ -215,7 +215,7 @@ func runCatalogShow(o *CatalogOptions, name string) error {
 	}
 	comp := c.Component(name)
 	if comp == nil {
-		return fmt.Errorf("the catalog has no domain or component %q (kube catalog lists them)", name)
+		return usageError{fmt.Errorf("the catalog has no domain or component %q (kube catalog lists them)", name)}
 	}
 	v := componentView(comp)
 	if done, err := o.IO.structured(o.Output, v); done {

@@ -32,7 +32,7 @@ func TestCatalogCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &d); code != 0 || err != nil || d.Owner != "platform-infra" || len(d.Components) != 7 {
 		t.Errorf("show domain -o json: exit %d, %v: %s", code, err, out)
 	}
-	if code, _, errOut = run(t, append([]string{"catalog", "show", "nope"}, repo...)...); code != exitFailure || !strings.Contains(errOut, `no domain or component "nope"`) {
+	if code, _, errOut = run(t, append([]string{"catalog", "show", "nope"}, repo...)...); code != exitUsage || !strings.Contains(errOut, `no domain or component "nope"`) {
 		t.Errorf("show unknown: exit %d, %s", code, errOut)
 	}
 

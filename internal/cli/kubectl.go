@@ -65,7 +65,7 @@ func runKubectlCmd(o *KubectlOptions) error {
 	}
 	if !cluster.KubectlIsReadOnly(o.Args) {
 		what, _ := cluster.KubectlCommand(o.Args)
-		if err := o.IO.guard(t, false, cluster.Action{What: "run kubectl " + what}); err != nil {
+		if err := o.IO.guard(t, false, cluster.Action{What: "run kubectl " + what, TerminalOnly: true}); err != nil {
 			return err
 		}
 	}

@@ -21,6 +21,9 @@ type Action struct {
 	// (a rollback to a recorded revision, scale, run, exec, forks), so the rules
 	// about the tree (branches, cleanTree) do not apply; confirmation still does.
 	NotFromTree bool
+	// TerminalOnly: the command has no --yes (kube kubectl), so only a person
+	// on a terminal can confirm it.
+	TerminalOnly bool
 }
 
 // GuardIO is how the guard talks to the person (or CI).
@@ -72,6 +75,9 @@ func (t *Target) Guard(a Action, gio GuardIO) error {
 		}
 	}
 	if !gio.InTTY {
+		if a.TerminalOnly {
+			return fmt.Errorf("cluster %s is protected and there is no terminal to confirm on: %s has no --yes, only a person typing the cluster's name confirms it (in CI, change the cluster through kube deploy)", t.Name, a.What)
+		}
 		return fmt.Errorf("cluster %s is protected and there is no terminal to confirm on: in CI pass --yes with CI=true", t.Name)
 	}
 	fmt.Fprintf(gio.ErrOut, "Type the cluster name (%s) to continue: ", t.Name)

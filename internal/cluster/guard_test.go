@@ -43,6 +43,12 @@ func TestGuardConfirmation(t *testing.T) {
 			}
 		})
 	}
+	// kube kubectl has no --yes: its error does not tell CI to pass one.
+	t.Setenv("CI", "true")
+	err := protected(nil).Guard(Action{What: "run kubectl delete pod x", TerminalOnly: true}, GuardIO{ErrOut: &out})
+	if err == nil || strings.Contains(err.Error(), "pass --yes") || !strings.Contains(err.Error(), "has no --yes") {
+		t.Errorf("a command without --yes: %v", err)
+	}
 	// Unprotected clusters pass silently.
 	out.Reset()
 	if err := (&Target{Name: "qa", Entry: &Cluster{Name: "qa"}}).Guard(a, GuardIO{ErrOut: &out}); err != nil || out.Len() != 0 {

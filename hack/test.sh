@@ -14,12 +14,12 @@ timed() { # timed NAME COMMAND...: runs COMMAND, records how long it took
   local name=$1 start=$SECONDS rc=0
   shift
   "$@" || rc=$?
-  echo "$name $((SECONDS - start))" >>"$times"
+  printf '%s\t%d\n' "$name" "$((SECONDS - start))" >>"$times"
   return $rc
 }
 report_times() {
   echo "step times (s):"
-  while read -r name secs; do printf '  %-22s %5d\n' "$name" "$secs"; done <"$times"
+  while IFS=$'\t' read -r name secs; do printf '  %-22s %5s\n' "$name" "$secs"; done <"$times" || true
   rm -f "$times"
 }
 

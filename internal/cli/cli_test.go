@@ -201,3 +201,26 @@ func TestPassThroughExitCodes(t *testing.T) {
 		t.Errorf("deploy --no-such-flag: exit %d, want 2", code)
 	}
 }
+
+// An app never deploys into the platform's namespaces: the built-in ones, and
+// those the registry lists for the cluster.
+func TestDeployRefusesPlatformNamespaces(t *testing.T) {
+	isolate(t)
+	dir := t.TempDir()
+	kubeconfig := filepath.Join(dir, "config")
+	_ = os.WriteFile(kubeconfig, []byte("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n"), 0o600)
+	registry := filepath.Join(dir, "clusters.yaml")
+	_ = os.WriteFile(registry, []byte("clusters:\n- name: qa\n  platformNamespaces: [ops]\n  auth: {kubeconfig: {file: "+kubeconfig+", context: x}}\n"), 0o644)
+	t.Setenv("KUBE_REGISTRY", registry)
+	repo := filepath.Join(dir, "tools")
+	_ = os.MkdirAll(repo, 0o755)
+	_ = os.WriteFile(filepath.Join(repo, "kube-generate.yaml"), []byte("app: tools\nnamespace: ops\ngenerates:\n- serviceAccount:\n    clusters: [qa]\n"), 0o644)
+	if code, _, errOut := run(t, "generate", "--update", repo); code != 0 {
+		t.Fatalf("generate: exit %d %s", code, errOut)
+	}
+	t.Chdir(repo)
+	code, out, errOut := run(t, "deploy", "-c", "qa", "--yes")
+	if code != 2 || out != "" || !strings.Contains(errOut, "namespace ops is the platform's on cluster qa") {
+		t.Fatalf("exit %d %q %s", code, out, errOut)
+	}
+}

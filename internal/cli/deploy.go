@@ -15,6 +15,7 @@ import (
 	"github.com/kube-idp/kube/internal/cluster"
 	"github.com/kube-idp/kube/internal/contract"
 	"github.com/kube-idp/kube/internal/deploy"
+	"github.com/kube-idp/kube/internal/spec"
 )
 
 // applyFlags are what deploy and rollback share: confirmation, field
@@ -130,6 +131,11 @@ func runDeploy(ctx context.Context, o *DeployOptions) error {
 	a, c, err := o.resolve(app.NeedManifests)
 	if err != nil {
 		return err
+	}
+	// An app (a kube-generate.yaml) never lands in the platform's namespaces;
+	// the platform's own manifests (config/install, add-ons) have no spec.
+	if a.Spec != nil && a.Cluster.Entry.IsPlatformNamespace(a.Namespace) {
+		return usageError{fmt.Errorf("namespace %s is the platform's on cluster %s (built in, or the registry's platformNamespaces): an app deploys into a namespace of its own; set namespace: in %s", a.Namespace, a.Cluster.Name, spec.FileName)}
 	}
 	if len(overrides) > 0 {
 		if err := deploy.OverrideImages(a.Objects, overrides); err != nil {

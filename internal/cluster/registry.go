@@ -12,6 +12,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/kube-idp/kube/internal/contract"
 	"github.com/kube-idp/kube/internal/secrets"
 	"github.com/kube-idp/kube/internal/strictyaml"
 )
@@ -47,7 +48,16 @@ type Cluster struct {
 	// the user's network access, no credential here.
 	Prometheus   string `yaml:"prometheus"`
 	Alertmanager string `yaml:"alertmanager"`
-	Loc          strictyaml.Loc
+	// PlatformNamespaces are the cluster's own platform namespaces beyond the
+	// built-in ones (contract.PlatformNamespaces): no app deploys into them.
+	PlatformNamespaces []string `yaml:"platformNamespaces"`
+	Loc                strictyaml.Loc
+}
+
+// IsPlatformNamespace tells whether ns belongs to the platform on this
+// cluster: a built-in one, or one the registry lists.
+func (c *Cluster) IsPlatformNamespace(ns string) bool {
+	return slices.Contains(contract.PlatformNamespaces, ns) || (c != nil && slices.Contains(c.PlatformNamespaces, ns))
 }
 
 // Auth is exactly one way to authenticate.

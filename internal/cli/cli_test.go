@@ -205,13 +205,7 @@ func TestPassThroughExitCodes(t *testing.T) {
 // An app never deploys into the platform's namespaces: the built-in ones, and
 // those the registry lists for the cluster.
 func TestDeployRefusesPlatformNamespaces(t *testing.T) {
-	isolate(t)
-	dir := t.TempDir()
-	kubeconfig := filepath.Join(dir, "config")
-	_ = os.WriteFile(kubeconfig, []byte("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n"), 0o600)
-	registry := filepath.Join(dir, "clusters.yaml")
-	_ = os.WriteFile(registry, []byte("clusters:\n- name: qa\n  platformNamespaces: [ops]\n  auth: {kubeconfig: {file: "+kubeconfig+", context: x}}\n"), 0o644)
-	t.Setenv("KUBE_REGISTRY", registry)
+	dir := unreachableCluster(t, "  platformNamespaces: [ops]\n")
 	repo := filepath.Join(dir, "tools")
 	_ = os.MkdirAll(repo, 0o755)
 	_ = os.WriteFile(filepath.Join(repo, "kube-generate.yaml"), []byte("app: tools\nnamespace: ops\ngenerates:\n- serviceAccount:\n    clusters: [qa]\n"), 0o644)
@@ -223,4 +217,18 @@ func TestDeployRefusesPlatformNamespaces(t *testing.T) {
 	if code != 2 || out != "" || !strings.Contains(errOut, "namespace ops is the platform's on cluster qa") {
 		t.Fatalf("exit %d %q %s", code, out, errOut)
 	}
+}
+
+// unreachableCluster isolates the test with a registry whose cluster qa (with
+// the extra entry keys given) answers nowhere, and returns its directory.
+func unreachableCluster(t *testing.T, extra string) string {
+	t.Helper()
+	isolate(t)
+	dir := t.TempDir()
+	kubeconfig := filepath.Join(dir, "config")
+	_ = os.WriteFile(kubeconfig, []byte("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n"), 0o600)
+	registry := filepath.Join(dir, "clusters.yaml")
+	_ = os.WriteFile(registry, []byte("clusters:\n- name: qa\n"+extra+"  auth: {kubeconfig: {file: "+kubeconfig+", context: x}}\n"), 0o644)
+	t.Setenv("KUBE_REGISTRY", registry)
+	return dir
 }

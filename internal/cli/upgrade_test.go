@@ -13,13 +13,7 @@ import (
 // The upgrade check reads manifests without a cluster (--offline); a cluster
 // that cannot be reached is exit 3, not "blocked"; a missing --to is bad input.
 func TestUpgradeCheckOfflineAndUnreachable(t *testing.T) {
-	isolate(t)
-	dir := t.TempDir()
-	kubeconfig := filepath.Join(dir, "config")
-	_ = os.WriteFile(kubeconfig, []byte("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n"), 0o600)
-	registry := filepath.Join(dir, "clusters.yaml")
-	_ = os.WriteFile(registry, []byte("clusters:\n- name: qa\n  auth: {kubeconfig: {file: "+kubeconfig+", context: x}}\n"), 0o644)
-	t.Setenv("KUBE_REGISTRY", registry)
+	dir := unreachableCluster(t, "")
 	repo := filepath.Join(dir, "shop")
 	manifests := filepath.Join(repo, "kubernetes", "qa")
 	if err := os.MkdirAll(manifests, 0o755); err != nil {

@@ -58,8 +58,11 @@ outcome, forks), all forks with their expiry, and the platform catalog by domain
 (from platform/ of the repository -C names, if it has one).
 
 The console only reads, never shows Secret values, and works without
-JavaScript. It listens on 127.0.0.1 and answers only requests addressed to it
-by that name, so that other web pages cannot reach it. docs/console.md.`,
+JavaScript. It listens on 127.0.0.1, answers only requests addressed to it by
+that name, and needs this run's token (open the URL it prints once), so that
+other web pages cannot drive it. In a cluster (--in-cluster, config/console) it
+reads with each viewer's own token, forwarded by the authenticating proxy, and
+has no access of its own. docs/console.md.`,
 		Example: `  kube console                       # every cluster, http://127.0.0.1:8480
   kube console -c prod --listen 127.0.0.1:9000
   kube console -C ~/src/platform     # with the platform catalog`,

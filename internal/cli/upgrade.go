@@ -51,8 +51,12 @@ func newUpgradeCmd(f *Factory) *cobra.Command {
             pinned version for the target version
   chart     add-on charts whose kubeVersion excludes the target
 
+Findings in apps are placed at file:line:column. --offline checks the apps and
+add-ons without asking the cluster; a cluster that cannot be reached exits 3.
+
 The data is Kubernetes' own API lifecycle metadata from the k8s.io/api module kube
-is built with; for a target newer than that, kube says what it cannot know.`,
+is built with, completed by a reviewed table of the Deprecated API Migration Guide;
+for a target newer than that, kube says what it cannot know.`,
 		Example: `  kube upgrade check -c qa --to v1.38
   kube upgrade check -c prod --to 1.38 ~/src/billing ~/src/orders -o json
   kube upgrade check -c prod --to 1.38 --offline ~/src/billing   # manifests and add-ons only`,

@@ -3,6 +3,7 @@ package upgrade
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
@@ -324,4 +325,25 @@ func TestGuideRemovalsInManifests(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Whatever an app's manifests hold, Files returns (no panic), and every
+// finding is placed inside the file it names.
+func FuzzFiles(f *testing.F) {
+	f.Add("apiVersion: policy/v1beta1\nkind: PodSecurityPolicy\nmetadata: {name: x}\n")
+	f.Add("apiVersion: v1\nkind: List\nitems:\n- {apiVersion: extensions/v1beta1, kind: Ingress, metadata: {name: a}}\n---\n[1, 2]\n")
+	d := Load()
+	f.Fuzz(func(t *testing.T, text string) {
+		fsys := fstest.MapFS{"k/a.yaml": {Data: []byte(text)}}
+		fs, err := d.Files(SourceApp, "app", fsys, "k", "k", Version{1, 25})
+		if err != nil {
+			return
+		}
+		lines := strings.Count(text, "\n") + 1
+		for _, fd := range fs {
+			if fd.File != filepath.Join("k", "a.yaml") || fd.Line < 1 || fd.Line > lines || fd.Column < 1 {
+				t.Fatalf("finding placed at %s in a file of %d lines", fd.Place(), lines)
+			}
+		}
+	})
 }

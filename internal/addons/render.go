@@ -38,6 +38,10 @@ type Rendered struct {
 	// Source is where it came from: a chart URL, an OCI reference, a directory.
 	Source  string                       `json:"source"`
 	Objects []*unstructured.Unstructured `json:"-"`
+	// Templates are, for a chart, the template each object came from (Helm's
+	// "# Source:" line, a hook's path), in the order of Objects: where a
+	// finding about the object is placed.
+	Templates []string `json:"-"`
 }
 
 // Error is a problem with one add-on; it names the add-on.
@@ -143,7 +147,7 @@ func (r *Renderer) render(ctx context.Context, f *File, rel *Release) (*Rendered
 	if err != nil {
 		return nil, err
 	}
-	if out.Objects, err = r.template(ctx, ch, rel, vals); err != nil {
+	if out.Objects, out.Templates, err = r.template(ctx, ch, rel, vals); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -182,8 +186,9 @@ func (r *Renderer) values(fsys fs.FS, f *File, rel *Release) (map[string]any, er
 
 // template renders the chart as `helm template --include-crds` does, with the
 // chart's values schema enforced, and returns its objects and its hooks (but
-// test hooks): kube applies hooks as ordinary objects.
-func (r *Renderer) template(ctx context.Context, ch *chart.Chart, rel *Release, vals map[string]any) ([]*unstructured.Unstructured, error) {
+// test hooks): kube applies hooks as ordinary objects. templates are the
+// chart's template file of each object.
+func (r *Renderer) template(ctx context.Context, ch *chart.Chart, rel *Release, vals map[string]any) (objs []*unstructured.Unstructured, templates []string, err error) {
 	cfg := action.NewConfiguration()
 	cfg.CustomTemplateFuncs = boundedFuncs()
 	inst := action.NewInstall(cfg)
@@ -196,41 +201,55 @@ func (r *Renderer) template(ctx context.Context, ch *chart.Chart, rel *Release, 
 	if r.KubeVersion != "" {
 		kv, err := common.ParseKubeVersion(r.KubeVersion)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		inst.KubeVersion = kv
 	}
 	rl, err := r.run(ctx, inst, ch, vals)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if n := len(rl.Manifest); n > MaxRenderedBytes {
-		return nil, fmt.Errorf("the chart rendered %d MiB, more than the %d MiB kube takes from one add-on", n>>20, MaxRenderedBytes>>20)
+		return nil, nil, fmt.Errorf("the chart rendered %d MiB, more than the %d MiB kube takes from one add-on", n>>20, MaxRenderedBytes>>20)
 	}
-	docs := map[string]string{}
+	type doc struct{ manifest, template string }
+	docs := map[string]doc{}
 	for k, v := range releaseutil.SplitManifests(rl.Manifest) {
-		docs["manifest/"+k] = v
+		docs["manifest/"+k] = doc{v, sourceOf(v)}
 	}
 	for i, h := range rl.Hooks {
 		if slices.Contains(h.Events, release.HookTest) {
 			continue
 		}
-		docs[fmt.Sprintf("hook/%03d", i)] = h.Manifest
+		docs[fmt.Sprintf("hook/%03d", i)] = doc{h.Manifest, h.Path}
 	}
 	keys := make([]string, 0, len(docs))
 	for k := range docs {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	var objs []*unstructured.Unstructured
 	for _, k := range keys {
-		o, err := deploy.DecodeObjects([]byte(docs[k]))
+		o, err := deploy.DecodeObjects([]byte(docs[k].manifest))
 		if err != nil {
-			return nil, fmt.Errorf("the chart rendered something that is not an object: %w", err)
+			return nil, nil, fmt.Errorf("the chart rendered something that is not an object: %w", err)
 		}
 		objs = append(objs, o...)
+		for range o {
+			templates = append(templates, docs[k].template)
+		}
 	}
-	return objs, nil
+	return objs, templates, nil
+}
+
+// sourceOf is the template named by the "# Source: chart/templates/x.yaml"
+// line Helm writes above each rendered document, or "".
+func sourceOf(manifest string) string {
+	for _, line := range strings.SplitN(manifest, "\n", 4) {
+		if t, ok := strings.CutPrefix(strings.TrimSpace(line), "# Source: "); ok {
+			return t
+		}
+	}
+	return ""
 }
 
 // run renders with a time limit. Helm's template engine cannot be stopped: a

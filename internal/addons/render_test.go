@@ -169,4 +169,9 @@ func TestIgnoreKubeVersion(t *testing.T) {
 	if err != nil || out.KubeVersion != "<1.30.0-0" || len(out.Objects) != 1 {
 		t.Fatalf("%+v %v", out, err)
 	}
+	// Each object names the template it came from (where the upgrade check
+	// places its findings).
+	if len(out.Templates) != 1 || out.Templates[0] != "demo/templates/cm.yaml" {
+		t.Fatalf("templates %q", out.Templates)
+	}
 }

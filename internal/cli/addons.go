@@ -63,28 +63,30 @@ func (o *addonsOptions) load() error {
 		return err
 	}
 	o.cluster = t
-	wd := o.f.Env.WorkDir
-	if wd == "" {
-		if wd, err = os.Getwd(); err != nil {
-			return err
-		}
-	}
 	path := o.File
 	if path == "" {
 		path = addons.DefaultPath(t.Name)
+	}
+	o.file, err = loadAddonsFile(o.f, path)
+	return err
+}
+
+// loadAddonsFile reads an add-on file, relative to the working directory.
+func loadAddonsFile(f *Factory, path string) (*addons.File, error) {
+	wd := f.Env.WorkDir
+	if wd == "" {
+		var err error
+		if wd, err = os.Getwd(); err != nil {
+			return nil, err
+		}
 	}
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(wd, path)
 	}
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		return usageError{fmt.Errorf("%s does not exist: run kube addons in the platform repository, or name the file with -f", path)}
+		return nil, usageError{fmt.Errorf("%s does not exist: run kube addons in the platform repository, or name the file with -f", path)}
 	}
-	file, err := addons.Load(path, repoRoot(filepath.Dir(path)))
-	if err != nil {
-		return err
-	}
-	o.file = file
-	return nil
+	return addons.Load(path, repoRoot(filepath.Dir(path)))
 }
 
 // repoRoot is the git work tree that holds dir, else dir itself: paths in the

@@ -36,4 +36,14 @@ func TestUpgradeCheckOfflineAndUnreachable(t *testing.T) {
 	if code, _, errOut := run(t, "upgrade", "check", "-c", "qa", "--to", "1.25", repo); code != 3 || !strings.Contains(errOut, "--offline") {
 		t.Errorf("unreachable: exit %d %s", code, errOut)
 	}
+	// No cluster named: offline, over every cluster's manifests.
+	prod := filepath.Join(repo, "kubernetes", "prod")
+	_ = os.MkdirAll(prod, 0o755)
+	_ = os.WriteFile(filepath.Join(prod, "hpa.yaml"), []byte("apiVersion: autoscaling/v2beta2\nkind: HorizontalPodAutoscaler\nmetadata: {name: web}\n"), 0o644)
+	t.Setenv("KUBE_CLUSTER", "")
+	code, out, errOut = run(t, "upgrade", "check", "--to", "1.26", "-o", "json", repo)
+	rep = upgrade.Report{}
+	if code != 1 || json.Unmarshal([]byte(out), &rep) != nil || len(rep.Findings) != 2 || !strings.Contains(strings.Join(rep.Notes, " "), "offline") {
+		t.Errorf("no cluster named: exit %d\n%s%s", code, out, errOut)
+	}
 }

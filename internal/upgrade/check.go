@@ -39,16 +39,17 @@ type Finding struct {
 	Release     string `json:"release,omitempty"`
 	Replacement string `json:"replacement,omitempty"`
 	Detail      string `json:"detail,omitempty"`
-	// File, Line and Column place a finding in an app's manifests.
+	// File, Line and Column place a finding in manifests; an add-on chart's
+	// findings name the template only.
 	File   string `json:"file,omitempty"`
 	Line   int    `json:"line,omitempty"`
 	Column int    `json:"column,omitempty"`
 }
 
-// Place is file:line:column, or "".
+// Place is file:line:column, the file alone (a chart's template), or "".
 func (f Finding) Place() string {
-	if f.File == "" {
-		return ""
+	if f.File == "" || f.Line == 0 {
+		return f.File
 	}
 	return fmt.Sprintf("%s:%d:%d", f.File, f.Line, f.Column)
 }

@@ -31,7 +31,7 @@ var guide = []guideRow{
 	// v1.27
 	{"storage.k8s.io/v1beta1", []string{"CSIStorageCapacity"}, Version{1, 24}, Version{1, 27}, "storage.k8s.io/v1", ""},
 	// v1.26
-	{"flowcontrol.apiserver.k8s.io/v1beta1", []string{"FlowSchema", "PriorityLevelConfiguration"}, Version{1, 23}, Version{1, 26}, "flowcontrol.apiserver.k8s.io/v1", ""},
+	{"flowcontrol.apiserver.k8s.io/v1beta1", []string{"FlowSchema", "PriorityLevelConfiguration"}, Version{1, 23}, Version{1, 26}, "flowcontrol.apiserver.k8s.io/v1beta3", ""}, // v1 is GA from 1.29 only
 	{"autoscaling/v2beta2", []string{"HorizontalPodAutoscaler"}, Version{1, 23}, Version{1, 26}, "autoscaling/v2", ""},
 	// v1.25
 	{"batch/v1beta1", []string{"CronJob"}, Version{1, 21}, Version{1, 25}, "batch/v1", ""},
@@ -57,6 +57,12 @@ var guide = []guideRow{
 	{"rbac.authorization.k8s.io/v1alpha1", []string{"ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}, Version{1, 17}, Version{1, 22}, "rbac.authorization.k8s.io/v1", ""},
 	{"scheduling.k8s.io/v1beta1", []string{"PriorityClass"}, Version{1, 14}, Version{1, 22}, "scheduling.k8s.io/v1", ""},
 	{"storage.k8s.io/v1beta1", []string{"CSIDriver", "CSINode", "StorageClass", "VolumeAttachment"}, Version{1, 19}, Version{1, 22}, "storage.k8s.io/v1", ""},
+	// Not in the guide (alpha): batch/v2alpha1 CronJob went in 1.21
+	// (kubernetes/kubernetes#96987, CHANGELOG-1.21).
+	{"batch/v2alpha1", []string{"CronJob"}, Version{}, Version{1, 21}, "batch/v1", ""},
+	// Not in the guide (alpha): scheduling.k8s.io/v1alpha1 went in 1.17
+	// (CHANGELOG-1.17; pluto's versions.yaml agrees).
+	{"scheduling.k8s.io/v1alpha1", []string{"PriorityClass"}, Version{1, 14}, Version{1, 17}, "scheduling.k8s.io/v1", ""},
 	// v1.16
 	{"extensions/v1beta1", []string{"NetworkPolicy"}, Version{1, 9}, Version{1, 16}, "networking.k8s.io/v1", ""},
 	{"extensions/v1beta1", []string{"PodSecurityPolicy"}, Version{1, 10}, Version{1, 16}, "policy/v1beta1", ""},

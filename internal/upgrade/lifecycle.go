@@ -261,6 +261,11 @@ func or(a, b string) string {
 	return b
 }
 
+// servedAt: introduced by v (when known) and not removed.
+func (a API) servedAt(v Version) bool {
+	return a.At(v) != Removed && (a.Introduced.IsZero() || !v.Less(a.Introduced))
+}
+
 // servedAt returns r if it is served at target, else the newest version of
 // its kind that is (flowcontrol v1beta2 names v1beta3, itself removed in
 // 1.32): a replacement must exist where the user goes. ok is false when no
@@ -269,12 +274,12 @@ func (d *Data) servedAt(r schema.GroupVersionKind, target Version) (schema.Group
 	if r.Empty() {
 		return r, true
 	}
-	if api, ok := d.apis[r]; !ok || api.At(target) != Removed {
+	if api, ok := d.apis[r]; !ok || api.servedAt(target) {
 		return r, true
 	}
 	var best schema.GroupVersionKind
 	for gvk, api := range d.apis {
-		if gvk.GroupKind() != r.GroupKind() || api.At(target) == Removed || (!api.Introduced.IsZero() && target.Less(api.Introduced)) {
+		if gvk.GroupKind() != r.GroupKind() || !api.servedAt(target) {
 			continue
 		}
 		if best.Empty() || kubeversion.CompareKubeAwareVersionStrings(gvk.Version, best.Version) > 0 {

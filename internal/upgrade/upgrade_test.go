@@ -10,6 +10,7 @@ import (
 	"testing"
 	"testing/fstest"
 
+	apiextensionsv1beta1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1beta1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -283,45 +284,47 @@ func TestFilesPlaceFindings(t *testing.T) {
 	}
 }
 
-// Every removal of the guide as an app would hold it (alone, in a List, in a
-// multi-document file) and as an add-on renders it, checked at the release
+// Every removal of the guide's list as an app would hold it (alone, in a
+// List, in a multi-document file) and as an add-on renders it, checked at the release
 // before, at and after: blocking exactly from its release on.
 func TestGuideRemovalsInManifests(t *testing.T) {
 	d := Load()
-	for _, r := range guide {
-		for _, k := range r.kinds {
-			obj := fmt.Sprintf("apiVersion: %s\nkind: %s\nmetadata: {name: x}\n", r.gv, k)
-			item := fmt.Sprintf("- apiVersion: %s\n  kind: %s\n  metadata: {name: x}\n", r.gv, k)
-			fsys := fstest.MapFS{
-				"k/alone.yaml": {Data: []byte(obj)},
-				"k/list.yaml":  {Data: []byte("apiVersion: v1\nkind: List\nitems:\n" + item)},
-				"k/multi.yaml": {Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: y}\n---\n" + obj)},
+	for _, row := range guideList(t) {
+		gv, k, removed := row.gvk.GroupVersion().String(), row.gvk.Kind, row.removed
+		obj := fmt.Sprintf("apiVersion: %s\nkind: %s\nmetadata: {name: x}\n", gv, k)
+		item := fmt.Sprintf("- apiVersion: %s\n  kind: %s\n  metadata: {name: x}\n", gv, k)
+		fsys := fstest.MapFS{
+			"kubernetes/qa/alone.yaml": {Data: []byte(obj)},
+			"kubernetes/qa/list.yaml":  {Data: []byte("apiVersion: v1\nkind: List\nitems:\n" + item)},
+			"kubernetes/qa/multi.yaml": {Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: y}\n---\n" + obj)},
+		}
+		u := &unstructured.Unstructured{}
+		u.SetAPIVersion(gv)
+		u.SetKind(k)
+		u.SetName("x")
+		for _, c := range []struct {
+			at       Version
+			blocking int
+		}{{Version{1, removed.Minor - 1}, 0}, {removed, 3}, {Version{1, removed.Minor + 1}, 3}} {
+			fs, err := d.Files(SourceApp, "app", fsys, "kubernetes/qa", "kubernetes/qa", c.at)
+			if err != nil {
+				t.Fatal(err)
 			}
-			u := &unstructured.Unstructured{}
-			u.SetAPIVersion(r.gv)
-			u.SetKind(k)
-			u.SetName("x")
-			for _, c := range []struct {
-				at       Version
-				blocking int
-			}{{Version{1, r.removed.Minor - 1}, 0}, {r.removed, 3}, {Version{1, r.removed.Minor + 1}, 3}} {
-				fs, err := d.Files(SourceApp, "app", fsys, "k", "k", c.at)
-				if err != nil {
-					t.Fatal(err)
-				}
-				blocking := 0
-				for _, f := range fs {
-					if f.Blocks() {
-						blocking++
+			blocking := 0
+			for _, f := range fs {
+				if f.Blocks() {
+					blocking++
+					if f.Release != removed.String() || (row.replacement != "-" && f.Replacement == "" && f.Detail == "") {
+						t.Errorf("%s %s at %s: %+v", gv, k, c.at, f)
 					}
 				}
-				if blocking != c.blocking {
-					t.Errorf("%s %s at %s: %d blocking in the app's files, want %d: %+v", r.gv, k, c.at, blocking, c.blocking, fs)
-				}
-				addon := d.Objects(SourceAddon, "addon", []*unstructured.Unstructured{u}, c.at)
-				if got := len(addon) == 1 && addon[0].Blocks(); got != (c.blocking > 0) {
-					t.Errorf("%s %s at %s: add-on blocks %v", r.gv, k, c.at, got)
-				}
+			}
+			if blocking != c.blocking {
+				t.Errorf("%s %s at %s: %d blocking in the app's files, want %d: %+v", gv, k, c.at, blocking, c.blocking, fs)
+			}
+			addon := d.Objects(SourceAddon, "addon", []*unstructured.Unstructured{u}, c.at)
+			if got := len(addon) == 1 && addon[0].Blocks(); got != (c.blocking > 0) {
+				t.Errorf("%s %s at %s: add-on blocks %v", gv, k, c.at, got)
 			}
 		}
 	}
@@ -346,4 +349,98 @@ func FuzzFiles(f *testing.F) {
 			}
 		}
 	})
+}
+
+type guideEntry struct {
+	gvk         schema.GroupVersionKind
+	removed     Version
+	replacement string // group/version, "-" for none
+}
+
+// guideList is the guide's list of removals, transcribed in testdata.
+func guideList(t *testing.T) []guideEntry {
+	t.Helper()
+	text, err := os.ReadFile(filepath.Join("testdata", "deprecation-guide.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []guideEntry
+	for i, line := range strings.Split(string(text), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		removed, err := ParseVersion(f[0])
+		gv, gvErr := schema.ParseGroupVersion(f[1])
+		if len(f) != 4 || err != nil || gvErr != nil {
+			t.Fatalf("deprecation-guide.txt:%d: %q", i+1, line)
+		}
+		out = append(out, guideEntry{gv.WithKind(f[2]), removed, f[3]})
+	}
+	if len(out) < 45 {
+		t.Fatalf("only %d removals read from the guide's list", len(out))
+	}
+	return out
+}
+
+// kube's data (k8s.io/api's metadata and guide.go together) against the
+// guide's own list, transcribed apart in testdata: every removal it lists is
+// found from exactly its release on, with a replacement of the same kind that
+// is served there (the guide's own when it is GA and served there); and no
+// removal in 1.16–1.38 is invented: what the guide does not list is an alpha
+// API or one k8s.io/api's metadata itself removes.
+func TestDeprecationGuide(t *testing.T) {
+	d := Load()
+	listed := map[schema.GroupVersionKind]bool{}
+	for _, row := range guideList(t) {
+		gvk, removed := row.gvk, row.removed
+		listed[gvk] = true
+		if st, _ := d.Check(gvk, Version{1, removed.Minor - 1}); st == Removed || st == UnknownRemove {
+			t.Errorf("%s: removed before %s", gvk, removed)
+		}
+		for _, at := range []Version{removed, {1, removed.Minor + 1}, {1, 38}} {
+			st, api := d.Check(gvk, at)
+			if st != Removed || api.Removed != removed {
+				t.Errorf("%s at %s: %q, removed in %s; the guide says %s", gvk, at, st, api.Removed, removed)
+				continue
+			}
+			if row.replacement == "-" {
+				if api.Note == "" {
+					t.Errorf("%s at %s: no replacement, and no note saying what to do", gvk, at)
+				}
+				continue
+			}
+			r := api.Replacement
+			if r.Empty() {
+				if api.Note == "" {
+					t.Errorf("%s at %s: no replacement (the guide names %s) and no note", gvk, at, row.replacement)
+				}
+				continue
+			}
+			if r.Kind != gvk.Kind {
+				t.Errorf("%s at %s: replacement %s is another kind", gvk, at, r)
+			}
+			if ra, ok := d.Lookup(r); !ok || !ra.servedAt(at) {
+				t.Errorf("%s at %s: replacement %s is not served there", gvk, at, r)
+			}
+			guideGV, _ := schema.ParseGroupVersion(row.replacement)
+			if ga, ok := d.Lookup(guideGV.WithKind(gvk.Kind)); ok && ga.servedAt(at) && stableVersion.MatchString(guideGV.Version) && r.GroupVersion() != guideGV {
+				t.Errorf("%s at %s: replacement %s, the guide's is %s", gvk, at, r, guideGV)
+			}
+		}
+	}
+	s := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(s)
+	_ = apiextensionsv1beta1.AddToScheme(s)
+	for gvk, api := range d.apis {
+		if api.Removed.Less(Version{1, 16}) || (Version{1, 38}).Less(api.Removed) || listed[gvk] || strings.Contains(gvk.Version, "alpha") {
+			continue
+		}
+		if typ, ok := s.AllKnownTypes()[gvk]; ok {
+			if l, ok := reflect.New(typ).Interface().(lifecycle); ok && version(l.APILifecycleRemoved()) == api.Removed {
+				continue
+			}
+		}
+		t.Errorf("%s: removed in %s, but neither the guide nor k8s.io/api says so", gvk, api.Removed)
+	}
 }

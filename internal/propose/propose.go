@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/kube-idp/kube/internal/generate"
+	"github.com/kube-idp/kube/internal/secrets"
 	"github.com/kube-idp/kube/internal/spec"
 )
 
@@ -103,7 +104,7 @@ func Run(ctx context.Context, repos []string, o Options) []Result {
 		eg.Go(func() error {
 			start := time.Now()
 			var spent atomic.Int64
-			p := &proposal{o: &o, given: r, spent: &spent, res: Result{Repo: r}}
+			p := &proposal{o: &o, given: r, spent: &spent, res: Result{Repo: shown(r)}}
 			dir, err := os.MkdirTemp(o.WorkDir, fmt.Sprintf("%03d-", i))
 			if err == nil {
 				p.dir = filepath.Join(dir, "repo")
@@ -134,7 +135,16 @@ type proposal struct {
 	branch string
 }
 
-func (p *proposal) step(s string) { p.o.Progress(p.given, s) }
+func (p *proposal) step(s string) { p.o.Progress(p.res.Repo, s) }
+
+// shown is a repository as printed: a URL's user information (a token some
+// put there) hidden.
+func shown(repo string) string {
+	if strings.Contains(repo, "://") {
+		return secrets.RedactURL(repo)
+	}
+	return repo
+}
 
 func (p *proposal) run(ctx context.Context) error {
 	remote, err := remoteOf(ctx, p.given)
@@ -386,7 +396,7 @@ func ParseRepo(remote string) (Repo, error) {
 	} else if _, after, ok := strings.Cut(remote, ":"); ok {
 		p = after
 	}
-	parts := strings.Split(strings.Trim(strings.TrimSuffix(p, ".git"), "/"), "/")
+	parts := strings.Split(strings.TrimSuffix(strings.Trim(p, "/"), ".git"), "/")
 	if len(parts) < 2 || parts[len(parts)-1] == "" || parts[len(parts)-2] == "" {
 		return Repo{}, fmt.Errorf("%s: cannot tell the repository's owner and name", remote)
 	}

@@ -42,6 +42,7 @@ func TestVersionsMatchToolModules(t *testing.T) {
 		{"alertmanager/go.mod", "github.com/prometheus/alertmanager", AlertmanagerVersion},
 		{"kube-state-metrics/go.mod", "k8s.io/kube-state-metrics/v2", KubeStateMetricsVersion},
 		{"prometheus-operator/go.mod", "github.com/prometheus-operator/prometheus-operator", PrometheusOperatorVersion},
+		{"actionlint/go.mod", "github.com/rhysd/actionlint", ActionlintVersion},
 		// The kwok stages come from the main module's kwok: the same version as the binary.
 		{"../../go.mod", "sigs.k8s.io/kwok", KwokVersion},
 	}

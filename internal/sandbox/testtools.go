@@ -26,6 +26,8 @@ const (
 	// HelmVersion is the helm binary the add-on tests install with; the same
 	// as the Helm SDK in go.mod.
 	HelmVersion = "v4.3.1"
+	// ActionlintVersion checks the GitHub Actions workflows kube ships.
+	ActionlintVersion = "v1.7.12"
 	// PrometheusRelease and AlertmanagerRelease are the same versions as the
 	// programs call themselves (config/monitoring asks the operator for them).
 	PrometheusRelease   = "3.16.0"
@@ -57,6 +59,8 @@ func testTools() []testTool {
 			"-s -w -X github.com/prometheus/common/version.Version=" + strings.TrimPrefix(PrometheusOperatorVersion, "v")}},
 		{binary: binary{"helm", "helm", "helm.sh/helm/v4/cmd/helm", HelmVersion,
 			"-s -w -X helm.sh/helm/v4/internal/version.version=" + HelmVersion}},
+		{binary: binary{"actionlint", "actionlint", "github.com/rhysd/actionlint/cmd/actionlint", ActionlintVersion,
+			"-s -w -X github.com/rhysd/actionlint.version=" + ActionlintVersion}},
 	}
 }
 

@@ -163,6 +163,10 @@ func runPropose(ctx context.Context, o *GenerateOptions) error {
 	} else if err := os.MkdirAll(opts.WorkDir, 0o755); err != nil {
 		return err
 	}
+	// As kube generate's own runs: regenerating is a burst of allocation.
+	if os.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(400))
+	}
 	p := o.IO.Progress()
 	opts.Progress = func(repo, step string) { p.Printf("%s: %s", repo, step) }
 	results := propose.Run(ctx, o.Repos, opts)

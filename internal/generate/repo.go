@@ -23,6 +23,8 @@ type Report struct {
 	// Warnings are file:line:column findings that do not fail the check
 	// (e.g. an alert rule reading another namespace's metrics).
 	Warnings []string `json:"warnings,omitempty"`
+	// Team is the spec's owning team (pull requests are labelled with it).
+	Team string `json:"-"`
 }
 
 // Count returns how many files are in each state.
@@ -64,6 +66,7 @@ func Repo(dir, specPath string, update bool) *Report {
 	if err != nil {
 		return fail(err)
 	}
+	r.Team = f.Team
 	for _, w := range f.Warnings {
 		r.Warnings = append(r.Warnings, w.Error())
 	}

@@ -230,49 +230,77 @@ func Update(root string, files []File, results []Result) error {
 	for _, f := range files {
 		content[f.Path] = f.Content
 	}
+	// Each directory is checked and opened once (a fleet writes thousands of
+	// files into a few directories): a root per directory resolves its path
+	// once, instead of once per file.
+	dirs := map[string]*os.Root{}
+	defer func() {
+		for _, d := range dirs {
+			d.Close()
+		}
+	}()
 	for _, r := range results {
 		if r.State != Changed && r.State != Missing && r.State != Stale {
 			continue
 		}
-		if err := noLinks(repo, r.Path); err != nil {
-			return err
+		dir, name := path.Split(r.Path)
+		d, ok := dirs[dir]
+		if !ok {
+			if d, err = openDir(repo, strings.TrimSuffix(dir, "/"), r.State != Stale); err != nil {
+				return err
+			}
+			dirs[dir] = d
 		}
-		p := filepath.FromSlash(r.Path)
+		if st, err := d.Lstat(name); err == nil && st.Mode()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("%s %w", r.Path, ErrSymlink)
+		}
 		if r.State == Stale {
-			if err := repo.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if err := d.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return err
 			}
 			continue
 		}
-		if err := writeAtomic(repo, p, content[r.Path]); err != nil {
-			return err
+		if err := writeAtomic(d, name, content[r.Path]); err != nil {
+			return fmt.Errorf("writing %s: %w", r.Path, err)
 		}
 	}
 	return nil
 }
 
-func writeAtomic(repo *os.Root, p string, data []byte) error {
-	dir := filepath.Dir(p)
-	if err := repo.MkdirAll(dir, 0o755); err != nil {
-		return err
+// openDir opens dir of repo (creating it when create is set), refusing a
+// symbolic link on the way.
+func openDir(repo *os.Root, dir string, create bool) (*os.Root, error) {
+	if err := noLinks(repo, dir); err != nil {
+		return nil, err
 	}
+	p := filepath.FromSlash(dir)
+	if create {
+		if err := repo.MkdirAll(p, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	return repo.OpenRoot(p)
+}
+
+// writeAtomic writes name in dir through a temporary file renamed over it: an
+// interruption never leaves half a manifest.
+func writeAtomic(dir *os.Root, name string, data []byte) error {
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
-	tmp := filepath.Join(dir, "."+filepath.Base(p)+".tmp-"+hex.EncodeToString(rnd[:]))
-	f, err := repo.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	tmp := "." + name + ".tmp-" + hex.EncodeToString(rnd[:])
+	f, err := dir.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
 	}
-	defer repo.Remove(tmp) // no-op after the rename
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	if err := f.Close(); err != nil {
-		return err
+	if err == nil {
+		err = dir.Rename(tmp, name)
 	}
-	if err := repo.Rename(tmp, p); err != nil {
-		return fmt.Errorf("writing %s: %w", p, err)
+	if err != nil {
+		_ = dir.Remove(tmp)
 	}
-	return nil
+	return err
 }

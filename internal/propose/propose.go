@@ -20,7 +20,6 @@ import (
 
 	"github.com/kube-idp/kube/internal/generate"
 	"github.com/kube-idp/kube/internal/secrets"
-	"github.com/kube-idp/kube/internal/spec"
 )
 
 // Status is the outcome for one repository.
@@ -216,12 +215,12 @@ func (p *proposal) run(ctx context.Context) error {
 	c := &Changes{From: from, To: "v" + p.o.Version, Clusters: changesOf(nameStatus)}
 	c.APIs = apiChanges(p.dir, c.Clusters, diff)
 	p.res.Changes = c
-	return p.propose(ctx, c, remoteSHA, mine, others)
+	return p.propose(ctx, c, rep.Team, remoteSHA, mine, others)
 }
 
 // propose commits, pushes kube's branch (only over kube's own commit, with a
 // lease) and opens or updates the pull request.
-func (p *proposal) propose(ctx context.Context, c *Changes, remoteSHA string, mine *PullRequest, others []PullRequest) error {
+func (p *proposal) propose(ctx context.Context, c *Changes, team, remoteSHA string, mine *PullRequest, others []PullRequest) error {
 	if _, err := p.g.run(ctx, "switch", "--quiet", "-c", p.branch); err != nil {
 		return err
 	}
@@ -242,7 +241,6 @@ func (p *proposal) propose(ctx context.Context, c *Changes, remoteSHA string, mi
 		}
 		same = treeAndParents(ours) == treeAndParents(theirs)
 	}
-	team := teamOf(p.dir)
 	pr := NewPullRequest{Title: Title(c), Body: Body(c, p.base), Head: p.branch, Base: p.base,
 		Labels: expand(p.o.Labels, team), TeamReviewers: expand(p.o.TeamReviewers, team)}
 	if p.o.DryRun {
@@ -401,15 +399,6 @@ func ParseRepo(remote string) (Repo, error) {
 		return Repo{}, fmt.Errorf("%s: cannot tell the repository's owner and name", remote)
 	}
 	return Repo{Owner: parts[len(parts)-2], Name: parts[len(parts)-1]}, nil
-}
-
-// teamOf is the app's team from its spec ("" when unknown).
-func teamOf(dir string) string {
-	f, err := generate.LoadSpec(filepath.Join(dir, spec.FileName))
-	if err != nil {
-		return ""
-	}
-	return f.Team
 }
 
 func expand(templates []string, team string) []string {

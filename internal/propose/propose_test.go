@@ -99,7 +99,9 @@ func TestProposeFleet(t *testing.T) {
 		},
 		"d": func(string) {},
 		// e: a spec error.
-		"e": func(dir string) { edit(t, filepath.Join(dir, "kube-generate.yaml"), "team: payments", "team: payments\nreplicas: 3") },
+		"e": func(dir string) {
+			edit(t, filepath.Join(dir, "kube-generate.yaml"), "team: payments", "team: payments\nreplicas: 3")
+		},
 	})
 	forge, err := NewGitHub(token, gh.srv.URL)
 	if err != nil {

@@ -27,7 +27,7 @@ type gitServer struct {
 	unauthenticated int
 }
 
-func newGitServer(t *testing.T, token string) *gitServer {
+func newGitServer(t testing.TB, token string) *gitServer {
 	t.Helper()
 	execPath, err := exec.Command("git", "--exec-path").Output()
 	if err != nil {
@@ -54,7 +54,7 @@ func newGitServer(t *testing.T, token string) *gitServer {
 
 // create makes owner/name.git with main as its default branch and returns
 // its URL.
-func (s *gitServer) create(t *testing.T, owner, name string) string {
+func (s *gitServer) create(t testing.TB, owner, name string) string {
 	t.Helper()
 	dir := filepath.Join(s.root, owner, name+".git")
 	gitIn(t, "", "init", "--quiet", "--bare", "-b", "main", dir)
@@ -68,7 +68,7 @@ func (s *gitServer) bare(owner, name string) string {
 }
 
 // ref is a branch's commit on the server ("" without the branch).
-func (s *gitServer) ref(t *testing.T, owner, name, branch string) string {
+func (s *gitServer) ref(t testing.TB, owner, name, branch string) string {
 	t.Helper()
 	out, err := exec.Command("git", "--git-dir", s.bare(owner, name), "rev-parse", "--verify", "--quiet", "refs/heads/"+branch).Output()
 	if err != nil {
@@ -78,7 +78,7 @@ func (s *gitServer) ref(t *testing.T, owner, name, branch string) string {
 }
 
 // rejectPushes installs a pre-receive hook that refuses every push.
-func (s *gitServer) rejectPushes(t *testing.T, owner, name string, on bool) {
+func (s *gitServer) rejectPushes(t testing.TB, owner, name string, on bool) {
 	t.Helper()
 	hook := filepath.Join(s.bare(owner, name), "hooks", "pre-receive")
 	if !on {
@@ -90,7 +90,7 @@ func (s *gitServer) rejectPushes(t *testing.T, owner, name string, on bool) {
 	}
 }
 
-func gitIn(t *testing.T, dir string, args ...string) string {
+func gitIn(t testing.TB, dir string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command("git", args...)
 	cmd.Dir = dir
@@ -117,7 +117,7 @@ type fakePR struct {
 // every request is checked (token, method, path, body) and the pull requests'
 // state is kept between runs.
 type fakeGitHub struct {
-	t     *testing.T
+	t     testing.TB
 	token string
 	git   *gitServer
 	srv   *httptest.Server
@@ -127,7 +127,7 @@ type fakeGitHub struct {
 	calls []string
 }
 
-func newFakeGitHub(t *testing.T, token string, git *gitServer) *fakeGitHub {
+func newFakeGitHub(t testing.TB, token string, git *gitServer) *fakeGitHub {
 	g := &fakeGitHub{t: t, token: token, git: git, prs: map[string][]*fakePR{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /repos/{owner}/{repo}/pulls", g.list)

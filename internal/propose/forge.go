@@ -8,6 +8,9 @@ type Forge interface {
 	// OpenPullRequests lists the repository's open pull requests whose head
 	// branch starts with prefix (kube's branches).
 	OpenPullRequests(ctx context.Context, repo Repo, prefix string) ([]PullRequest, error)
+	// ClosedUnmerged finds a pull request from head that was closed without
+	// being merged (a person's "no"), if any.
+	ClosedUnmerged(ctx context.Context, repo Repo, head string) (PullRequest, bool, error)
 	// Create opens a pull request from head into base.
 	Create(ctx context.Context, repo Repo, pr NewPullRequest) (PullRequest, error)
 	// Update rewrites an open pull request's title and body and adds labels.

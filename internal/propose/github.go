@@ -54,6 +54,19 @@ func (g *GitHub) OpenPullRequests(ctx context.Context, repo Repo, prefix string)
 	}
 }
 
+func (g *GitHub) ClosedUnmerged(ctx context.Context, repo Repo, head string) (PullRequest, bool, error) {
+	prs, _, err := g.c.PullRequests.List(ctx, repo.Owner, repo.Name, &github.PullRequestListOptions{State: "closed", Head: repo.Owner + ":" + head, ListOptions: github.ListOptions{PerPage: 10}})
+	if err != nil {
+		return PullRequest{}, false, apiError("listing closed pull requests", err)
+	}
+	for _, pr := range prs {
+		if pr.MergedAt == nil && pr.GetHead().GetRef() == head {
+			return PullRequest{Number: pr.GetNumber(), URL: pr.GetHTMLURL(), Head: head}, true, nil
+		}
+	}
+	return PullRequest{}, false, nil
+}
+
 // sameRepo: a pull request from a fork with a branch of the same name is not
 // kube's.
 func sameRepo(r *github.Repository, repo Repo) bool {

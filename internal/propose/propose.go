@@ -243,6 +243,17 @@ func (p *proposal) propose(ctx context.Context, c *Changes, team, remoteSHA stri
 	}
 	pr := NewPullRequest{Title: Title(c), Body: Body(c, p.base), Head: p.branch, Base: p.base,
 		Labels: expand(p.o.Labels, team), TeamReviewers: expand(p.o.TeamReviewers, team)}
+	if mine == nil && remoteSHA != "" && p.o.Forge != nil {
+		// kube's branch is there but its pull request was closed unmerged:
+		// a person said no to this version; kube does not ask again.
+		if closed, ok, err := p.o.Forge.ClosedUnmerged(ctx, p.repo, p.branch); err != nil {
+			return err
+		} else if ok {
+			p.res.Status, p.res.PullRequest = Skipped, &closed
+			p.res.Detail = fmt.Sprintf("#%d was closed without merging: kube does not reopen it; delete branch %s to be proposed this version again", closed.Number, p.branch)
+			return nil
+		}
+	}
 	if p.o.DryRun {
 		p.res.Status = Proposed
 		verb := "open a pull request"

@@ -234,6 +234,16 @@ func TestProposeFleet(t *testing.T) {
 		t.Errorf("v3, b's pull requests: %+v", gh.prs["acme/b"])
 	}
 
+	// A person closes b's v3 pull request without merging: kube does not
+	// open it again.
+	gh.mu.Lock()
+	gh.prs["acme/b"][1].State = "closed"
+	gh.mu.Unlock()
+	got = run(o)
+	if got["b"].Status != Skipped || !strings.Contains(got["b"].Detail, "#2 was closed without merging") || len(gh.open("acme/b")) != 0 {
+		t.Errorf("closed by a person, b: %+v", got["b"])
+	}
+
 	// The token never shows: not in results, progress, bodies or comments;
 	// and git never asked the server without it.
 	var all strings.Builder

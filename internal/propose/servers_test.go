@@ -157,8 +157,12 @@ func (g *fakeGitHub) json(w http.ResponseWriter, code int, v any) {
 }
 
 func (g *fakeGitHub) wire(owner, repo string, p *fakePR) map[string]any {
+	state, merged := p.State, any(nil)
+	if state == "merged" {
+		state, merged = "closed", "2026-12-01T10:00:00Z"
+	}
 	return map[string]any{
-		"number": p.Number, "state": p.State, "title": p.Title, "body": p.Body,
+		"number": p.Number, "state": state, "merged_at": merged, "title": p.Title, "body": p.Body,
 		"html_url": fmt.Sprintf("https://github.example/%s/%s/pull/%d", owner, repo, p.Number),
 		"head":     map[string]any{"ref": p.Head, "repo": map[string]any{"full_name": owner + "/" + repo}},
 		"base":     map[string]any{"ref": p.Base},
@@ -178,14 +182,17 @@ func (g *fakeGitHub) find(r *http.Request) (*fakePR, bool) {
 func (g *fakeGitHub) list(w http.ResponseWriter, r *http.Request) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if st := r.URL.Query().Get("state"); st != "open" {
-		g.t.Errorf("list with state %q: kube asks for open pull requests", st)
+	state, head := r.URL.Query().Get("state"), r.URL.Query().Get("head")
+	if state != "open" && state != "closed" {
+		g.t.Errorf("list with state %q", state)
 	}
+	owner, repo := r.PathValue("owner"), r.PathValue("repo")
 	out := []map[string]any{}
-	for _, p := range g.prs[r.PathValue("owner")+"/"+r.PathValue("repo")] {
-		if p.State == "open" {
-			out = append(out, g.wire(r.PathValue("owner"), r.PathValue("repo"), p))
+	for _, p := range g.prs[owner+"/"+repo] {
+		if (state == "open") != (p.State == "open") || (head != "" && head != owner+":"+p.Head) {
+			continue
 		}
+		out = append(out, g.wire(owner, repo, p))
 	}
 	g.json(w, http.StatusOK, out)
 }

@@ -222,3 +222,6 @@ func NamespaceOf(objs []*unstructured.Unstructured) string {
 type UsageError struct{ error }
 
 func (e UsageError) Unwrap() error { return e.error }
+
+// ExitStatus is bad input's (docs/exit-codes.md).
+func (e UsageError) ExitStatus() int { return 2 }

@@ -55,9 +55,6 @@ func (o *addonsOptions) register(cmd *cobra.Command) {
 
 // load resolves the cluster and reads the add-on file.
 func (o *addonsOptions) load() error {
-	if err := checkOutput(o.Output); err != nil {
-		return err
-	}
 	t, _, err := o.f.ResolveCluster()
 	if err != nil {
 		return err

@@ -105,13 +105,10 @@ func (o *AlertsOptions) register(cmd *cobra.Command) {
 	pf.StringVarP(&o.App.Namespace, "namespace", "n", "", "the app's namespace (default: the spec's, else the app's name)")
 	pf.StringVar(&o.Prometheus, "prometheus", "", "Prometheus URL (default: the cluster registry's)")
 	pf.StringVar(&o.Alertmanager, "alertmanager", "", "Alertmanager URL (default: the cluster registry's)")
-	pf.StringVarP(&o.Output, "output", "o", "text", "output format: text, json or yaml")
+	addOutputFlag(pf, cmd, &o.Output)
 }
 
 func (o *AlertsOptions) run(ctx context.Context, fn func(context.Context, *app.App, *alerts.API) error) error {
-	if err := checkOutput(o.Output); err != nil {
-		return err
-	}
 	a, err := o.Resolve(o.App, app.NeedDeployed)
 	if err != nil {
 		return err
@@ -343,9 +340,6 @@ type ChannelCheck struct {
 // channels checks every channel the specs in dirs route alerts to against
 // the channels Slack lists; any problem makes it fail.
 func (o *AlertsOptions) channels(ctx context.Context, dirs []string) error {
-	if err := checkOutput(o.Output); err != nil {
-		return err
-	}
 	token := os.Getenv(slackTokenEnv)
 	if token == "" {
 		return usageError{fmt.Errorf("set %s to a Slack token with the channels:read and groups:read scopes (see docs/alerts.md)", slackTokenEnv)}

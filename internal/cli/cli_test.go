@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -56,7 +59,7 @@ func TestBadInputIsAUsageError(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q; want exit 2 with an error", args, code, errOut)
 		}
 	}
-	if code, _, errOut := run(t, "sandbox", "up", "--name", "Bad_Name"); code != 1 || !strings.Contains(errOut, "invalid sandbox name") {
+	if code, _, errOut := run(t, "sandbox", "up", "--name", "Bad_Name"); code != 2 || !strings.Contains(errOut, "invalid sandbox name") {
 		t.Errorf("bad name: exit %d, %q", code, errOut)
 	}
 }
@@ -231,4 +234,40 @@ func unreachableCluster(t *testing.T, extra string) string {
 	_ = os.WriteFile(registry, []byte("clusters:\n- name: qa\n"+extra+"  auth: {kubeconfig: {file: "+kubeconfig+", context: x}}\n"), 0o644)
 	t.Setenv("KUBE_REGISTRY", registry)
 	return dir
+}
+
+// Every command, given a flag it does not have or a bad -o, exits 2 (125 for
+// the pass-through commands, as docker run) and prints nothing on stdout:
+// nothing ran.
+func TestEveryCommandRefusesBadFlags(t *testing.T) {
+	isolate(t)
+	var walk func(c *cobra.Command)
+	checked := 0
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+		if !c.Runnable() || c.Hidden || c.DisableFlagParsing || c.Name() == "help" || c.Name() == "completion" {
+			return
+		}
+		path := strings.Fields(c.CommandPath())[1:]
+		want := 2
+		if c.Annotations[passThrough] != "" {
+			want = exitKubeError
+		}
+		cases := [][]string{append(append([]string{}, path...), "--no-such-flag")}
+		if c.Flags().Lookup("output") != nil || c.InheritedFlags().Lookup("output") != nil {
+			cases = append(cases, append(append([]string{}, path...), "-o", "xml"))
+		}
+		for _, args := range cases {
+			checked++
+			if code, out, errOut := run(t, args...); code != want || out != "" || !strings.HasPrefix(errOut, "Error: ") {
+				t.Errorf("kube %s: exit %d, stdout %q, stderr %q; want exit %d, nothing on stdout", strings.Join(args, " "), code, out, errOut, want)
+			}
+		}
+	}
+	walk(NewRootCmd(&Factory{IO: &IOStreams{Out: io.Discard, ErrOut: io.Discard}}))
+	if checked < 60 {
+		t.Fatalf("only %d command lines checked", checked)
+	}
 }

@@ -40,9 +40,6 @@ The current one (from -c, $KUBE_CLUSTER, kube use, kube-generate.yaml's cluster:
 the default "local") is marked.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(o.Output); err != nil {
-				return err
-			}
 			if runF != nil {
 				return runF(cmd.Context(), o)
 			}

@@ -92,9 +92,6 @@ changed it says "no changes", records nothing, and still checks that the app is 
   kube deploy -f upstream/ -R --app argocd -n argocd -c qa`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(o.Output); err != nil {
-				return err
-			}
 			if runF != nil {
 				return runF(cmd.Context(), o)
 			}
@@ -251,9 +248,6 @@ changes, 2 trouble; CI can use it to gate or annotate. Secret values are never s
 			if runF != nil {
 				run = runF
 			}
-			if err := checkOutput(o.Output); err != nil {
-				return troubled(o.IO, err)
-			}
 			return run(cmd.Context(), o)
 		},
 	}
@@ -312,9 +306,6 @@ their current values (revisions never store them; docs/deploy.md).`,
   kube rollback -c prod --app billing -n payments 41`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(o.Output); err != nil {
-				return err
-			}
 			if len(args) == 1 {
 				if _, err := fmt.Sscanf(args[0], "%d", &o.Revision); err != nil || o.Revision < 1 || fmt.Sprint(o.Revision) != args[0] {
 					return usageError{fmt.Errorf("REVISION must be a revision number from kube history, not %q", args[0])}

@@ -119,9 +119,6 @@ workload.`,
   kube fork create carol --deployment cart --statefulset cart-db --image cart=registry.example.com/cart:pr-7`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(co.Output); err != nil {
-				return err
-			}
 			o.ID = args[0]
 			co.replicasChangedFlag = cmd.Flags().Changed("replicas")
 			if runF != nil {
@@ -253,9 +250,6 @@ func forkRead[T any](ff *ForkOptions, cmd *cobra.Command,
 	fetch func(ctx context.Context, c *forks.Client, ns string, args []string) (T, error), text func(ns string, v T) error) *cobra.Command {
 	var output string
 	cmd.RunE = func(cc *cobra.Command, args []string) error {
-		if err := checkOutput(output); err != nil {
-			return err
-		}
 		c, ns, err := ff.connect("")
 		if err != nil {
 			return err

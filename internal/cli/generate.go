@@ -68,9 +68,6 @@ printed. Exit 1 if any repository failed; one failure never stops the others.`,
   kube generate --update --propose --repos fleet.txt             # the daily job
   kube generate --update --propose --dry-run https://github.com/acme/billing.git`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(o.Output); err != nil {
-				return err
-			}
 			if o.Propose {
 				return proposeArgs(cmd.Context(), o, args, runF)
 			}
@@ -137,9 +134,6 @@ func proposeArgs(ctx context.Context, o *GenerateOptions, args []string, runF fu
 
 // runPropose regenerates the fleet and opens its pull requests.
 func runPropose(ctx context.Context, o *GenerateOptions) error {
-	if err := checkOutput(o.Output); err != nil {
-		return err
-	}
 	token := cmp.Or(o.IO.getenv("GITHUB_TOKEN"), o.IO.getenv("GH_TOKEN"))
 	opts := propose.Options{Token: token, DryRun: o.DryRun, Parallel: o.Parallel, Labels: o.Labels, TeamReviewers: o.TeamReviewers}
 	switch {

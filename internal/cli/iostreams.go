@@ -98,12 +98,6 @@ const (
 	outputYAML = "yaml"
 )
 
-func checkOutput(out string) error {
-	if out != outputText && out != outputJSON && out != outputYAML {
-		return usageError{fmt.Errorf("--output must be text, json or yaml, not %q", out)}
-	}
-	return nil
-}
 
 // structured writes v as JSON or YAML for -o json|yaml, and tells whether it did
 // (with -o text the caller prints its own text).

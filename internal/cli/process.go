@@ -50,9 +50,6 @@ kube's own failures exit 125 (docs/exit-codes.md), never a code the task could u
 			if cmd.ArgsLenAtDash() != 0 {
 				return usageError{errors.New("put the command after --, e.g. kube run -- bin/rails db:migrate")}
 			}
-			if err := checkOutput(o.Output); err != nil {
-				return err
-			}
 			o.Command = args
 			if runF != nil {
 				return runF(cmd.Context(), o)
@@ -171,9 +168,6 @@ HorizontalPodAutoscaler is refused: change the autoscaler's bounds.`,
 			return names, dir | cobra.ShellCompDirectiveNoSpace
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(o.Output); err != nil {
-				return err
-			}
 			name, n, ok := strings.Cut(args[0], "=")
 			replicas, err := strconv.ParseInt(n, 10, 32)
 			if !ok || name == "" || err != nil || replicas < 0 {

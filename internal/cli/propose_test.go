@@ -43,7 +43,7 @@ func TestGenerateProposeCommand(t *testing.T) {
 		{[]string{"generate", "--update", "--propose", "--repos", fleet}, "fleet.txt:2: https://github.com/acme: cannot tell the repository's owner and name"},
 		{[]string{"generate", "--update", "--propose", "-j", "0", "x"}, "--parallel must be at least 1"},
 		{[]string{"generate", "--update", "--propose", "https://github.com/acme/billing.git"}, "set $GITHUB_TOKEN"},
-		{[]string{"generate", "--update", "--propose", "--dry-run", "-o", "xml", "https://github.com/acme/billing.git"}, "--output must be"},
+		{[]string{"generate", "--update", "--propose", "--dry-run", "-o", "xml", "https://github.com/acme/billing.git"}, "must be text, json or yaml"},
 	} {
 		code, out, errOut := run(t, c.args...)
 		if code != 2 || out != "" || !strings.Contains(errOut, c.want) {

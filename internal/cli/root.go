@@ -17,6 +17,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"k8s.io/klog/v2"
 
 	"github.com/kube-idp/kube/internal/app"
@@ -35,12 +36,7 @@ type Factory struct {
 
 // ResolveApp resolves the app a command works on (internal/app), once.
 func (f *Factory) ResolveApp(fl app.Flags, need app.Need) (*app.App, error) {
-	a, err := app.Resolve(f.Selection, fl, need, f.Env)
-	var usage app.UsageError
-	if errors.As(err, &usage) {
-		return nil, usageError{err}
-	}
-	return a, err
+	return app.Resolve(f.Selection, fl, need, f.Env)
 }
 
 // ResolveCluster resolves the cluster of a command without an app, with the
@@ -49,10 +45,6 @@ func (f *Factory) ResolveCluster() (*cluster.Target, *spec.File, error) {
 	return app.Cluster(f.Selection, f.Env)
 }
 
-// usageError marks bad command-line input (exit code 2).
-type usageError struct{ error }
-
-func (e usageError) Unwrap() error { return e.error }
 
 // Main runs kube with the process's arguments and returns the exit code.
 func Main() int {
@@ -123,30 +115,37 @@ func Run(ctx context.Context, streams *IOStreams, args []string) int {
 	if errors.As(err, &exit) {
 		return int(exit)
 	}
-	var unreachable unreachableError
-	if errors.As(err, &unreachable) {
-		fmt.Fprintf(streams.ErrOut, "Error: %v\n", err)
-		return exitUnreachable
-	}
 	fmt.Fprintf(streams.ErrOut, "Error: %v\n", err)
-	var usage usageError
-	switch {
-	case cmd != nil && cmd.Annotations[passThrough] != "":
+	return exitStatusOf(cmd, err)
+}
+
+// exitStatus is an error that carries its exit status (docs/exit-codes.md),
+// as kapp's ExitStatus: domain packages give their errors one
+// (upgrade.UnreachableError is 3, app.UsageError 2) without knowing the CLI;
+// exitStatusOf is the one place that maps errors to codes.
+type exitStatus interface{ ExitStatus() int }
+
+func exitStatusOf(cmd *cobra.Command, err error) int {
+	if cmd != nil && cmd.Annotations[passThrough] != "" {
+		// The child's own codes are its: kube's failures are 125-127.
 		var ce childError
 		if errors.As(err, &ce) {
 			return ce.code
 		}
 		return exitKubeError
-	case errors.As(err, &usage):
-		return exitUsage
+	}
+	var es exitStatus
+	if errors.As(err, &es) {
+		return es.ExitStatus()
 	}
 	return exitFailure
 }
 
-// unreachableError marks a cluster that could not be reached (exit 3).
-type unreachableError struct{ error }
+// usageError marks bad command-line input (exit 2).
+type usageError struct{ error }
 
-func (e unreachableError) Unwrap() error { return e.error }
+func (e usageError) Unwrap() error   { return e.error }
+func (e usageError) ExitStatus() int { return exitUsage }
 
 // exitCode ends the command with a status and no extra message (the command has
 // already printed what went wrong).
@@ -211,8 +210,37 @@ Exit codes: docs/exit-codes.md.`,
 
 // outputFlag adds -o/--output (text, json or yaml) to a command.
 func outputFlag(cmd *cobra.Command, out *string) {
-	cmd.Flags().StringVarP(out, "output", "o", outputText, "output format: text, json or yaml")
+	addOutputFlag(cmd.Flags(), cmd, out)
 }
+
+// addOutputFlag adds -o to a flag set (a command's, or its persistent flags
+// for a group of commands): one enum, checked when parsed, so a bad value is
+// a usage error (exit 2) before anything runs.
+func addOutputFlag(fs *pflag.FlagSet, cmd *cobra.Command, out *string) {
+	*out = outputText
+	fs.VarP(outputValue{out}, "output", "o", "output format: text, json or yaml")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{outputText, outputJSON, outputYAML}, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// outputValue is -o's value: text, json or yaml.
+type outputValue struct{ p *string }
+
+func (v outputValue) String() string {
+	if v.p == nil {
+		return outputText
+	}
+	return *v.p
+}
+
+func (v outputValue) Set(s string) error {
+	if s != outputText && s != outputJSON && s != outputYAML {
+		return fmt.Errorf("must be text, json or yaml, not %q", s)
+	}
+	*v.p = s
+	return nil
+}
+
+func (outputValue) Type() string { return "format" }
 
 // guard runs the production guard of t for a mutating command.
 func (s *IOStreams) guard(t *cluster.Target, yes bool, a cluster.Action) error {

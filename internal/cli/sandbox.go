@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -44,16 +45,19 @@ Other commands reach the sandbox with -c local (the default).`,
   kube sandbox down`,
 	}
 	cmd.PersistentFlags().StringVar(&o.Name, "name", sandbox.DefaultName, "sandbox name, to run several side by side")
-	open := func() (*sandbox.Sandbox, error) { return sandbox.Open(o.Name) }
+	open := func() (*sandbox.Sandbox, error) {
+		sb, err := sandbox.Open(o.Name)
+		if errors.Is(err, sandbox.ErrInvalidName) {
+			return nil, usageError{err}
+		}
+		return sb, err
+	}
 
 	up := &cobra.Command{
 		Use:   "up",
 		Short: "Start the sandbox (building its components the first time); a no-op when it is running",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(o.Output); err != nil {
-				return err
-			}
 			sb, err := open()
 			if err != nil {
 				return err
@@ -111,9 +115,6 @@ exited: the last lines of its log and the log's path are shown) or outdated (sta
 by another version of kube; up restarts it).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(o.Output); err != nil {
-				return err
-			}
 			sb, err := open()
 			if err != nil {
 				return err

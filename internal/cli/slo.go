@@ -59,9 +59,6 @@ alerts use the SLO's rolling window. See docs/slo.md.`,
 }
 
 func runSLO(ctx context.Context, o *SLOOptions) error {
-	if err := checkOutput(o.Output); err != nil {
-		return err
-	}
 	var (
 		target          *cluster.Target
 		namespace, name string

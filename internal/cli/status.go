@@ -26,9 +26,6 @@ func appView[T any](f *Factory, runF func(context.Context, *ViewOptions) error, 
 	o := &ViewOptions{appOptions: newAppOptions(f)}
 	cmd.Args = cobra.NoArgs
 	cmd.RunE = func(c *cobra.Command, _ []string) error {
-		if err := checkOutput(o.Output); err != nil {
-			return err
-		}
 		if runF != nil {
 			return runF(c.Context(), o)
 		}

@@ -76,9 +76,6 @@ for a target newer than that, kube says what it cannot know.`,
 }
 
 func runUpgradeCheck(ctx context.Context, o *UpgradeCheckOptions) error {
-	if err := checkOutput(o.Output); err != nil {
-		return err
-	}
 	if o.To == "" {
 		return usageError{errors.New("--to is required: the Kubernetes version to upgrade to, e.g. --to v1.38")}
 	}
@@ -109,14 +106,7 @@ func runUpgradeCheck(ctx context.Context, o *UpgradeCheckOptions) error {
 		}
 	}
 	rep, err := upgrade.Run(ctx, target, src)
-	var input *upgrade.InputError
-	var unreachable *upgrade.UnreachableError
-	switch {
-	case errors.As(err, &input):
-		return usageError{err}
-	case errors.As(err, &unreachable):
-		return unreachableError{err}
-	case err != nil:
+	if err != nil {
 		return err
 	}
 	if src.Addons == nil {

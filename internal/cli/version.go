@@ -40,9 +40,6 @@ An unreachable cluster is reported but is not an error.`,
 		Example: "  kube version\n  kube version -c local -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(o.Output); err != nil {
-				return err
-			}
 			if runF != nil {
 				return runF(cmd.Context(), o)
 			}

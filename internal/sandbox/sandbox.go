@@ -39,10 +39,13 @@ type Sandbox struct {
 	Dir  string // <state root>/sandbox/<name>; `down` removes it
 }
 
+// ErrInvalidName is a sandbox name that cannot be one (bad input).
+var ErrInvalidName = errors.New("invalid sandbox name")
+
 // Open resolves the directories of the named sandbox; it starts nothing.
 func Open(name string) (*Sandbox, error) {
 	if !nameRE.MatchString(name) {
-		return nil, fmt.Errorf("invalid sandbox name %q: use lowercase letters, digits and '-', at most 32 characters", name)
+		return nil, fmt.Errorf("%w %q: use lowercase letters, digits and '-', at most 32 characters", ErrInvalidName, name)
 	}
 	root, err := StateRoot()
 	if err != nil {

@@ -50,11 +50,17 @@ func (e *UnreachableError) Error() string {
 }
 func (e *UnreachableError) Unwrap() error { return e.Err }
 
+// ExitStatus: the cluster is not there to ask (docs/exit-codes.md).
+func (e *UnreachableError) ExitStatus() int { return 3 }
+
 // InputError is a source given that cannot be checked (bad input).
 type InputError struct{ Err error }
 
 func (e *InputError) Error() string { return e.Err.Error() }
 func (e *InputError) Unwrap() error { return e.Err }
+
+// ExitStatus is bad input's (docs/exit-codes.md).
+func (e *InputError) ExitStatus() int { return 2 }
 
 // Run checks every source for the upgrade to target and returns the report,
 // findings sorted.

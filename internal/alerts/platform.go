@@ -3,8 +3,14 @@ package alerts
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
 
-	"github.com/kube-idp/kube/internal/sandbox"
+// The monitoring programs the platform runs (config/monitoring asks the
+// operator for them). The tests run the same versions, built from the module
+// proxy (TestPlatformVersionsAreTheTestedOnes holds the two equal).
+const (
+	PrometheusRelease   = "3.16.0"
+	AlertmanagerRelease = "0.31.1"
 )
 
 // Platform describes the monitoring the platform team installs once per
@@ -70,7 +76,7 @@ func (p Platform) Objects() []*unstructured.Unstructured {
 	prometheus := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "monitoring.coreos.com/v1", "kind": "Prometheus", "metadata": meta(PlatformName),
 		"spec": map[string]any{
-			"version":        "v" + sandbox.PrometheusRelease,
+			"version":        "v" + PrometheusRelease,
 			"externalLabels": map[string]any{"cluster": p.Cluster},
 			// Every rule of an app namespace gets namespace="<its namespace>" in
 			// its selectors and alerts: a team's rule cannot read or raise
@@ -92,7 +98,7 @@ func (p Platform) Objects() []*unstructured.Unstructured {
 	alertmanager := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "monitoring.coreos.com/v1", "kind": "Alertmanager", "metadata": meta(PlatformName),
 		"spec": map[string]any{
-			"version":                             "v" + sandbox.AlertmanagerRelease,
+			"version":                             "v" + AlertmanagerRelease,
 			"alertmanagerConfigSelector":          sel,
 			"alertmanagerConfigNamespaceSelector": map[string]any{},
 			// A team's config is confined to its namespace; the platform's own

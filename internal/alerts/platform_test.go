@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/kube-idp/kube/internal/sandbox"
 )
 
 var update = flag.Bool("update", false, "rewrite config/monitoring/monitoring.yaml")
@@ -40,5 +42,12 @@ func TestConfigMonitoringIsCurrent(t *testing.T) {
 	got, err := os.ReadFile(monitoringFile)
 	if err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("%s is not current (%v): run go test ./internal/alerts -update", monitoringFile, err)
+	}
+}
+
+// The platform's monitoring runs the versions the tests build and run.
+func TestPlatformVersionsAreTheTestedOnes(t *testing.T) {
+	if PrometheusRelease != sandbox.PrometheusRelease || AlertmanagerRelease != sandbox.AlertmanagerRelease {
+		t.Fatalf("platform: Prometheus %s, Alertmanager %s; tests: %s, %s", PrometheusRelease, AlertmanagerRelease, sandbox.PrometheusRelease, sandbox.AlertmanagerRelease)
 	}
 }

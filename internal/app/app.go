@@ -16,7 +16,6 @@ import (
 	"github.com/kube-idp/kube/internal/cluster"
 	"github.com/kube-idp/kube/internal/deploy"
 	"github.com/kube-idp/kube/internal/generate"
-	"github.com/kube-idp/kube/internal/sandbox"
 	"github.com/kube-idp/kube/internal/spec"
 )
 
@@ -60,8 +59,8 @@ type App struct {
 }
 
 // Env is where resolution reads from; the zero value is the process's own
-// working directory, kube-generate.yaml parsed with kube's generators, and the
-// sandbox named "local".
+// working directory and kube-generate.yaml parsed with kube's generators.
+// Local opens the local sandbox (the CLI's; without it, "local" is refused).
 type Env struct {
 	WorkDir  string
 	ReadSpec func(path string) (*spec.File, error)
@@ -73,7 +72,9 @@ func (e Env) withDefaults() Env {
 		e.ReadSpec = generate.LoadSpec
 	}
 	if e.Local == nil {
-		e.Local = func() (cluster.LocalCluster, error) { return sandbox.Open(sandbox.DefaultName) }
+		e.Local = func() (cluster.LocalCluster, error) {
+			return nil, errors.New("no local sandbox here")
+		}
 	}
 	return e
 }

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -269,5 +271,21 @@ func TestEveryCommandRefusesBadFlags(t *testing.T) {
 	walk(NewRootCmd(&Factory{IO: &IOStreams{Out: io.Discard, ErrOut: io.Discard}}))
 	if checked < 60 {
 		t.Fatalf("only %d command lines checked", checked)
+	}
+}
+
+// Production code does not depend on the sandbox (a test harness): only the
+// CLI imports it, for the sandbox commands and to open the local cluster.
+func TestOnlyTheCLIImportsTheSandbox(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}} {{join .Imports \" \"}}", "github.com/kube-idp/kube/cmd/kube", "github.com/kube-idp/kube/cmd/kube-controller").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const sb = "github.com/kube-idp/kube/internal/sandbox"
+	for _, line := range strings.Split(string(out), "\n") {
+		pkg, imports, _ := strings.Cut(line, " ")
+		if pkg != "github.com/kube-idp/kube/internal/cli" && slices.Contains(strings.Fields(imports), sb) {
+			t.Errorf("%s imports the sandbox", pkg)
+		}
 	}
 }

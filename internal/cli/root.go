@@ -22,6 +22,7 @@ import (
 
 	"github.com/kube-idp/kube/internal/app"
 	"github.com/kube-idp/kube/internal/cluster"
+	"github.com/kube-idp/kube/internal/sandbox"
 	"github.com/kube-idp/kube/internal/spec"
 )
 
@@ -166,6 +167,9 @@ sandbox). A protected cluster is taken only from -c or $` + cluster.EnvCluster
 
 // NewRootCmd builds the command tree.
 func NewRootCmd(f *Factory) *cobra.Command {
+	if f.Env.Local == nil {
+		f.Env.Local = func() (cluster.LocalCluster, error) { return sandbox.Open(sandbox.DefaultName) }
+	}
 	root := &cobra.Command{
 		Use:   "kube",
 		Short: "kube = kubectl + development features: ship services to Kubernetes safely with one command",

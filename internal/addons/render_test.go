@@ -2,6 +2,7 @@ package addons
 
 import (
 	"context"
+	"github.com/kube-idp/kube/internal/testsupport"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,31 +10,17 @@ import (
 	"time"
 )
 
-// writeTree writes files (path -> content) under dir.
-func writeTree(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	for name, content := range files {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 const checkoutToken = "eC1hY2Nlc3MtdG9rZW46Z2hzX3NlY3JldA=="
 
 // A platform repository as CI checks it out: .git/config holds the job's token.
 func platformRepo(t *testing.T, addonsYAML string, files map[string]string) (*File, string) {
 	t.Helper()
 	root := t.TempDir()
-	writeTree(t, root, map[string]string{
+	testsupport.WriteFiles(t, root, map[string]string{
 		".git/config":             "[http \"https://github.com/\"]\n\textraheader = AUTHORIZATION: basic " + checkoutToken + "\n",
 		"clusters/qa/addons.yaml": addonsYAML,
 	})
-	writeTree(t, root, files)
+	testsupport.WriteFiles(t, root, files)
 	f, err := Load(filepath.Join(root, "clusters", "qa", FileName), root)
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +82,7 @@ func TestValuesFilesAreScannedForCredentials(t *testing.T) {
 func TestLinkedAddonsFileIsRefused(t *testing.T) {
 	root := t.TempDir()
 	outside := filepath.Join(t.TempDir(), "token")
-	writeTree(t, filepath.Dir(outside), map[string]string{"token": "ghp_0123456789abcdefghijklmnopqrstuvwxyz01\n"})
+	testsupport.WriteFiles(t, filepath.Dir(outside), map[string]string{"token": "ghp_0123456789abcdefghijklmnopqrstuvwxyz01\n"})
 	if err := os.MkdirAll(filepath.Join(root, "clusters", "qa"), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"errors"
+	"github.com/kube-idp/kube/internal/testsupport"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,9 +38,9 @@ func newWorld(t *testing.T) *world {
 	t.Helper()
 	base := t.TempDir()
 	kc := filepath.Join(base, "kubeconfig")
-	write(t, kc, testKubeconfig)
+	testsupport.WriteFile(t, kc, testKubeconfig)
 	reg := filepath.Join(base, "clusters.yaml")
-	write(t, reg, "clusters:\n- name: qa\n  auth: {kubeconfig: {file: "+kc+", context: x}}\n- name: prod\n  protected: true\n  auth: {kubeconfig: {file: "+kc+", context: x}}\n")
+	testsupport.WriteFile(t, reg, "clusters:\n- name: qa\n  auth: {kubeconfig: {file: "+kc+", context: x}}\n- name: prod\n  protected: true\n  auth: {kubeconfig: {file: "+kc+", context: x}}\n")
 	t.Setenv(cluster.EnvRegistry, reg)
 	t.Setenv(cluster.EnvCluster, "")
 	w := &world{dir: filepath.Join(base, "repo")}
@@ -58,16 +59,6 @@ func newWorld(t *testing.T) *world {
 	return w
 }
 
-func write(t *testing.T, path, text string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 const billingSpec = "app: billing\nnamespace: payments\ncluster: qa\ngenerates:\n- namespace: {clusters: [sandbox, qa]}\n"
 
 func configMapFile(ns, name string) string {
@@ -78,9 +69,9 @@ func configMapFile(ns, name string) string {
 // come from kube-generate.yaml, read once; its cluster: is the default cluster.
 func TestResolveInTheRepository(t *testing.T) {
 	w := newWorld(t)
-	write(t, filepath.Join(w.dir, spec.FileName), billingSpec)
-	write(t, filepath.Join(w.dir, "kubernetes/qa/cm.yaml"), configMapFile("payments", "a"))
-	write(t, filepath.Join(w.dir, "kubernetes/qa/extra/cm.yaml"), configMapFile("payments", "b"))
+	testsupport.WriteFile(t, filepath.Join(w.dir, spec.FileName), billingSpec)
+	testsupport.WriteFile(t, filepath.Join(w.dir, "kubernetes/qa/cm.yaml"), configMapFile("payments", "a"))
+	testsupport.WriteFile(t, filepath.Join(w.dir, "kubernetes/qa/extra/cm.yaml"), configMapFile("payments", "b"))
 	a, err := Resolve(cluster.Selection{}, Flags{}, NeedManifests, w.env)
 	if err != nil {
 		t.Fatal(err)
@@ -98,13 +89,13 @@ func TestResolveInTheRepository(t *testing.T) {
 		t.Fatalf("-R -n: %v %+v", err, a)
 	}
 	// The sandbox deploys kubernetes/sandbox/.
-	write(t, filepath.Join(w.dir, "kubernetes/sandbox/cm.yaml"), configMapFile("payments", "a"))
+	testsupport.WriteFile(t, filepath.Join(w.dir, "kubernetes/sandbox/cm.yaml"), configMapFile("payments", "a"))
 	a, err = Resolve(cluster.Selection{Cluster: "local"}, Flags{}, NeedManifests, w.env)
 	if err != nil || a.Dir != filepath.Join(w.dir, "kubernetes/sandbox") || a.Cluster.Name != "local" {
 		t.Fatalf("local: %v %+v", err, a)
 	}
 	// A protected cluster is never the repository's default.
-	write(t, filepath.Join(w.dir, spec.FileName), strings.Replace(billingSpec, "cluster: qa", "cluster: prod", 1))
+	testsupport.WriteFile(t, filepath.Join(w.dir, spec.FileName), strings.Replace(billingSpec, "cluster: qa", "cluster: prod", 1))
 	if _, err := Resolve(cluster.Selection{}, Flags{}, NeedDeployed, w.env); err == nil || !strings.Contains(err.Error(), "never a default") {
 		t.Fatalf("protected default: %v", err)
 	}
@@ -136,7 +127,7 @@ func TestResolveWithoutACheckout(t *testing.T) {
 func TestResolveADirectory(t *testing.T) {
 	w := newWorld(t)
 	dir := filepath.Join(w.dir, "manifests")
-	write(t, filepath.Join(dir, "a.yaml"), configMapFile("ns-x", "a")+"---\n"+configMapFile("ns-y", "b")+"---\n"+configMapFile("ns-y", "c"))
+	testsupport.WriteFile(t, filepath.Join(dir, "a.yaml"), configMapFile("ns-x", "a")+"---\n"+configMapFile("ns-y", "b")+"---\n"+configMapFile("ns-y", "c"))
 	var usage UsageError
 	if _, err := Resolve(cluster.Selection{Cluster: "qa"}, Flags{Dir: dir}, NeedManifests, w.env); !errors.As(err, &usage) {
 		t.Fatalf("-f without --app: %v", err)
@@ -145,7 +136,7 @@ func TestResolveADirectory(t *testing.T) {
 	if err != nil || a.Namespace != "ns-y" {
 		t.Fatalf("-f --app: %v %+v", err, a)
 	}
-	write(t, filepath.Join(dir, "ns.yaml"), "apiVersion: v1\nkind: Namespace\nmetadata: {name: ns-x}\n")
+	testsupport.WriteFile(t, filepath.Join(dir, "ns.yaml"), "apiVersion: v1\nkind: Namespace\nmetadata: {name: ns-x}\n")
 	if a, err = Resolve(cluster.Selection{Cluster: "qa"}, Flags{Dir: dir, Name: "demo"}, NeedManifests, w.env); err != nil || a.Namespace != "ns-x" || len(a.Objects) != 4 {
 		t.Fatalf("with a Namespace object: %v %+v", err, a)
 	}
@@ -153,7 +144,7 @@ func TestResolveADirectory(t *testing.T) {
 		t.Fatalf("missing directory: %v", err)
 	}
 	// An invalid spec in the working directory does not matter with -f.
-	write(t, filepath.Join(w.dir, spec.FileName), "generates: nope\n")
+	testsupport.WriteFile(t, filepath.Join(w.dir, spec.FileName), "generates: nope\n")
 	if _, err := Resolve(cluster.Selection{Cluster: "qa"}, Flags{Dir: dir, Name: "demo"}, NeedManifests, w.env); err != nil {
 		t.Fatalf("-f with an invalid spec around: %v", err)
 	}
@@ -164,7 +155,7 @@ func TestResolveADirectory(t *testing.T) {
 
 func TestClusterForCommandsWithoutAnApp(t *testing.T) {
 	w := newWorld(t)
-	write(t, filepath.Join(w.dir, spec.FileName), billingSpec)
+	testsupport.WriteFile(t, filepath.Join(w.dir, spec.FileName), billingSpec)
 	tg, f, err := Cluster(cluster.Selection{}, w.env)
 	if err != nil || tg.Name != "qa" || f == nil || f.Namespace != "payments" || w.reads != 1 {
 		t.Fatalf("Cluster() = %v, %v, %v (%d reads)", tg, f, err, w.reads)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"github.com/kube-idp/kube/internal/testsupport"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -49,8 +50,8 @@ func TestCatalogCommands(t *testing.T) {
 	if err := os.WriteFile(comp, append(data, "addon: hand-installed\n"...), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(work, "clusters/prod/addons.yaml"), "releases:\n- name: hand-installed\n  namespace: x\n  chart: ./manifests\n")
-	writeFile(t, filepath.Join(work, "manifests/cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+	testsupport.WriteFile(t, filepath.Join(work, "clusters/prod/addons.yaml"), "releases:\n- name: hand-installed\n  namespace: x\n  chart: ./manifests\n")
+	testsupport.WriteFile(t, filepath.Join(work, "manifests/cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
 	code, out, _ = run(t, "catalog", "gaps", "-C", work)
 	if code != exitFailure || !strings.Contains(out, "domain messaging has no active component") ||
 		!strings.Contains(out, "deprecated component helm-releases is still in use; move to addons\n  used by add-on hand-installed at "+filepath.Join(work, "clusters/prod/addons.yaml")+":2:3") {
@@ -76,15 +77,5 @@ func TestCatalogCommands(t *testing.T) {
 	code, out, errOut = run(t, "catalog", "-C", work)
 	if code != exitFailure || out != "" || !strings.Contains(errOut, filepath.Join(work, "platform/components/helm-releases.yaml")+":1:1:") {
 		t.Errorf("bad file: exit %d\n%s%s", code, out, errOut)
-	}
-}
-
-func writeFile(t *testing.T, path, body string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
 	}
 }

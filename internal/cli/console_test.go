@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"github.com/kube-idp/kube/internal/testsupport"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,7 +11,7 @@ import (
 func TestConsoleListensLocallyOnly(t *testing.T) {
 	isolate(t)
 	kubeconfig := filepath.Join(t.TempDir(), "config")
-	writeFile(t, kubeconfig, "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n"+
+	testsupport.WriteFile(t, kubeconfig, "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n"+
 		"users: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n")
 	code, _, errOut := run(t, "console", "--kubeconfig", kubeconfig, "--listen", "0.0.0.0:0")
 	if code != exitUsage || !strings.Contains(errOut, "listens on this machine only") {

@@ -98,7 +98,6 @@ const (
 	outputYAML = "yaml"
 )
 
-
 // structured writes v as JSON or YAML for -o json|yaml, and tells whether it did
 // (with -o text the caller prints its own text).
 func (s *IOStreams) structured(output string, v any) (bool, error) {

@@ -46,7 +46,6 @@ func (f *Factory) ResolveCluster() (*cluster.Target, *spec.File, error) {
 	return app.Cluster(f.Selection, f.Env)
 }
 
-
 // Main runs kube with the process's arguments and returns the exit code.
 func Main() int {
 	// client-go libraries (leader election for the deploy lock) log through klog:

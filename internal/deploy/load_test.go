@@ -1,31 +1,17 @@
 package deploy
 
 import (
-	"os"
-	"path/filepath"
+	"github.com/kube-idp/kube/internal/testsupport"
 	"strings"
 	"testing"
 )
-
-func writeFiles(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 // Lists are expanded as kubectl expands them (kube-prometheus ships
 // ConfigMapList and RoleList); subdirectories are read with -R and named
 // otherwise (they used to be ignored silently).
 func TestLoadExpandsListsAndSubdirectories(t *testing.T) {
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{
+	testsupport.WriteFiles(t, dir, map[string]string{
 		"a.yaml":         "apiVersion: v1\nkind: ConfigMapList\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: one}\n- metadata: {name: two}\n",
 		"b.yaml":         "apiVersion: v1\nkind: List\nitems:\n- apiVersion: rbac.authorization.k8s.io/v1\n  kind: Role\n  metadata: {name: r, namespace: x}\n",
 		"setup/crd.yaml": "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: widgets.example.com}\n",
@@ -49,7 +35,7 @@ func TestLoadExpandsListsAndSubdirectories(t *testing.T) {
 	if err != nil || len(m.Objects) != 4 || len(m.Skipped) != 0 {
 		t.Fatalf("recursive: %v %d %v", err, len(m.Objects), m.Skipped)
 	}
-	writeFiles(t, dir, map[string]string{"c.yaml": "apiVersion: v1\nkind: List\nitems: nope\n"})
+	testsupport.WriteFiles(t, dir, map[string]string{"c.yaml": "apiVersion: v1\nkind: List\nitems: nope\n"})
 	if _, err := Load(dir, LoadOptions{}); err == nil || !strings.Contains(err.Error(), "items is not a list") {
 		t.Fatalf("bad list: %v", err)
 	}

@@ -3,8 +3,8 @@ package generate
 import (
 	"context"
 	"fmt"
+	"github.com/kube-idp/kube/internal/testsupport"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -26,7 +26,7 @@ import (
 // answers its probes on the ports and paths they name, serves metrics where
 // the PodMonitor scrapes, and shuts down within the pod's grace period.
 func TestServicexAnswersWhereGenerateLooks(t *testing.T) {
-	port := freePort(t)
+	port := testsupport.FreePort(t)
 	src := fmt.Sprintf(`app: orders
 team: commerce
 generates:
@@ -164,16 +164,6 @@ generates:
 	case <-time.After(grace):
 		t.Fatalf("the service did not stop within the pod's grace period of %v", grace)
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // What servicex decides may not be set by hand; each refusal names the line.

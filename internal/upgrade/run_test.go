@@ -3,7 +3,7 @@ package upgrade
 import (
 	"context"
 	"errors"
-	"os"
+	"github.com/kube-idp/kube/internal/testsupport"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,26 +11,13 @@ import (
 	"github.com/kube-idp/kube/internal/addons"
 )
 
-func writeFiles(t *testing.T, root string, files map[string]string) {
-	t.Helper()
-	for name, text := range files {
-		p := filepath.Join(root, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // Offline, Run checks the apps' manifests of the cluster named (of every
 // cluster when none is) and the add-ons, each finding placed: file:line:column
 // in manifests, the template in a chart; a chart that excludes the target is a
 // finding, not the end of the check.
 func TestRunOffline(t *testing.T) {
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{
+	testsupport.WriteFiles(t, dir, map[string]string{
 		"shop/kubernetes/qa/psp.yaml":    "apiVersion: policy/v1beta1\nkind: PodSecurityPolicy\nmetadata: {name: restricted}\n",
 		"shop/kubernetes/prod/cron.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\napiVersion: batch/v1beta1\nkind: CronJob\nmetadata: {name: nightly}\n",
 		"platform/clusters/qa/addons.yaml": "releases:\n" +

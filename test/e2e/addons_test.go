@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/kube-idp/kube/internal/testsupport"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -115,21 +116,8 @@ func platformRepo(t *testing.T, files map[string]string) string {
 	if err := os.Mkdir(filepath.Join(dir, ".git"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	writeFiles(t, dir, files)
+	testsupport.WriteFiles(t, dir, files)
 	return dir
-}
-
-func writeFiles(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	for name, body := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
 
 func addonsFile(repoURL, ns, demoVersion, extra string) string {
@@ -191,7 +179,7 @@ func TestAddonsUpdatePruneRollback(t *testing.T) {
 	}
 
 	// The bump to v2, as Renovate would propose it: the plan names the deletion.
-	writeFiles(t, work, map[string]string{"clusters/local/addons.yaml": addonsFile(url, ns, "2.0.0", "")})
+	testsupport.WriteFiles(t, work, map[string]string{"clusters/local/addons.yaml": addonsFile(url, ns, "2.0.0", "")})
 	r := addons("diff")
 	if r.code != 1 || !regexpMatch(`(?m)^delete\s+ConfigMap/demo-legacy`, r.stdout) || !strings.Contains(r.stdout, "registry.example.com/demo:2.0.0") {
 		t.Fatalf("kube addons diff of v2: exit %d, want 1 with the ConfigMap's deletion and the new image\n%s%s", r.code, r.stdout, r.stderr)
@@ -220,14 +208,14 @@ func TestAddonsUpdatePruneRollback(t *testing.T) {
 
 	// Bad input: nothing deployed, not even the valid add-on next to it.
 	other := "- name: other\n  namespace: " + ns + "\n  chart: ./manifests/other\n"
-	writeFiles(t, work, map[string]string{"manifests/other/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other}\ndata: {a: b}\n"})
+	testsupport.WriteFiles(t, work, map[string]string{"manifests/other/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other}\ndata: {a: b}\n"})
 	before := deploymentVersion(t, env, ns)
 	for _, bad := range []struct{ name, file, want string }{
 		{"unknown version", addonsFile(url, ns, "9.9.9", other), "add-on demo: chart demo has no version 9.9.9"},
 		{"unreachable repository", addonsFile("http://127.0.0.1:1", ns, "2.0.0", other), "add-on demo: repository charts unreachable"},
 		{"schema", strings.Replace(addonsFile(url, ns, "2.0.0", other), "replicas: 2", "replicas: two", 1), "add-on demo: the values fail the chart's schema"},
 	} {
-		writeFiles(t, work, map[string]string{"clusters/local/addons.yaml": bad.file})
+		testsupport.WriteFiles(t, work, map[string]string{"clusters/local/addons.yaml": bad.file})
 		r := addons("deploy", "--yes")
 		if r.code == 0 || !strings.Contains(r.stderr, bad.want) || !strings.Contains(r.stderr, "nothing was deployed") {
 			t.Errorf("%s: exit %d, want an error with %q and \"nothing was deployed\"\n%s", bad.name, r.code, bad.want, r.stderr)
@@ -241,7 +229,7 @@ func TestAddonsUpdatePruneRollback(t *testing.T) {
 	}
 
 	// Rollback to v1: image, RBAC and the ConfigMap together.
-	writeFiles(t, work, map[string]string{"clusters/local/addons.yaml": addonsFile(url, ns, "2.0.0", "")})
+	testsupport.WriteFiles(t, work, map[string]string{"clusters/local/addons.yaml": addonsFile(url, ns, "2.0.0", "")})
 	if r := addons("rollback", "demo", "1", "--yes"); r.code != 0 {
 		t.Fatalf("rollback: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -334,7 +322,7 @@ func TestAddonsAdoptHelmRelease(t *testing.T) {
 	}
 
 	// The next version deploys over what Helm applied: no conflict, same UID.
-	writeFiles(t, work, map[string]string{"clusters/local/addons.yaml": addonsFile(url, ns, "2.0.0", "")})
+	testsupport.WriteFiles(t, work, map[string]string{"clusters/local/addons.yaml": addonsFile(url, ns, "2.0.0", "")})
 	if r := kubeIn(t, work, "addons", "-c", "local", "deploy", "--yes"); r.code != 0 {
 		t.Fatalf("deploy v2 after adoption: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}

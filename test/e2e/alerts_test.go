@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/kube-idp/kube/internal/testsupport"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -216,9 +217,9 @@ generates:
 	})
 
 	// kube-state-metrics, Alertmanager and Prometheus, all real, on this machine.
-	ksmPort, amPort, promPort := freePort(t), freePort(t), freePort(t)
+	ksmPort, amPort, promPort := testsupport.FreePort(t), testsupport.FreePort(t), testsupport.FreePort(t)
 	startLogged(t, exec.Command(ksmBin, "--kubeconfig", kubeconfig, "--host", "127.0.0.1", fmt.Sprintf("--port=%d", ksmPort),
-		"--telemetry-host", "127.0.0.1", fmt.Sprintf("--telemetry-port=%d", freePort(t)), "--namespaces", nsA+","+nsB,
+		"--telemetry-host", "127.0.0.1", fmt.Sprintf("--telemetry-port=%d", testsupport.FreePort(t)), "--namespaces", nsA+","+nsB,
 		"--resources", "deployments,pods,jobs,cronjobs,horizontalpodautoscalers"), "kube-state-metrics", filepath.Join(work, "ksm.log"))
 	amFile := filepath.Join(work, "alertmanager.yaml")
 	_ = os.WriteFile(amFile, amConfig, 0o600)
@@ -374,6 +375,6 @@ func startOperator(t *testing.T, env *testcluster.Env, opBin, work string, names
 		}
 	}
 	startLogged(t, exec.Command(opBin, "-apiserver", env.Config.Host, "-ca-file", tls.CAFile, "-cert-file", tls.CertFile, "-key-file", tls.KeyFile,
-		"-namespaces", strings.Join(namespaces, ","), fmt.Sprintf("-web.listen-address=127.0.0.1:%d", freePort(t))),
+		"-namespaces", strings.Join(namespaces, ","), fmt.Sprintf("-web.listen-address=127.0.0.1:%d", testsupport.FreePort(t))),
 		"prometheus-operator", filepath.Join(work, "operator.log"))
 }

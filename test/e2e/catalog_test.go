@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"github.com/kube-idp/kube/internal/testsupport"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,7 +28,7 @@ func TestLabelsReadByGithubLabelSync(t *testing.T) {
 	}
 	dir := t.TempDir()
 	labels, current := filepath.Join(dir, "labels.yaml"), filepath.Join(dir, "current.json")
-	writeFiles(t, dir, map[string]string{"labels.yaml": r.stdout, "current.json": `[
+	testsupport.WriteFiles(t, dir, map[string]string{"labels.yaml": r.stdout, "current.json": `[
 	 {"name": "bug", "color": "d73a4a", "description": "Something is not working"},
 	 {"name": "domain: ci/cd", "color": "000000", "description": "old"}]`})
 	out, err := exec.Command(tool, labels, current).Output()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"github.com/kube-idp/kube/internal/testsupport"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -163,7 +164,7 @@ func TestConsoleInChromium(t *testing.T) {
 		for _, e := range entries {
 			os.Remove(filepath.Join(dir, e.Name()))
 		}
-		writeFiles(t, dir, consoleApp(ns, image, secret))
+		testsupport.WriteFiles(t, dir, consoleApp(ns, image, secret))
 		if r := kube(t, nil, "deploy", "-f", dir, "--app", name, "--yes", "--timeout", "1m"); r.code != 0 {
 			t.Fatalf("deploy: exit %d\n%s", r.code, r.stderr)
 		}

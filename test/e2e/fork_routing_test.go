@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/kube-idp/kube/internal/testsupport"
 	"net"
 	"net/http"
 	"os"
@@ -64,7 +65,7 @@ func TestForkPreviewRoutesThroughTraefik(t *testing.T) {
 	endpoints(t, env, "web", hostIP, shared)
 
 	// Traefik's entry point, and the Gateway whose listener uses its port.
-	port := freePort(t)
+	port := testsupport.FreePort(t)
 	class := "kube-fork-e2e-" + ns
 	create(t, env, &gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: class}, Spec: gwv1.GatewayClassSpec{ControllerName: "traefik.io/gateway-controller"}})
 	t.Cleanup(func() {
@@ -200,16 +201,6 @@ func hostAddress(t *testing.T) string {
 	}
 	t.Fatal("this machine has no IPv4 address besides loopback and link-local ones; the routing test needs one for its backends")
 	return ""
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // endpoints publishes ip:port as the ready endpoint of the Service's port "http".

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/kube-idp/kube/internal/testsupport"
 	"io"
 	"math"
 	"net/http"
@@ -45,7 +46,7 @@ func TestSLOBudgetShrinksUnderErrors(t *testing.T) {
 	}
 	promBin, opBin := tool("prometheus"), tool("prometheus-operator")
 	work := t.TempDir()
-	port, metricsPort, promPort := freePort(t), freePort(t), freePort(t)
+	port, metricsPort, promPort := testsupport.FreePort(t), testsupport.FreePort(t), testsupport.FreePort(t)
 	reg := filepath.Join(work, "clusters.yaml")
 	_ = os.WriteFile(reg, fmt.Appendf(nil, "clusters:\n- name: local\n  prometheus: http://127.0.0.1:%d\n", promPort), 0o644)
 	renv := []string{"KUBE_REGISTRY=" + reg}

@@ -1,7 +1,7 @@
 package usage
 
 import (
-	"os"
+	"github.com/kube-idp/kube/internal/testsupport"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -9,30 +9,20 @@ import (
 	"github.com/kube-idp/kube/internal/catalog"
 )
 
-func write(t *testing.T, path, body string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // Add-ons pinned on every cluster of a platform repository and the apps of
 // app repositories are read with their places, and make a deprecated
 // component a gap.
 func TestUsesMakeGaps(t *testing.T) {
 	repo := t.TempDir()
-	write(t, filepath.Join(repo, "clusters/prod/addons.yaml"), "releases:\n- name: ingress-nginx\n  namespace: ingress\n  chart: ./charts/x\n- name: old-ingress\n  namespace: ingress\n  chart: ./charts/x\n")
-	write(t, filepath.Join(repo, "clusters/qa/addons.yaml"), "releases:\n- name: old-ingress\n  namespace: ingress\n  chart: ./charts/x\n")
-	write(t, filepath.Join(repo, "charts/x/cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+	testsupport.WriteFile(t, filepath.Join(repo, "clusters/prod/addons.yaml"), "releases:\n- name: ingress-nginx\n  namespace: ingress\n  chart: ./charts/x\n- name: old-ingress\n  namespace: ingress\n  chart: ./charts/x\n")
+	testsupport.WriteFile(t, filepath.Join(repo, "clusters/qa/addons.yaml"), "releases:\n- name: old-ingress\n  namespace: ingress\n  chart: ./charts/x\n")
+	testsupport.WriteFile(t, filepath.Join(repo, "charts/x/cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
 	addons, err := AddonUses(repo)
 	if err != nil {
 		t.Fatal(err)
 	}
 	appRepo := t.TempDir()
-	write(t, filepath.Join(appRepo, "kube-generate.yaml"), "app: legacy\nteam: t\ngenerates:\n- namespace: {clusters: [prod]}\n")
+	testsupport.WriteFile(t, filepath.Join(appRepo, "kube-generate.yaml"), "app: legacy\nteam: t\ngenerates:\n- namespace: {clusters: [prod]}\n")
 	apps, err := AppUses([]string{appRepo})
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +54,7 @@ func TestUsesMakeGaps(t *testing.T) {
 	if _, err := AppUses([]string{t.TempDir()}); err == nil || !strings.Contains(err.Error(), "is not an app repository") {
 		t.Errorf("a directory without kube-generate.yaml: %v", err)
 	}
-	write(t, filepath.Join(repo, "clusters/bad/addons.yaml"), "releases:\n- name: x\n  namespace: y\n  chart: ../../../outside\n")
+	testsupport.WriteFile(t, filepath.Join(repo, "clusters/bad/addons.yaml"), "releases:\n- name: x\n  namespace: y\n  chart: ../../../outside\n")
 	if _, err := AddonUses(repo); err == nil || !strings.Contains(err.Error(), "clusters/bad/addons.yaml:4:") {
 		t.Errorf("a bad add-on file: %v", err)
 	}

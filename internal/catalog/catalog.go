@@ -12,6 +12,7 @@
 package catalog
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -132,17 +133,10 @@ func (c *Catalog) Serving(domain string) []*Component {
 }
 
 // DisplayTitle is the title, or the name.
-func (d *Domain) DisplayTitle() string { return or(d.Title, d.Name) }
+func (d *Domain) DisplayTitle() string { return cmp.Or(d.Title, d.Name) }
 
 // DisplayTitle is the title, or the name.
-func (c *Component) DisplayTitle() string { return or(c.Title, c.Name) }
-
-func or(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
+func (c *Component) DisplayTitle() string { return cmp.Or(c.Title, c.Name) }
 
 // Load reads and validates the catalog in dir (a platform repository's
 // platform/). Files are read through an os.Root, so that a symbolic link in a

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"k8s.io/apimachinery/pkg/util/duration"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -119,7 +120,7 @@ func runSLO(ctx context.Context, o *SLOOptions) error {
 		}
 		exhausted := "-"
 		if s.ExhaustedIn != nil {
-			exhausted = humanDuration(*s.ExhaustedIn)
+			exhausted = duration.HumanDuration(*s.ExhaustedIn)
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s%% / %s\t%s\t%.1f min\t%.1f min\t%s\t%s\t%s\n",
 			s.App, s.SLO, s.Objective, s.Window, sli, s.BudgetMinutes, s.ConsumedMinutes, left, strings.Join(burn, " / "), exhausted)
@@ -129,15 +130,4 @@ func runSLO(ctx context.Context, o *SLOOptions) error {
 	}
 	fmt.Fprintf(o.IO.Out, "Budgets of %s (UTC calendar month); burn rates over rolling windows.\n", statuses[0].Month)
 	return nil
-}
-
-// humanDuration rounds to what a person plans with: days, hours or minutes.
-func humanDuration(d time.Duration) string {
-	switch {
-	case d >= 48*time.Hour:
-		return fmt.Sprintf("%.0fd", d.Hours()/24)
-	case d >= 2*time.Hour:
-		return fmt.Sprintf("%.0fh", d.Hours())
-	}
-	return fmt.Sprintf("%.0fm", d.Minutes())
 }

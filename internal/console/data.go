@@ -7,6 +7,7 @@
 package console
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -120,7 +121,7 @@ func fleetOf(ctx context.Context, c Cluster) ([]FleetApp, error) {
 		if a := byApplySet[d.Labels[contract.LabelPartOf]]; a != nil {
 			a.Desired += replicas(d.Spec.Replicas)
 			a.Ready += d.Status.ReadyReplicas
-			a.Team = or(a.Team, d.Labels[contract.LabelTeam])
+			a.Team = cmp.Or(a.Team, d.Labels[contract.LabelTeam])
 		}
 	})
 	if err != nil {
@@ -131,7 +132,7 @@ func fleetOf(ctx context.Context, c Cluster) ([]FleetApp, error) {
 		if a := byApplySet[s.Labels[contract.LabelPartOf]]; a != nil {
 			a.Desired += replicas(s.Spec.Replicas)
 			a.Ready += s.Status.ReadyReplicas
-			a.Team = or(a.Team, s.Labels[contract.LabelTeam])
+			a.Team = cmp.Or(a.Team, s.Labels[contract.LabelTeam])
 		}
 	})
 	if err != nil {
@@ -142,8 +143,8 @@ func fleetOf(ctx context.Context, c Cluster) ([]FleetApp, error) {
 	}, sel, func(obj runtime.Object) {
 		cj := obj.(*batchv1.CronJob)
 		if a := byApplySet[cj.Labels[contract.LabelPartOf]]; a != nil {
-			a.Team = or(a.Team, cj.Labels[contract.LabelTeam])
-			a.Channel = or(a.Channel, cj.Annotations[contract.AnnotationNotifyChannel])
+			a.Team = cmp.Or(a.Team, cj.Labels[contract.LabelTeam])
+			a.Channel = cmp.Or(a.Channel, cj.Annotations[contract.AnnotationNotifyChannel])
 		}
 	})
 	if err != nil {
@@ -208,13 +209,6 @@ func replicas(r *int32) int32 {
 		return 1
 	}
 	return *r
-}
-
-func or(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // AppView is everything the app page shows.
@@ -323,7 +317,7 @@ func forkViews(cluster string, fs []forkv1.Fork) []ForkView {
 	for _, f := range fs {
 		v := ForkView{Cluster: cluster, Namespace: f.Namespace, Name: f.Name, Owner: f.Spec.Owner, State: forks.State(&f)}
 		for _, w := range f.Spec.Workloads {
-			v.Workloads = append(v.Workloads, or(w.Kind, "Deployment")+"/"+w.Name)
+			v.Workloads = append(v.Workloads, cmp.Or(w.Kind, "Deployment")+"/"+w.Name)
 		}
 		if f.Status.ExpiresAt != nil {
 			v.Expires = f.Status.ExpiresAt.Time

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"k8s.io/apimachinery/pkg/util/duration"
 	"net"
 	"net/http"
 	"strconv"
@@ -136,7 +137,7 @@ func New(s *Server) (*Server, error) {
 			if d == nil {
 				return "-"
 			}
-			return human(*d)
+			return duration.HumanDuration(*d)
 		},
 	}
 	t, err := template.New("console").Funcs(funcs).ParseFS(templateFS, "templates/*.html")
@@ -368,24 +369,12 @@ func ago(now, t time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
-	return human(now.Sub(t)) + " ago"
+	return duration.HumanDuration(now.Sub(t)) + " ago"
 }
 
 func until(now, t time.Time) string {
 	if d := t.Sub(now); d > 0 {
-		return "in " + human(d)
+		return "in " + duration.HumanDuration(d)
 	}
 	return "expired"
-}
-
-func human(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh", int(d.Hours()))
-	}
-	return fmt.Sprintf("%dd", int(d.Hours()/24))
 }

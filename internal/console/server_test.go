@@ -87,7 +87,8 @@ func TestDeepLinks(t *testing.T) {
 	if got := DiffURL("prod", "billing", "api", 3, 4); got != "/clusters/prod/namespaces/billing/apps/api/diff?from=3&to=4" {
 		t.Errorf("DiffURL: %s", got)
 	}
-	if got := until(time.Unix(0, 0), time.Unix(7200, 0)); got != "in 2h" {
+	// kubectl's ages (k8s.io/apimachinery's HumanDuration), as kube slo prints them.
+	if got := until(time.Unix(0, 0), time.Unix(7200, 0)); got != "in 120m" {
 		t.Errorf("until: %s", got)
 	}
 }

@@ -261,27 +261,7 @@ func decodeJSON(data []byte) (map[string]any, error) {
 	if err := dec.Decode(&m); err != nil {
 		return nil, err
 	}
-	return convertNumbers(m).(map[string]any), nil
-}
-
-func convertNumbers(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, x := range t {
-			t[k] = convertNumbers(x)
-		}
-	case []any:
-		for i, x := range t {
-			t[i] = convertNumbers(x)
-		}
-	case json.Number:
-		if i, err := t.Int64(); err == nil {
-			return i
-		}
-		f, _ := t.Float64()
-		return f
-	}
-	return v
+	return yamlout.Numbers(m).(map[string]any), nil
 }
 
 // render writes the header and the object as YAML with sorted keys: the same bytes

@@ -10,6 +10,7 @@
 package upgrade
 
 import (
+	"cmp"
 	"fmt"
 	"reflect"
 	"regexp"
@@ -248,17 +249,10 @@ func (d *Data) Check(gvk schema.GroupVersionKind, target Version) (Status, API) 
 		api.Replacement = r
 	} else {
 		// extensions/v1beta1 PodSecurityPolicy's replacement went too.
-		api.Note = or(d.apis[api.Replacement].Note, fmt.Sprintf("no version of %s is served at %s", api.Replacement.Kind, target))
+		api.Note = cmp.Or(d.apis[api.Replacement].Note, fmt.Sprintf("no version of %s is served at %s", api.Replacement.Kind, target))
 		api.Replacement = schema.GroupVersionKind{}
 	}
 	return api.At(target), api
-}
-
-func or(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // servedAt: introduced by v (when known) and not removed.

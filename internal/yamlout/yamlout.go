@@ -27,7 +27,7 @@ func Marshal(v any) ([]byte, error) {
 	if err := dec.Decode(&generic); err != nil {
 		return nil, err
 	}
-	n := numbers(generic)
+	n := Numbers(generic)
 	if m, ok := n.(map[string]any); ok {
 		return marshalMap(m)
 	}
@@ -43,16 +43,17 @@ func marshalMap(m map[string]any) ([]byte, error) {
 	return yaml.Marshal(m)
 }
 
-// numbers turns JSON numbers back into integers or floats, as YAML writes them.
-func numbers(v any) any {
+// Numbers turns the json.Numbers of a decoded value (json.Decoder's
+// UseNumber) back into integers or floats, as YAML writes them.
+func Numbers(v any) any {
 	switch t := v.(type) {
 	case map[string]any:
 		for k, x := range t {
-			t[k] = numbers(x)
+			t[k] = Numbers(x)
 		}
 	case []any:
 		for i, x := range t {
-			t[i] = numbers(x)
+			t[i] = Numbers(x)
 		}
 	case json.Number:
 		if i, err := t.Int64(); err == nil {

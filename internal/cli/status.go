@@ -61,7 +61,7 @@ func newStatusCmd(f *Factory, runF func(context.Context, *ViewOptions) error) *c
 
 func printAppStatus(io *IOStreams, a *app.App, st *deploy.AppStatus) error {
 	w := io.Out
-	fmt.Fprintf(w, "app:       %s\ncluster:   %s\nnamespace: %s\n", st.App, a.Cluster.Name, st.Namespace)
+	fmt.Fprintf(w, "app:       %s\ncluster:   %s\nnamespace: %s\nstatus:    %s\n", st.App, a.Cluster.Name, st.Namespace, st.Verdict)
 	if r := st.Revision; r != nil {
 		fmt.Fprintf(w, "revision:  %d (%s by %s, %s)\n", r.Number, r.Time.Local().Format("2006-01-02 15:04:05"), r.User, r.Cause)
 	}

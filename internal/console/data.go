@@ -10,6 +10,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"slices"
 	"sort"
 	"strings"
@@ -55,12 +56,30 @@ type FleetApp struct {
 	Team      string          `json:"team,omitempty"`
 	Channel   string          `json:"channel,omitempty"`
 	Revision  deploy.Revision `json:"revision"`
-	Ready     int32           `json:"ready"`   // ready replicas of its workloads
-	Desired   int32           `json:"desired"` // desired replicas of its workloads
+	// Status is the verdict on its workloads, from the code that answers for
+	// kube status (deploy.Readiness, deploy.Verdict); Message says why.
+	Status  string `json:"status"`
+	Message string `json:"message,omitempty"`
+	Ready   int32  `json:"ready"`   // ready replicas of its Deployments and StatefulSets
+	Desired int32  `json:"desired"` // their desired replicas (as their status reports them)
+	// statuses are its workloads' verdicts, folded into Status.
+	statuses []string
 }
 
-// Healthy tells whether every desired replica is ready.
-func (a FleetApp) Healthy() bool { return a.Ready >= a.Desired }
+// judge adds a workload's verdict to its app's.
+func (a *FleetApp) judge(obj runtime.Object) {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		a.statuses = append(a.statuses, string(kstatus.UnknownStatus))
+		return
+	}
+	u := &unstructured.Unstructured{Object: m}
+	st, msg := deploy.Readiness(u)
+	a.statuses = append(a.statuses, string(st))
+	if st != kstatus.CurrentStatus && a.Message == "" {
+		a.Message = u.GetKind() + "/" + u.GetName() + ": " + msg
+	}
+}
 
 // FleetCluster is a cluster's apps, or why they could not be read: one
 // unreachable cluster does not hide the others.
@@ -70,7 +89,6 @@ type FleetCluster struct {
 	Apps  []FleetApp `json:"apps"`
 }
 
-var secretsResource = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
 
 // Fleet reads every cluster at once: five list calls each (revision records'
 // metadata, Deployments, StatefulSets, CronJobs, AlertmanagerConfigs),
@@ -96,19 +114,13 @@ func Fleet(ctx context.Context, clusters []Cluster) []FleetCluster {
 type appKey struct{ namespace, app string }
 
 func fleetOf(ctx context.Context, c Cluster) ([]FleetApp, error) {
-	apps := map[appKey]*FleetApp{}
-	err := eachItem(ctx, func(o metav1.ListOptions) (runtime.Object, error) {
-		return c.Meta.Resource(secretsResource).Namespace("").List(ctx, o)
-	}, metav1.ListOptions{LabelSelector: contract.LabelRevision}, func(obj runtime.Object) {
-		m := obj.(*metav1.PartialObjectMetadata)
-		k := appKey{m.Namespace, m.Labels[contract.LabelApp]}
-		r := deploy.RevisionOf(m)
-		if a := apps[k]; a == nil || a.Revision.Number < r.Number {
-			apps[k] = &FleetApp{Cluster: c.Name, Namespace: k.namespace, App: k.app, Revision: r}
-		}
-	})
+	current, err := deploy.CurrentRevisions(ctx, c.Meta)
 	if err != nil {
-		return nil, fmt.Errorf("listing revision records: %w", err)
+		return nil, err
+	}
+	apps := map[appKey]*FleetApp{}
+	for _, r := range current {
+		apps[appKey{r.Namespace, r.App}] = &FleetApp{Cluster: c.Name, Namespace: r.Namespace, App: r.App, Revision: r.Revision}
 	}
 	byApplySet := map[string]*FleetApp{}
 	for k, a := range apps {
@@ -119,7 +131,9 @@ func fleetOf(ctx context.Context, c Cluster) ([]FleetApp, error) {
 	err = eachItem(ctx, func(o metav1.ListOptions) (runtime.Object, error) { return apps1.Deployments("").List(ctx, o) }, sel, func(obj runtime.Object) {
 		d := obj.(*appsv1.Deployment)
 		if a := byApplySet[d.Labels[contract.LabelPartOf]]; a != nil {
-			a.Desired += replicas(d.Spec.Replicas)
+			d.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind("Deployment"))
+			a.judge(d)
+			a.Desired += d.Status.Replicas
 			a.Ready += d.Status.ReadyReplicas
 			a.Team = cmp.Or(a.Team, d.Labels[contract.LabelTeam])
 		}
@@ -130,7 +144,9 @@ func fleetOf(ctx context.Context, c Cluster) ([]FleetApp, error) {
 	err = eachItem(ctx, func(o metav1.ListOptions) (runtime.Object, error) { return apps1.StatefulSets("").List(ctx, o) }, sel, func(obj runtime.Object) {
 		s := obj.(*appsv1.StatefulSet)
 		if a := byApplySet[s.Labels[contract.LabelPartOf]]; a != nil {
-			a.Desired += replicas(s.Spec.Replicas)
+			s.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind("StatefulSet"))
+			a.judge(s)
+			a.Desired += s.Status.Replicas
 			a.Ready += s.Status.ReadyReplicas
 			a.Team = cmp.Or(a.Team, s.Labels[contract.LabelTeam])
 		}
@@ -143,6 +159,8 @@ func fleetOf(ctx context.Context, c Cluster) ([]FleetApp, error) {
 	}, sel, func(obj runtime.Object) {
 		cj := obj.(*batchv1.CronJob)
 		if a := byApplySet[cj.Labels[contract.LabelPartOf]]; a != nil {
+			cj.SetGroupVersionKind(batchv1.SchemeGroupVersion.WithKind("CronJob"))
+			a.judge(cj)
 			a.Team = cmp.Or(a.Team, cj.Labels[contract.LabelTeam])
 			a.Channel = cmp.Or(a.Channel, cj.Annotations[contract.AnnotationNotifyChannel])
 		}
@@ -164,6 +182,7 @@ func fleetOf(ctx context.Context, c Cluster) ([]FleetApp, error) {
 	}
 	list := make([]FleetApp, 0, len(apps))
 	for _, a := range apps {
+		a.Status = deploy.Verdict(a.statuses...)
 		list = append(list, *a)
 	}
 	sort.Slice(list, func(i, j int) bool {
@@ -202,13 +221,6 @@ func firstSlackChannel(obj map[string]any) string {
 		}
 	}
 	return ""
-}
-
-func replicas(r *int32) int32 {
-	if r == nil {
-		return 1
-	}
-	return *r
 }
 
 // AppView is everything the app page shows.

@@ -15,6 +15,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/tools/pager"
 
 	"github.com/kube-idp/kube/internal/contract"
 	"github.com/kube-idp/kube/internal/manifest"
@@ -81,6 +84,49 @@ func (c *Client) History(ctx context.Context, app, namespace string) ([]Revision
 // RevisionOf reads a revision record's metadata (its labels and annotations;
 // never its data), so that a fleet view can list revisions with a metadata
 // client.
+// AppRevision is an app's current revision on a cluster.
+type AppRevision struct {
+	App, Namespace string
+	Revision       Revision
+}
+
+// CurrentRevisions lists every app's current revision on the cluster, from
+// the revision records' metadata only (one paged list, whatever the number of
+// apps; never their manifests).
+func CurrentRevisions(ctx context.Context, meta metadata.Interface) ([]AppRevision, error) {
+	type key struct{ namespace, app string }
+	latest := map[key]Revision{}
+	p := pager.New(pager.SimplePageFunc(func(o metav1.ListOptions) (runtime.Object, error) {
+		return meta.Resource(corev1.SchemeGroupVersion.WithResource("secrets")).Namespace("").List(ctx, o)
+	}))
+	p.PageSize = 500
+	err := p.EachListItem(ctx, metav1.ListOptions{LabelSelector: contract.LabelRevision}, func(obj runtime.Object) error {
+		m, ok := obj.(*metav1.PartialObjectMetadata)
+		if !ok {
+			return fmt.Errorf("unexpected %T", obj)
+		}
+		k := key{m.Namespace, m.Labels[contract.LabelApp]}
+		if r, seen := latest[k]; !seen || r.Number < RevisionOf(m).Number {
+			latest[k] = RevisionOf(m)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing revision records: %w", err)
+	}
+	out := make([]AppRevision, 0, len(latest))
+	for k, r := range latest {
+		out = append(out, AppRevision{App: k.app, Namespace: k.namespace, Revision: r})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].App != out[j].App {
+			return out[i].App < out[j].App
+		}
+		return out[i].Namespace < out[j].Namespace
+	})
+	return out, nil
+}
+
 func RevisionOf(m metav1.Object) Revision {
 	n, _ := strconv.Atoi(m.GetLabels()[contract.LabelRevision])
 	a := m.GetAnnotations()

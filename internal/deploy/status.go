@@ -9,19 +9,22 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 )
 
 // AppStatus is the `kube status` view of an app: what it owns, whether each
 // object is ready, the pods of each workload, the current revision, and the last
 // events in its namespace.
 type AppStatus struct {
-	App       string         `json:"app"`
-	Namespace string         `json:"namespace"`
-	Revision  *Revision      `json:"revision,omitempty"`
-	Objects   []ObjectStatus `json:"objects"`
-	Pods      []PodStatus    `json:"pods,omitempty"`
-	Events    []EventLine    `json:"events,omitempty"`
-	Missing   []string       `json:"missing,omitempty"` // in the inventory but gone from the cluster
+	App       string `json:"app"`
+	Namespace string `json:"namespace"`
+	// Verdict is the app's readiness: the worst of its objects' (Verdict).
+	Verdict  string         `json:"verdict"`
+	Revision *Revision      `json:"revision,omitempty"`
+	Objects  []ObjectStatus `json:"objects"`
+	Pods     []PodStatus    `json:"pods,omitempty"`
+	Events   []EventLine    `json:"events,omitempty"`
+	Missing  []string       `json:"missing,omitempty"` // in the inventory but gone from the cluster
 }
 
 // ObjectStatus is one object's readiness, as kstatus computes it.
@@ -82,7 +85,33 @@ func (c *Client) Status(ctx context.Context, app, namespace string) (*AppStatus,
 		}
 	}
 	st.Events = c.events(ctx, namespace, 10)
+	verdicts := make([]string, 0, len(st.Objects)+len(st.Missing))
+	for _, o := range st.Objects {
+		verdicts = append(verdicts, o.Status)
+	}
+	for range st.Missing {
+		verdicts = append(verdicts, string(status.NotFoundStatus))
+	}
+	st.Verdict = Verdict(verdicts...)
 	return st, nil
+}
+
+// verdictRank orders kstatus's statuses from ready to broken.
+var verdictRank = map[string]int{
+	string(status.CurrentStatus): 0, string(status.UnknownStatus): 1, string(status.InProgressStatus): 2,
+	string(status.TerminatingStatus): 3, string(status.NotFoundStatus): 4, string(status.FailedStatus): 5,
+}
+
+// Verdict is the worst of objects' statuses (Readiness's): an app is Current
+// only when every object is; with no object to judge, Current.
+func Verdict(statuses ...string) string {
+	worst := string(status.CurrentStatus)
+	for _, s := range statuses {
+		if verdictRank[s] > verdictRank[worst] {
+			worst = s
+		}
+	}
+	return worst
 }
 
 func workloadSelector(ctx context.Context, c *Client, id ID) labels.Selector {

@@ -138,7 +138,7 @@ func (c *Client) allReady(o WaitOptions) bool {
 			}
 			return false
 		}
-		if st, _ := readiness(live); st != status.CurrentStatus {
+		if st, _ := Readiness(live); st != status.CurrentStatus {
 			return false
 		}
 	}
@@ -154,7 +154,8 @@ func (c *Client) status(ctx context.Context, id ID) (*status.Result, error) {
 	if err != nil {
 		return &status.Result{Status: status.NotFoundStatus, Message: err.Error()}, nil
 	}
-	return status.Compute(u)
+	st, msg := Readiness(u)
+	return &status.Result{Status: st, Message: msg}, nil
 }
 
 // explain describes why objects are not ready: their status, and for workloads

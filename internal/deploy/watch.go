@@ -62,7 +62,7 @@ func (c *Client) watchStatus(ctx context.Context, ids []ID) (<-chan statusEvent,
 			send(statusEvent{id: id, status: status.NotFoundStatus, message: "deleted"})
 			return
 		}
-		st, msg := readiness(u)
+		st, msg := Readiness(u)
 		send(statusEvent{id: id, status: st, message: msg})
 	}
 	var synced []cache.InformerSynced
@@ -88,10 +88,11 @@ func (c *Client) watchStatus(ctx context.Context, ids []ID) (<-chan statusEvent,
 	return out, nil
 }
 
-// readiness is kstatus's verdict on an object, except for Jobs: kstatus counts a
-// started Job as Current, but a deploy waits until it has completed (a
-// migration before the next sync wave must have run).
-func readiness(u *unstructured.Unstructured) (status.Status, string) {
+// Readiness is kstatus's verdict on an object, except for Jobs: kstatus counts
+// a started Job as Current, but a deploy waits until it has completed (a
+// migration before the next sync wave must have run). It is the one answer to
+// "is this ready?": deploy's wait, kube status and the console's pages.
+func Readiness(u *unstructured.Unstructured) (status.Status, string) {
 	if u.GetKind() == "Job" && u.GroupVersionKind().Group == "batch" {
 		conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
 		for _, c := range conds {

@@ -53,9 +53,12 @@ type App struct {
 	// of Dir that were not read.
 	Objects []*unstructured.Unstructured
 	Skipped []string
-	// Spec is the repository's kube-generate.yaml, nil when there is none.
-	Spec    *spec.File
-	Cluster *cluster.Target
+	// Spec is the repository's kube-generate.yaml, nil when there is none (or
+	// -f names other manifests); SpecCluster is its name for the cluster, the
+	// directory of kubernetes/ deployed (the sandbox's is "sandbox").
+	Spec        *spec.File
+	SpecCluster string
+	Cluster     *cluster.Target
 }
 
 // Env is where resolution reads from; the zero value is the process's own
@@ -158,7 +161,8 @@ func Resolve(sel cluster.Selection, f Flags, need Need, env Env) (*App, error) {
 		if a.Namespace == "" {
 			a.Namespace = r.spec.Namespace
 		}
-		a.Dir = filepath.Join(env.WorkDir, generate.OutputDir, ManifestsCluster(env.WorkDir, t.Name))
+		a.SpecCluster = ManifestsCluster(env.WorkDir, t.Name)
+		a.Dir = filepath.Join(env.WorkDir, generate.OutputDir, a.SpecCluster)
 	} else if a.Name == "" {
 		return nil, UsageError{errors.New("--app is required with -f: it names the inventory that records what the app owns")}
 	}

@@ -20,22 +20,22 @@ func TestBudgetPolicyWithoutPrometheus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := func(dir, reason string) (string, string, error) {
+	run := func(specCluster, reason string) (string, string, error) {
 		var errOut bytes.Buffer
 		o := &DeployOptions{OverrideBudget: reason}
 		o.IO = &IOStreams{Out: &bytes.Buffer{}, ErrOut: &errOut}
-		a := &app.App{Name: "shop", Namespace: "shop", Spec: f, Dir: dir, Cluster: &cluster.Target{Name: "prod", Entry: &cluster.Cluster{Name: "prod"}}}
+		a := &app.App{Name: "shop", Namespace: "shop", Spec: f, SpecCluster: specCluster, Cluster: &cluster.Target{Name: specCluster, Entry: &cluster.Cluster{Name: specCluster}}}
 		cause, err := o.budgetPolicy(context.Background(), a, time.Now())
 		return cause, errOut.String(), err
 	}
-	cause, errOut, err := run("/repo/kubernetes/prod", "")
+	cause, errOut, err := run("prod", "")
 	if err != nil || cause != "deploy" || !strings.Contains(errOut, "Warning: the error budget policy (freeze) was not checked, deploying anyway") {
 		t.Errorf("prod without Prometheus: %q, %v\n%s", cause, err, errOut)
 	}
-	if _, errOut, err := run("/repo/kubernetes/qa", ""); err != nil || errOut != "" {
+	if _, errOut, err := run("qa", ""); err != nil || errOut != "" {
 		t.Errorf("qa has no policy: %v %s", err, errOut)
 	}
-	if _, _, err := run("/repo/kubernetes/prod", "password=hunter2hunter2"); err == nil || !strings.Contains(err.Error(), "credential") {
+	if _, _, err := run("prod", "password=hunter2hunter2"); err == nil || !strings.Contains(err.Error(), "credential") {
 		t.Errorf("a credential as the reason: %v", err)
 	}
 }

@@ -339,3 +339,18 @@ func TestErrorsHideURLCredentials(t *testing.T) {
 		t.Errorf("alertmanager: %v", err)
 	}
 }
+
+// A silence is an alert's when it matches its name exactly; it prints as
+// PromQL matchers.
+func TestSilenceMatching(t *testing.T) {
+	s := Silence{Matchers: []Matcher{{Name: "alertname", Value: "HighErrors", IsEqual: true}, {Name: "severity", Value: "critical|warning", IsRegex: true, IsEqual: true}, {Name: "team", Value: "x", IsEqual: false}}}
+	if !s.Silences("HighErrors") || s.Silences("High") {
+		t.Error("exact alertname only")
+	}
+	if re := (Silence{Matchers: []Matcher{{Name: "alertname", Value: "High.*", IsRegex: true, IsEqual: true}}}); re.Silences("High.*") {
+		t.Error("a regular expression is not the alert's silence")
+	}
+	if got := s.String(); got != `{alertname="HighErrors", severity=~"critical|warning", team!="x"}` {
+		t.Errorf("%s", got)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -200,6 +201,50 @@ type Matcher struct {
 	Value   string `json:"value"`
 	IsRegex bool   `json:"isRegex"`
 	IsEqual bool   `json:"isEqual"`
+}
+
+// Silences says whether the silence is for the alert by name (an exact
+// alertname matcher; kube's silences are made so).
+func (s Silence) Silences(alert string) bool {
+	for _, m := range s.Matchers {
+		if m.Name == "alertname" && m.Value == alert && !m.IsRegex && m.IsEqual {
+			return true
+		}
+	}
+	return false
+}
+
+// String writes the matchers as PromQL does: {alertname="X", severity=~"a|b"}.
+func (s Silence) String() string {
+	parts := make([]string, 0, len(s.Matchers))
+	for _, m := range s.Matchers {
+		op := "="
+		switch {
+		case m.IsRegex && !m.IsEqual:
+			op = "!~"
+		case m.IsRegex:
+			op = "=~"
+		case !m.IsEqual:
+			op = "!="
+		}
+		parts = append(parts, m.Name+op+strconv.Quote(m.Value))
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+// Severity is the severity label of the namespace's rule named alert, "" when
+// no such rule is loaded.
+func (a *API) Severity(ctx context.Context, namespace, alert string) (string, error) {
+	rules, err := a.Rules(ctx, namespace)
+	if err != nil {
+		return "", err
+	}
+	for _, r := range rules {
+		if r.Alert == alert {
+			return r.Severity, nil
+		}
+	}
+	return "", nil
 }
 
 // Silences lists the active and pending silences of the namespace.

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -115,17 +116,10 @@ func (o *AlertsOptions) run(ctx context.Context, fn func(context.Context, *app.A
 	}
 	api := &alerts.API{Prometheus: o.Prometheus, Alertmanager: o.Alertmanager}
 	if e := a.Cluster.Entry; e != nil {
-		api.Prometheus = cmpOr(api.Prometheus, e.Prometheus)
-		api.Alertmanager = cmpOr(api.Alertmanager, e.Alertmanager)
+		api.Prometheus = cmp.Or(api.Prometheus, e.Prometheus)
+		api.Alertmanager = cmp.Or(api.Alertmanager, e.Alertmanager)
 	}
 	return fn(ctx, a, api)
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func (o *AlertsOptions) list(ctx context.Context, a *app.App, api *alerts.API) error {
@@ -139,7 +133,7 @@ func (o *AlertsOptions) list(ctx context.Context, a *app.App, api *alerts.API) e
 			fmt.Fprintf(o.IO.ErrOut, "note: silences not shown: %v\n", err)
 		}
 	}
-	if done, err := o.IO.structured(o.Output, map[string]any{"rules": rules, "silences": silences}); done || err != nil {
+	if done, err := o.IO.structured(o.Output, alertRules{rules, silences}); done || err != nil {
 		return err
 	}
 	t := o.IO.newTable("ALERT", "SOURCE", "SEVERITY", "STATE", "SILENCED", "SUMMARY")
@@ -162,14 +156,34 @@ func (o *AlertsOptions) list(ctx context.Context, a *app.App, api *alerts.API) e
 
 func silencedUntil(ss []alerts.Silence, alert string) string {
 	for _, s := range ss {
-		for _, m := range s.Matchers {
-			if m.Name == "alertname" && m.Value == alert && !m.IsRegex {
-				return "until " + s.EndsAt.Local().Format("15:04 Jan 2")
-			}
+		if s.Silences(alert) {
+			return "until " + s.EndsAt.Local().Format("15:04 Jan 2")
 		}
 	}
 	return ""
 }
+
+// What the alerts commands print with -o json|yaml.
+type (
+	alertRules struct {
+		Rules    []alerts.RuleState `json:"rules"`
+		Silences []alerts.Silence   `json:"silences"`
+	}
+	firingAlerts struct {
+		Alerts   []alerts.AlertInfo `json:"alerts"`
+		Silences []alerts.Silence   `json:"silences"`
+	}
+	silenceCreated struct {
+		SilenceID string `json:"silenceID"`
+	}
+	silencesExpired struct {
+		Expired []string `json:"expired"`
+	}
+	alertRoute struct {
+		Labels       map[string]string    `json:"labels"`
+		Destinations []alerts.Destination `json:"destinations"`
+	}
+)
 
 func (o *AlertsOptions) firing(ctx context.Context, a *app.App, api *alerts.API) error {
 	got, err := api.Alerts(ctx, a.Namespace)
@@ -180,7 +194,7 @@ func (o *AlertsOptions) firing(ctx context.Context, a *app.App, api *alerts.API)
 	if err != nil {
 		return err
 	}
-	if done, err := o.IO.structured(o.Output, map[string]any{"alerts": got, "silences": silences}); done || err != nil {
+	if done, err := o.IO.structured(o.Output, firingAlerts{got, silences}); done || err != nil {
 		return err
 	}
 	if len(got) == 0 {
@@ -195,26 +209,9 @@ func (o *AlertsOptions) firing(ctx context.Context, a *app.App, api *alerts.API)
 		}
 	}
 	for _, s := range silences {
-		fmt.Fprintf(o.IO.Out, "silence %s: %s until %s by %s: %s\n", s.ID, describeMatchers(s.Matchers), s.EndsAt.Local().Format(time.DateTime), s.CreatedBy, s.Comment)
+		fmt.Fprintf(o.IO.Out, "silence %s: %s until %s by %s: %s\n", s.ID, s, s.EndsAt.Local().Format(time.DateTime), s.CreatedBy, s.Comment)
 	}
 	return nil
-}
-
-func describeMatchers(ms []alerts.Matcher) string {
-	parts := make([]string, 0, len(ms))
-	for _, m := range ms {
-		op := "="
-		switch {
-		case m.IsRegex && !m.IsEqual:
-			op = "!~"
-		case m.IsRegex:
-			op = "=~"
-		case !m.IsEqual:
-			op = "!="
-		}
-		parts = append(parts, m.Name+op+fmt.Sprintf("%q", m.Value))
-	}
-	return "{" + strings.Join(parts, ", ") + "}"
 }
 
 const maxSilence = 7 * 24 * time.Hour
@@ -233,7 +230,7 @@ func (o *AlertsOptions) silence(ctx context.Context, a *app.App, api *alerts.API
 	if err != nil {
 		return err
 	}
-	if done, err := o.IO.structured(o.Output, map[string]string{"silenceID": id}); done || err != nil {
+	if done, err := o.IO.structured(o.Output, silenceCreated{id}); done || err != nil {
 		return err
 	}
 	fmt.Fprintf(o.IO.Out, "Silenced %s in namespace %s on cluster %s until %s (silence %s).\nEnd it early: kube alerts unsilence %s -c %s\n",
@@ -248,7 +245,7 @@ func (o *AlertsOptions) unsilence(ctx context.Context, a *app.App, api *alerts.A
 	}
 	var ids []string
 	for _, s := range silences {
-		if s.ID == what || silencedUntil([]alerts.Silence{s}, what) != "" {
+		if s.ID == what || s.Silences(what) {
 			ids = append(ids, s.ID)
 		}
 	}
@@ -263,7 +260,7 @@ func (o *AlertsOptions) unsilence(ctx context.Context, a *app.App, api *alerts.A
 			return err
 		}
 	}
-	if done, err := o.IO.structured(o.Output, map[string]any{"expired": ids}); done || err != nil {
+	if done, err := o.IO.structured(o.Output, silencesExpired{ids}); done || err != nil {
 		return err
 	}
 	fmt.Fprintf(o.IO.Out, "Ended %d silence(s) of %s: %s\n", len(ids), what, strings.Join(ids, ", "))
@@ -273,13 +270,7 @@ func (o *AlertsOptions) unsilence(ctx context.Context, a *app.App, api *alerts.A
 func (o *AlertsOptions) route(ctx context.Context, a *app.App, api *alerts.API, alert string) error {
 	severity := o.Severity
 	if severity == "" && api.Prometheus != "" {
-		if rules, err := api.Rules(ctx, a.Namespace); err == nil {
-			for _, r := range rules {
-				if r.Alert == alert {
-					severity = r.Severity
-				}
-			}
-		}
+		severity, _ = api.Severity(ctx, a.Namespace, alert)
 	}
 	if severity == "" {
 		return usageError{fmt.Errorf("no rule %q is known for namespace %s: give its --severity", alert, a.Namespace)}
@@ -289,7 +280,7 @@ func (o *AlertsOptions) route(ctx context.Context, a *app.App, api *alerts.API, 
 	if err != nil {
 		return err
 	}
-	if done, err := o.IO.structured(o.Output, map[string]any{"labels": labels, "destinations": dests}); done || err != nil {
+	if done, err := o.IO.structured(o.Output, alertRoute{labels, dests}); done || err != nil {
 		return err
 	}
 	for _, d := range dests {

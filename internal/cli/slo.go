@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"k8s.io/apimachinery/pkg/util/duration"
@@ -79,7 +80,7 @@ func runSLO(ctx context.Context, o *SLOOptions) error {
 	}
 	api := &alerts.API{Prometheus: o.Prometheus}
 	if target.Entry != nil {
-		api.Prometheus = cmpOr(api.Prometheus, target.Entry.Prometheus)
+		api.Prometheus = cmp.Or(api.Prometheus, target.Entry.Prometheus)
 	}
 	statuses, err := slo.Statuses(ctx, api, namespace, name, o.Now())
 	if err != nil {

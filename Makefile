@@ -34,13 +34,16 @@ lint:
 	@for m in $(MODULES); do (cd $$m && echo "go vet ($$m)" && GOWORK=off $(GO) vet ./...) || exit 1; done
 
 ## demo: the developer flow on the local sandbox: start it (building it the first time), check the
-## examples' generated manifests, deploy one, show its status
+## examples' generated manifests, deploy one, show its status; check the orders example's alert
+## rule tests and deploy it with its SLOs and alerts
 demo: build
 	$(BIN)/kube sandbox up
 	$(BIN)/kube version
 	$(BIN)/kube generate examples/billing examples/storefront examples/orders
 	cd examples/billing && $(BIN)/kube deploy -c local --yes --timeout 2m
 	cd examples/billing && $(BIN)/kube status -c local
+	cd examples/orders && $(BIN)/kube alerts lint
+	cd examples/orders && $(BIN)/kube deploy -c local --yes --timeout 2m
 	BIN=$(BIN) hack/demo-fork.sh
 	@echo
 	@echo "Next: bin/kube sandbox status, bin/kube sandbox down. Docs: docs/sandbox.md, docs/generate.md, docs/deploy.md, docs/fork.md, docs/servicex.md"

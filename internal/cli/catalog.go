@@ -5,7 +5,6 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -158,20 +157,16 @@ func runCatalogList(o *CatalogOptions) error {
 	if done, err := o.IO.structured(o.Output, views); done {
 		return err
 	}
-	w := tabwriter.NewWriter(o.IO.Out, 0, 4, 2, ' ', 0)
-	for i, d := range views {
-		if i > 0 {
-			fmt.Fprintln(w)
-		}
-		fmt.Fprintf(w, "%s (%s), owner %s\n", d.Title, d.Name, d.Owner)
+	t := o.IO.newTable("DOMAIN", "OWNER", "SERVED BY", "KIND", "LIFECYCLE", "ITS OWNER")
+	for _, d := range views {
 		if len(d.Components) == 0 {
-			fmt.Fprintln(w, "  no component")
+			t.row(d.Name, d.Owner, "-", "", "", "")
 		}
 		for _, comp := range d.Components {
-			fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", comp.Name, comp.Kind, lifecycleText(comp), comp.Owner)
+			t.row(d.Name, d.Owner, comp.Name, comp.Kind, lifecycleText(comp), comp.Owner)
 		}
 	}
-	if err := w.Flush(); err != nil {
+	if err := t.print(); err != nil {
 		return err
 	}
 	fmt.Fprintf(o.IO.ErrOut, "%d domain(s), %d component(s)\n", len(c.Domains), len(c.Components))

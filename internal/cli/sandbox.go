@@ -191,14 +191,16 @@ func printStatus(streams *IOStreams, st sandbox.Status) {
 		fmt.Fprintf(w, "components: %s\n", strings.Join(comps, ", "))
 	}
 	if len(st.Nodes) > 0 {
-		fmt.Fprintf(w, "\n%-20s %-10s %s\n", "NODE", "STATUS", "VERSION")
+		fmt.Fprintln(w)
+		t := streams.newTable("NODE", "STATUS", "VERSION")
 		for _, n := range st.Nodes {
 			ready := "NotReady"
 			if n.Ready {
 				ready = "Ready"
 			}
-			fmt.Fprintf(w, "%-20s %-10s %s\n", n.Name, ready, n.Version)
+			t.row(n.Name, ready, n.Version)
 		}
+		_ = t.print()
 	}
 	for _, p := range st.Problems {
 		fmt.Fprintf(w, "\nproblem: %s\n", p)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"k8s.io/apimachinery/pkg/util/duration"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -97,8 +96,7 @@ func runSLO(ctx context.Context, o *SLOOptions) error {
 		fmt.Fprintf(o.IO.Out, "No SLO of %s on %s: add an slo entry to %s and deploy its rules (docs/slo.md).\n", what, target.Name, spec.FileName)
 		return nil
 	}
-	w := tabwriter.NewWriter(o.IO.Out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "APP\tSLO\tOBJECTIVE\tSLI MONTH / WINDOW\tBUDGET\tCONSUMED\tLEFT\tBURN 1h / 6h / 3d\tEXHAUSTED IN")
+	t := o.IO.newTable("APP", "SLO", "OBJECTIVE", "SLI MONTH / WINDOW", "BUDGET", "CONSUMED", "LEFT", "BURN 1h / 6h / 3d", "EXHAUSTED IN")
 	for _, s := range statuses {
 		percent := func(p *float64) string {
 			if p == nil {
@@ -123,10 +121,9 @@ func runSLO(ctx context.Context, o *SLOOptions) error {
 		if s.ExhaustedIn != nil {
 			exhausted = duration.HumanDuration(*s.ExhaustedIn)
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s%% / %s\t%s\t%.1f min\t%.1f min\t%s\t%s\t%s\n",
-			s.App, s.SLO, s.Objective, s.Window, sli, s.BudgetMinutes, s.ConsumedMinutes, left, strings.Join(burn, " / "), exhausted)
+		t.row(s.App, s.SLO, s.Objective+"% / "+s.Window, sli, fmt.Sprintf("%.1f min", s.BudgetMinutes), fmt.Sprintf("%.1f min", s.ConsumedMinutes), left, strings.Join(burn, " / "), exhausted)
 	}
-	if err := w.Flush(); err != nil {
+	if err := t.print(); err != nil {
 		return err
 	}
 	fmt.Fprintf(o.IO.Out, "Budgets of %s (UTC calendar month); burn rates over rolling windows.\n", statuses[0].Month)

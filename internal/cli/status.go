@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"k8s.io/apimachinery/pkg/util/duration"
 	"strings"
 	"time"
 
@@ -88,9 +89,11 @@ func printAppStatus(io *IOStreams, a *app.App, st *deploy.AppStatus) error {
 	}
 	if len(st.Events) > 0 {
 		fmt.Fprintln(w, "\nLAST EVENTS")
+		events := io.newTable("TIME", "TYPE", "OBJECT", "REASON", "MESSAGE")
 		for _, e := range st.Events {
-			fmt.Fprintf(w, "%s  %-7s %-30s %s: %s\n", e.Time.Local().Format("15:04:05"), e.Type, e.Object, e.Reason, e.Message)
+			events.row(e.Time.Local().Format("15:04:05"), e.Type, e.Object, e.Reason, e.Message)
 		}
+		return events.print()
 	}
 	return nil
 }
@@ -125,12 +128,18 @@ func newPsCmd(f *Factory, runF func(context.Context, *ViewOptions) error) *cobra
 func printProcesses(io *IOStreams, _ *app.App, procs []deploy.Process) error {
 	for _, p := range procs {
 		fmt.Fprintf(io.Out, "%s: %d/%d ready  %s\n", p.Name, p.Ready, p.Desired, strings.Join(p.Images, ", "))
+		pods := io.newTable("  POD", "PHASE", "READY", "RESTARTS", "NODE", "AGE")
 		for _, pod := range p.Pods {
 			age := ""
 			if !pod.Started.IsZero() {
-				age = time.Since(pod.Started).Round(time.Second).String()
+				age = duration.HumanDuration(time.Since(pod.Started))
 			}
-			fmt.Fprintf(io.Out, "  %-45s %-11s %-5s restarts %-3d %s %s\n", pod.Name, pod.Phase, pod.Ready, pod.Restarts, pod.Node, age)
+			pods.row("  "+pod.Name, pod.Phase, pod.Ready, fmt.Sprint(pod.Restarts), pod.Node, age)
+		}
+		if len(p.Pods) > 0 {
+			if err := pods.print(); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -211,7 +211,7 @@ func TestSandboxLifecycle(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("up: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	if !strings.Contains(r.stdout, "state:      running") || !strings.Contains(r.stdout, "kwok-node-2  ") {
+	if !strings.Contains(r.stdout, "state:      running") || !strings.Contains(r.stdout, "kwok-node-2\tReady") {
 		t.Fatalf("up output lacks the running state or the nodes:\n%s", r.stdout)
 	}
 	pids := processesUsing(sb.Dir)

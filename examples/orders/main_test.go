@@ -161,6 +161,7 @@ func TestSIGTERMUnderLoadLosesNoRequest(t *testing.T) {
 	var failures sync.Map
 	client := &http.Client{Timeout: 10 * time.Second}
 	var wg sync.WaitGroup
+	steady := make(chan struct{}) // closed at the 50th answer
 	for w := range 8 {
 		wg.Go(func() {
 			for i := 0; routing.Load(); i++ {
@@ -173,7 +174,9 @@ func TestSIGTERMUnderLoadLosesNoRequest(t *testing.T) {
 				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 				if resp.StatusCode/100 == 2 {
-					ok.Add(1)
+					if ok.Add(1) == 50 {
+						close(steady)
+					}
 				} else {
 					failures.Store(resp.Status, true)
 				}
@@ -200,7 +203,12 @@ func TestSIGTERMUnderLoadLosesNoRequest(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}()
-	time.Sleep(time.Second) // steady load first
+	// A steady load first: 50 requests answered.
+	select {
+	case <-steady:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no steady load: %d of %d requests answered", ok.Load(), sent.Load())
+	}
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // slackServer answers conversations.list as Slack's Web API does: a bearer
@@ -51,9 +52,14 @@ func slackServer(t *testing.T, token string, channels []SlackChannel) *httptest.
 func TestSlackChannels(t *testing.T) {
 	all := []SlackChannel{{ID: "C1", Name: "payments-alerts"}, {ID: "C2", Name: "old", Archived: true}, {ID: "G3", Name: "secret-team"}}
 	srv := slackServer(t, "xoxb-right", all)
-	got, err := (&SlackDirectory{API: srv.URL + "/api/", Token: "xoxb-right"}).Channels(context.Background())
+	var waited []time.Duration
+	wait := func(_ context.Context, d time.Duration) error { waited = append(waited, d); return nil }
+	got, err := (&SlackDirectory{API: srv.URL + "/api/", Token: "xoxb-right", Wait: wait}).Channels(context.Background())
 	if err != nil || len(got) != 3 || got[2].ID != "G3" {
 		t.Fatalf("Channels = %v, %v; want all three pages' channels", got, err)
+	}
+	if len(waited) != 1 || waited[0] != time.Second {
+		t.Errorf("waited %v for Retry-After: 1", waited)
 	}
 	for ch, want := range map[string]string{
 		"#payments-alerts": "",
@@ -66,11 +72,11 @@ func TestSlackChannels(t *testing.T) {
 			t.Errorf("ChannelProblem(%s) = %q, want %q", ch, p, want)
 		}
 	}
-	_, err = (&SlackDirectory{API: srv.URL + "/api", Token: "xoxb-wrong"}).Channels(context.Background())
+	_, err = (&SlackDirectory{API: srv.URL + "/api", Token: "xoxb-wrong", Wait: wait}).Channels(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "invalid_auth") || strings.Contains(err.Error(), "xoxb-wrong") {
 		t.Errorf("a wrong token: %v", err)
 	}
-	_, err = (&SlackDirectory{API: srv.URL + "/api", Token: "xoxb-public-only"}).Channels(context.Background())
+	_, err = (&SlackDirectory{API: srv.URL + "/api", Token: "xoxb-public-only", Wait: wait}).Channels(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "needs the scope groups:read") {
 		t.Errorf("a token without a scope: %v", err)
 	}

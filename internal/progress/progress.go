@@ -16,6 +16,8 @@ type Reporter struct {
 	TTY bool
 	// Interval between "still running" lines when not on a terminal.
 	Interval time.Duration
+	// ticks replaces the ticker in tests (nil: a time.Ticker of the interval).
+	ticks <-chan time.Time
 
 	mu sync.Mutex
 }
@@ -52,13 +54,17 @@ func (r *Reporter) Step(msg string, fn func() error) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		t := time.NewTicker(tick)
-		defer t.Stop()
+		ticks := r.ticks
+		if ticks == nil {
+			t := time.NewTicker(tick)
+			defer t.Stop()
+			ticks = t.C
+		}
 		for {
 			select {
 			case <-stop:
 				return
-			case <-t.C:
+			case <-ticks:
 				el := Round(time.Since(start))
 				if r.TTY {
 					r.redraw("- %s ... %s", msg, el)

@@ -4,26 +4,47 @@ import (
 	"bytes"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
+// signalling is a buffer that says when a line holding want was written.
+type signalling struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	want string
+	seen chan struct{}
+}
+
+func (s *signalling) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if strings.Contains(string(p), s.want) {
+		close(s.seen)
+	}
+	return s.buf.Write(p)
+}
+
 func TestStepInCI(t *testing.T) {
-	var out bytes.Buffer
-	r := &Reporter{Out: &out, Interval: 20 * time.Millisecond}
-	err := r.Step("building x", func() error { time.Sleep(70 * time.Millisecond); return nil })
+	out := &signalling{want: "still running", seen: make(chan struct{})}
+	ticks := make(chan time.Time)
+	r := &Reporter{Out: out, ticks: ticks}
+	// The step lasts until a tick has been reported: no clock involved.
+	err := r.Step("building x", func() error { ticks <- time.Now(); <-out.seen; return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := out.String()
+	got := out.buf.String()
 	if !strings.HasPrefix(got, "- building x ...\n") || !strings.Contains(got, "  building x: still running after") ||
 		!strings.Contains(got, "- building x: ok (") || strings.Contains(got, "\r") {
 		t.Fatalf("output:\n%q", got)
 	}
-	out.Reset()
+	var plain bytes.Buffer
+	r = &Reporter{Out: &plain}
 	boom := errors.New("boom")
-	if err := r.Step("y", func() error { return boom }); err != boom || !strings.Contains(out.String(), "- y: FAILED (") {
-		t.Fatalf("failed step: %v %q", err, out.String())
+	if err := r.Step("y", func() error { return boom }); err != boom || !strings.Contains(plain.String(), "- y: FAILED (") {
+		t.Fatalf("failed step: %v %q", err, plain.String())
 	}
 }
 

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"os"
@@ -53,9 +54,25 @@ func TestKubectlPassThrough(t *testing.T) {
 	// Interrupted while kubectl runs: the temporary kubeconfig is removed all the same.
 	cmd := exec.Command(kubeBin, "kubectl", "get", "pods", "-A", "--watch")
 	cmd.Env = append(os.Environ(), env...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// kubectl prints the list before it watches: its first line means it is watching.
+	watching := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		first := true
+		for sc.Scan() {
+			if first {
+				close(watching)
+				first = false
+			}
+		}
+	}()
 	deadline := time.Now().Add(20 * time.Second)
 	for entries, _ := os.ReadDir(tmp); len(entries) == 0; entries, _ = os.ReadDir(tmp) {
 		if time.Now().After(deadline) {
@@ -67,7 +84,11 @@ func TestKubectlPassThrough(t *testing.T) {
 	if info, err := entries[0].Info(); err != nil || info.Mode().Perm() != 0o600 {
 		t.Errorf("temporary kubeconfig mode = %v, %v; want 0600", info.Mode().Perm(), err)
 	}
-	time.Sleep(300 * time.Millisecond) // let kubectl start watching
+	select {
+	case <-watching:
+	case <-time.After(20 * time.Second):
+		t.Fatal("kubectl printed nothing")
+	}
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
@@ -95,9 +116,25 @@ func startWatch(t *testing.T, env []string, tmp string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(kubeBin, "kubectl", "get", "pods", "-A", "--watch")
 	cmd.Env = append(os.Environ(), env...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// kubectl prints the list before it watches: its first line means it is watching.
+	watching := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		first := true
+		for sc.Scan() {
+			if first {
+				close(watching)
+				first = false
+			}
+		}
+	}()
 	deadline := time.Now().Add(20 * time.Second)
 	for entries, _ := os.ReadDir(tmp); len(entries) == 0 || !kubectlRunning(tmp); entries, _ = os.ReadDir(tmp) {
 		if time.Now().After(deadline) {

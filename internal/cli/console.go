@@ -2,19 +2,13 @@ package cli
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/rest"
 
 	"github.com/kube-idp/kube/internal/app"
 	"github.com/kube-idp/kube/internal/catalog"
@@ -90,14 +84,9 @@ func consoleClusters(o *ConsoleOptions) ([]console.Cluster, error) {
 		if len(o.Hosts) == 0 {
 			return nil, usageError{errors.New("--in-cluster needs --host: the name(s) the console is reached by, so that other names (DNS rebinding) are refused")}
 		}
-		// The address and CA only: the console has no identity of its own.
-		host, port := os.Getenv("KUBERNETES_SERVICE_HOST"), os.Getenv("KUBERNETES_SERVICE_PORT")
-		if host == "" || port == "" {
-			return nil, errors.New("--in-cluster: KUBERNETES_SERVICE_HOST and _PORT are not set: not running in a cluster")
-		}
-		o.viewers = &console.Viewers{Name: o.ClusterName, Prometheus: o.Prometheus,
-			Base: &rest.Config{Host: "https://" + net.JoinHostPort(host, port), TLSClientConfig: rest.TLSClientConfig{CAFile: o.CAFile}}}
-		return nil, nil
+		v, err := console.InCluster(o.ClusterName, o.Prometheus, o.CAFile)
+		o.viewers = v
+		return nil, err
 	}
 	var names []string
 	if f.Selection.Cluster != "" || f.Selection.Kubeconfig != "" {
@@ -160,33 +149,13 @@ func runConsole(ctx context.Context, o *ConsoleOptions) error {
 	if err != nil {
 		s.CatalogErr = err.Error()
 	}
-	ln, err := net.Listen("tcp", o.Listen)
+	ln, err := s.Listen(o.Listen, o.InCluster, o.Hosts)
 	if err != nil {
-		return usageError{fmt.Errorf("--listen %s: %w", o.Listen, err)}
-	}
-	host, port, _ := net.SplitHostPort(ln.Addr().String())
-	switch ip := net.ParseIP(host); {
-	case o.InCluster:
-		s.Hosts = o.Hosts
-	case ip != nil && ip.IsLoopback():
-		s.Hosts = []string{host, "localhost", "127.0.0.1", "::1"}
-		if s.Viewers == nil {
-			// With viewer tokens a page elsewhere cannot add the header
-			// (a cross-site request with Authorization needs a preflight,
-			// which the console refuses).
-			s.Token = rand.Text()
-		}
-	default:
-		// Anyone who reaches it would read the clusters with your credentials.
-		ln.Close()
-		return usageError{fmt.Errorf("--listen %s: kube console serves your own cluster access, so it listens on this machine only (127.0.0.1); to share a console, run it in a cluster (config/console)", o.Listen)}
-	}
-	if _, err := console.New(s); err != nil {
 		return err
 	}
-	u := "http://" + net.JoinHostPort(host, port)
-	if s.Token != "" {
-		u += "/?token=" + s.Token
+	if _, err := console.New(s); err != nil {
+		ln.Close()
+		return err
 	}
 	var names []string
 	for _, c := range clusters {
@@ -195,19 +164,9 @@ func runConsole(ctx context.Context, o *ConsoleOptions) error {
 	if s.Viewers != nil {
 		names = append(names, s.Viewers.Name+" with each viewer's token")
 	}
-	fmt.Fprintf(o.IO.ErrOut, "kube console: %s (clusters: %s); Ctrl-C stops it\n", u, strings.Join(names, ", "))
+	fmt.Fprintf(o.IO.ErrOut, "kube console: %s (clusters: %s); Ctrl-C stops it\n", s.URL(ln), strings.Join(names, ", "))
 	if s.CatalogErr != "" {
 		fmt.Fprintf(o.IO.ErrOut, "catalog: %s\n", s.CatalogErr)
 	}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shut)
-	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return s.Serve(ctx, ln)
 }

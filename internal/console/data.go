@@ -89,7 +89,6 @@ type FleetCluster struct {
 	Apps  []FleetApp `json:"apps"`
 }
 
-
 // Fleet reads every cluster at once: five list calls each (revision records'
 // metadata, Deployments, StatefulSets, CronJobs, AlertmanagerConfigs),
 // whatever the number of apps.

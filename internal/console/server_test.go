@@ -1,8 +1,10 @@
 package console
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -165,5 +167,34 @@ func TestViewersNeedAToken(t *testing.T) {
 	other, _ := s.Viewers.clusters("another-token", time.Now())
 	if again[0].Deploy != cs[0].Deploy || other[0].Deploy == cs[0].Deploy {
 		t.Error("clients are not kept per viewer")
+	}
+}
+
+// The listen rule: a loopback address gets the run's token and its own
+// names only; another address is refused (exit 2); in a cluster, the names
+// given.
+func TestListenRule(t *testing.T) {
+	s := &Server{}
+	ln, err := s.Listen("127.0.0.1:0", false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+	if s.Token == "" || !strings.Contains(s.URL(ln), "/?token="+s.Token) || !slices.Contains(s.Hosts, "localhost") {
+		t.Errorf("loopback: token %q, hosts %v, url %s", s.Token, s.Hosts, s.URL(ln))
+	}
+	_, err = (&Server{}).Listen("0.0.0.0:0", false, nil)
+	var le *ListenError
+	if !errors.As(err, &le) || le.ExitStatus() != 2 || !strings.Contains(err.Error(), "listens on this machine only") {
+		t.Errorf("0.0.0.0: %v", err)
+	}
+	in := &Server{Viewers: &Viewers{}}
+	ln, err = in.Listen("127.0.0.1:0", true, []string{"console.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+	if in.Token != "" || strings.Join(in.Hosts, ",") != "console.example.com" {
+		t.Errorf("in cluster: token %q, hosts %v", in.Token, in.Hosts)
 	}
 }

@@ -6,11 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/kube-idp/kube/internal/addons"
 	"github.com/kube-idp/kube/internal/app"
@@ -243,7 +240,9 @@ func runAddonsDiff(ctx context.Context, o *addonsOptions, full bool) (bool, erro
 	if err != nil {
 		return false, err
 	}
-	plans, err := o.plans(ctx, c, rendered, full)
+	d := o.deployer(c, nil)
+	d.FullDiffs = full
+	plans, err := d.Plan(ctx, rendered)
 	if err != nil {
 		return false, err
 	}
@@ -260,46 +259,30 @@ func runAddonsDiff(ctx context.Context, o *addonsOptions, full bool) (bool, erro
 	return changed, nil
 }
 
-// plans dry-runs every add-on before anything is applied, so that one the API
-// server would reject stops the deploy before the first add-on changes. A custom
-// resource whose CRD another add-on of this run brings cannot be dry-run yet; its
-// add-on is planned when its turn comes.
-func (o *addonsOptions) plans(ctx context.Context, c *deploy.Client, rendered []*addons.Rendered, full bool) ([]*deploy.Plan, error) {
-	defined := map[string]bool{}
-	for _, r := range rendered {
-		for _, gk := range crdKinds(r.Objects) {
-			defined[gk] = true
-		}
-	}
-	var plans []*deploy.Plan
-	var errs []error
-	for _, r := range rendered {
-		p, err := c.MakePlan(ctx, deploy.PlanOptions{App: addons.App(r.Name), Namespace: r.Namespace, Objects: r.Objects, Validate: true, FullDiffs: full,
-			ApplyOptions: deploy.ApplyOptions{ForceConflicts: true}})
-		var nomatch *meta.NoKindMatchError
-		if errors.As(err, &nomatch) && defined[nomatch.GroupKind.String()] {
-			o.IO.Progress().Printf("note: add-on %s uses %s, which another add-on of this run defines: planned when its turn comes", r.Name, nomatch.GroupKind)
-			continue
-		}
-		if err != nil {
-			errs = append(errs, &addons.Error{Addon: r.Name, Err: err})
-			continue
-		}
-		plans = append(plans, p)
-	}
-	return plans, errors.Join(errs...)
+// deployer is the add-on deployer of the cluster, with kube's terminal UI.
+func (o *addonsOptions) deployer(c *deploy.Client, helm *addons.HelmReleases) *addons.Deployer {
+	return &addons.Deployer{Client: c, Helm: helm, UI: addonsUI{o}}
 }
 
-func crdKinds(objs []*unstructured.Unstructured) []string {
-	var out []string
-	for _, o := range objs {
-		if o.GetKind() == "CustomResourceDefinition" {
-			kind, _, _ := unstructured.NestedString(o.Object, "spec", "names", "kind")
-			group, _, _ := unstructured.NestedString(o.Object, "spec", "group")
-			out = append(out, kind+"."+group)
-		}
+// addonsUI prints what the add-on deployer does.
+type addonsUI struct{ o *addonsOptions }
+
+func (u addonsUI) Note(format string, a ...any) { u.o.IO.Progress().Printf(format, a...) }
+
+func (u addonsUI) Start(r *addons.Rendered, source string, hr *addons.HelmRelease) {
+	fmt.Fprintf(u.o.IO.ErrOut, "Add-on %s (%s) to cluster %s, namespace %s\n", r.Name, source, u.o.cluster.Name, r.Namespace)
+	if hr != nil {
+		fmt.Fprintf(u.o.IO.ErrOut, "Helm installed %s (release revision %d, %s): kube takes its objects over in place.\n", hr.Name, hr.Revision, hr.Status)
 	}
-	return out
+}
+
+func (u addonsUI) Done(_ *addons.Rendered, res *deploy.Result, err error) error {
+	return reportDeploy(u.o.IO, res, err)
+}
+
+func (u addonsUI) Adopted(hr *addons.HelmRelease, objects int) {
+	fmt.Fprintf(u.o.IO.ErrOut, "Adopted Helm release %s: %d object(s) taken over in place, none recreated; Helm's field ownership dropped; its %d release record(s) deleted (helm list no longer shows it).\n",
+		hr.Name, objects, len(hr.Records))
 }
 
 // --- deploy
@@ -307,14 +290,6 @@ func crdKinds(objs []*unstructured.Unstructured) []string {
 type addonsDeployOptions struct {
 	addonsOptions
 	applyFlags
-}
-
-type addonDeployResult struct {
-	Addon   string              `json:"addon"`
-	Chart   string              `json:"chart,omitempty"`
-	Version string              `json:"version,omitempty"`
-	Result  *deploy.Result      `json:"result"`
-	Adopted *addons.HelmRelease `json:"adoptedFromHelm,omitempty"`
 }
 
 func newAddonsDeployCmd(f *Factory) *cobra.Command {
@@ -357,96 +332,22 @@ func runAddonsDeploy(ctx context.Context, o *addonsDeployOptions) error {
 	if err != nil {
 		return err
 	}
-	if _, err := o.plans(ctx, c, rendered, o.FullDiff); err != nil {
-		return fmt.Errorf("%w\nnothing was deployed", err)
-	}
 	helm, err := addons.NewHelmReleases(o.cluster.Config)
 	if err != nil {
 		return err
 	}
-	var results []addonDeployResult
-	var failed error
-	for i, r := range rendered {
-		res, err := o.deployOne(ctx, c, helm, r)
-		if res != nil {
-			results = append(results, *res)
-		}
-		if err != nil {
-			var rest []string
-			for _, n := range rendered[i+1:] {
-				rest = append(rest, n.Name)
-			}
-			if len(rest) > 0 {
-				err = fmt.Errorf("%w\nnot deployed: %s", err, strings.Join(rest, ", "))
-			}
-			failed = &addons.Error{Addon: r.Name, Err: err}
-			break
-		}
+	d := o.deployer(c, helm)
+	d.FullDiffs = o.FullDiff
+	d.Options = func(r *addons.Rendered, _, cause string) deploy.Options {
+		a := o.addonApp(r.Name, r.Namespace)
+		return o.options(o.IO, a, r.Objects, cause, cluster.Action{Dir: a.Dir}, o.Output == outputText)
 	}
-	if _, jerr := o.IO.structured(o.Output, results); jerr != nil {
-		return jerr
+	results, failed := d.Deploy(ctx, rendered)
+	if _, err := o.IO.structured(o.Output, results); err != nil {
+		return err
 	}
 	return failed
 }
-
-func (o *addonsDeployOptions) deployOne(ctx context.Context, c *deploy.Client, helm *addons.HelmReleases, r *addons.Rendered) (*addonDeployResult, error) {
-	a := o.addonApp(r.Name, r.Namespace)
-	hr, err := helm.Find(ctx, r.Namespace, r.Name)
-	if err != nil {
-		return nil, err
-	}
-	source := r.Chart // a directory of the repository
-	if r.Version != "" {
-		source = r.Chart + "-" + r.Version
-	}
-	cause := "addons deploy " + r.Name + " " + source
-	fmt.Fprintf(o.IO.ErrOut, "Add-on %s (%s) to cluster %s, namespace %s\n", r.Name, source, o.cluster.Name, r.Namespace)
-	if hr != nil {
-		fmt.Fprintf(o.IO.ErrOut, "Helm installed %s (release revision %d, %s): kube takes its objects over in place.\n", hr.Name, hr.Revision, hr.Status)
-	}
-	opts := o.options(o.IO, a, r.Objects, cause, cluster.Action{Dir: a.Dir}, o.Output == outputText)
-	// The add-on file is the truth: fields another manager (a hand edit, Helm)
-	// set are taken over, as Argo CD and Flux do.
-	opts.ForceConflicts = true
-	res, err := c.Deploy(ctx, opts)
-	out := &addonDeployResult{Addon: r.Name, Chart: r.Chart, Version: r.Version, Result: res}
-	if rerr := reportDeploy(o.IO, res, err); rerr != nil || res == nil || res.Declined {
-		return out, rerr
-	}
-	if hr != nil {
-		if err := o.forgetHelm(ctx, c, helm, hr, res); err != nil {
-			return out, err
-		}
-		out.Adopted = hr
-	}
-	return out, nil
-}
-
-// forgetHelm finishes taking a release over from Helm: kube becomes the only
-// field manager of its objects and Helm's records go.
-func (o *addonsDeployOptions) forgetHelm(ctx context.Context, c *deploy.Client, helm *addons.HelmReleases, hr *addons.HelmRelease, res *deploy.Result) error {
-	var ids []deploy.ID
-	adopted := 0
-	for _, ch := range res.Plan.Changes {
-		if ch.Action != deploy.Delete && ch.Action != deploy.Keep {
-			ids = append(ids, ch.ID)
-		}
-		if ch.Action == deploy.Adopt {
-			adopted++
-		}
-	}
-	if _, err := c.DropFieldManagers(ctx, ids, addons.HelmManagers...); err != nil {
-		return fmt.Errorf("dropping Helm's field ownership: %w", err)
-	}
-	if err := helm.Forget(ctx, hr); err != nil {
-		return err
-	}
-	fmt.Fprintf(o.IO.ErrOut, "Adopted Helm release %s: %d object(s) taken over in place, none recreated; Helm's field ownership dropped; its %d release record(s) deleted (helm list no longer shows it).\n",
-		hr.Name, adopted, len(hr.Records))
-	return nil
-}
-
-// --- status, history, rollback: the app commands, on an add-on's inventory.
 
 func (o *addonsOptions) one(cmd *cobra.Command, args []string) (*app.App, *deploy.Client, error) {
 	if err := o.load(); err != nil {

@@ -154,7 +154,7 @@ func (c *Client) MakePlan(ctx context.Context, o PlanOptions) (*Plan, error) {
 			creating[id.Name] = true
 		}
 	}
-	crdKinds := definedKinds(desired)
+	crdKinds := DefinedKinds(desired)
 	scaled := autoscaled(desired, o.Namespace)
 	changes := make([]Change, len(desired))
 	eg, ectx := errgroup.WithContext(ctx)
@@ -468,8 +468,8 @@ func scaleConflict(err error) bool {
 	return true
 }
 
-// definedKinds are the kinds defined by the CRDs among objs.
-func definedKinds(objs []*unstructured.Unstructured) map[schema.GroupKind]bool {
+// DefinedKinds are the kinds defined by the CRDs among objs.
+func DefinedKinds(objs []*unstructured.Unstructured) map[schema.GroupKind]bool {
 	out := map[schema.GroupKind]bool{}
 	for _, o := range objs {
 		if o.GetKind() != "CustomResourceDefinition" {

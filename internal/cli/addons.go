@@ -40,7 +40,7 @@ what the new version dropped is deleted, an object deleted by hand is restored, 
 revision per update, kube addons rollback in one command. An add-on that Helm
 installed earlier is taken over without recreating anything. docs/addons.md.`,
 	}
-	cmd.AddCommand(newAddonsListCmd(f), newAddonsDiffCmd(f), newAddonsDeployCmd(f), newAddonsStatusCmd(f),
+	cmd.AddCommand(newAddonsListCmd(f), newAddonsDiffCmd(f, nil), newAddonsDeployCmd(f, nil), newAddonsStatusCmd(f),
 		newAddonsHistoryCmd(f), newAddonsRollbackCmd(f))
 	return cmd
 }
@@ -200,9 +200,14 @@ func newAddonsListCmd(f *Factory) *cobra.Command {
 
 // --- diff
 
-func newAddonsDiffCmd(f *Factory) *cobra.Command {
-	o := &addonsOptions{IO: f.IO, f: f}
-	var full bool
+// addonsDiffOptions are kube addons diff's.
+type addonsDiffOptions struct {
+	addonsOptions
+	FullDiff bool
+}
+
+func newAddonsDiffCmd(f *Factory, runF func(context.Context, *addonsDiffOptions) error) *cobra.Command {
+	o := &addonsDiffOptions{addonsOptions: addonsOptions{IO: f.IO, f: f}}
 	cmd := &cobra.Command{
 		Use:   "diff [NAME...]",
 		Short: "Show what kube addons deploy would change, deletions included (exit 0: nothing, 1: changes, 2: trouble)",
@@ -213,22 +218,27 @@ deleted out of band that a deploy restores. Exit status as diff(1).`,
   kube addons diff -c prod ingress-nginx`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Names = args
-			changed, err := runAddonsDiff(cmd.Context(), o, full)
-			if err != nil {
-				return troubled(o.IO, err)
-			}
-			if changed {
-				return exitCode(exitFailure)
-			}
-			return nil
+			return or(runF, runAddonsDiff)(cmd.Context(), o)
 		},
 	}
 	o.register(cmd)
-	cmd.Flags().BoolVar(&full, "full-diff", false, "show long diffs whole")
+	cmd.Flags().BoolVar(&o.FullDiff, "full-diff", false, "show long diffs whole")
 	return cmd
 }
 
-func runAddonsDiff(ctx context.Context, o *addonsOptions, full bool) (bool, error) {
+// runAddonsDiff exits as diff(1): 0 nothing to change, 1 changes, 2 trouble.
+func runAddonsDiff(ctx context.Context, o *addonsDiffOptions) error {
+	changed, err := o.diff(ctx)
+	if err != nil {
+		return troubled(o.IO, err)
+	}
+	if changed {
+		return exitCode(exitFailure)
+	}
+	return nil
+}
+
+func (o *addonsDiffOptions) diff(ctx context.Context) (bool, error) {
 	if err := o.load(); err != nil {
 		return false, err
 	}
@@ -241,7 +251,7 @@ func runAddonsDiff(ctx context.Context, o *addonsOptions, full bool) (bool, erro
 		return false, err
 	}
 	d := o.deployer(c, nil)
-	d.FullDiffs = full
+	d.FullDiffs = o.FullDiff
 	plans, err := d.Plan(ctx, rendered)
 	if err != nil {
 		return false, err
@@ -292,7 +302,7 @@ type addonsDeployOptions struct {
 	applyFlags
 }
 
-func newAddonsDeployCmd(f *Factory) *cobra.Command {
+func newAddonsDeployCmd(f *Factory, runF func(context.Context, *addonsDeployOptions) error) *cobra.Command {
 	o := &addonsDeployOptions{addonsOptions: addonsOptions{IO: f.IO, f: f}}
 	cmd := &cobra.Command{
 		Use:   "deploy [NAME...]",
@@ -312,7 +322,7 @@ cannot delete what kube manages now. kube says what it did.`,
   kube addons deploy -c prod ingress-nginx --yes`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Names = args
-			return runAddonsDeploy(cmd.Context(), o)
+			return or(runF, runAddonsDeploy)(cmd.Context(), o)
 		},
 	}
 	o.addonsOptions.register(cmd)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -291,5 +292,45 @@ func TestClusterFlagHelp(t *testing.T) {
 			t.Fatalf("-c help lacks %q in order:\n%s", w, out)
 		}
 		last = i
+	}
+}
+
+// The operate commands parse their flags into their options alone: nothing
+// resolved, nothing asked of a cluster.
+func TestOperateCommandsParseFlags(t *testing.T) {
+	f := &Factory{IO: &IOStreams{Out: io.Discard, ErrOut: io.Discard}}
+	exec := func(cmd *cobra.Command, args ...string) {
+		t.Helper()
+		cmd.SetArgs(args)
+		cmd.SetOut(io.Discard)
+		cmd.SetErr(io.Discard)
+		if err := cmd.Execute(); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+	}
+	var slo *SLOOptions
+	exec(newSLOCmd(f, func(_ context.Context, o *SLOOptions) error { slo = o; return nil }), "--all", "--prometheus", "http://prom:9090", "-o", "json")
+	if !slo.All || slo.Prometheus != "http://prom:9090" || slo.Output != outputJSON {
+		t.Errorf("slo: %+v", slo)
+	}
+	var con *ConsoleOptions
+	exec(newConsoleCmd(f, func(_ context.Context, o *ConsoleOptions) error { con = o; return nil }), "--listen", "127.0.0.1:9000", "--in-cluster", "--cluster-name", "prod", "--host", "a.example,b.example")
+	if con.Listen != "127.0.0.1:9000" || !con.InCluster || con.ClusterName != "prod" || strings.Join(con.Hosts, " ") != "a.example b.example" {
+		t.Errorf("console: %+v", con)
+	}
+	var up *UpgradeCheckOptions
+	exec(newUpgradeCmd(f, func(_ context.Context, o *UpgradeCheckOptions) error { up = o; return nil }), "check", "--to", "v1.38", "--offline", "--addons", "x.yaml", "r1", "r2")
+	if up.To != "v1.38" || !up.Offline || up.Addons != "x.yaml" || strings.Join(up.Repos, " ") != "r1 r2" {
+		t.Errorf("upgrade check: %+v", up)
+	}
+	var diff *addonsDiffOptions
+	exec(newAddonsDiffCmd(f, func(_ context.Context, o *addonsDiffOptions) error { diff = o; return nil }), "--full-diff", "-f", "addons.yaml", "ingress")
+	if !diff.FullDiff || diff.File != "addons.yaml" || strings.Join(diff.Names, " ") != "ingress" {
+		t.Errorf("addons diff: %+v", diff)
+	}
+	var dep *addonsDeployOptions
+	exec(newAddonsDeployCmd(f, func(_ context.Context, o *addonsDeployOptions) error { dep = o; return nil }), "--yes", "--timeout", "2m", "a", "b")
+	if !dep.Yes || dep.Timeout != 2*time.Minute || strings.Join(dep.Names, " ") != "a b" {
+		t.Errorf("addons deploy: %+v", dep)
 	}
 }

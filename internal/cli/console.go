@@ -36,7 +36,7 @@ type ConsoleOptions struct {
 	Prometheus string
 }
 
-func newConsoleCmd(f *Factory) *cobra.Command {
+func newConsoleCmd(f *Factory, runF func(context.Context, *ConsoleOptions) error) *cobra.Command {
 	o := &ConsoleOptions{IO: f.IO, f: f}
 	cmd := &cobra.Command{
 		Use:   "console",
@@ -61,7 +61,7 @@ has no access of its own. docs/console.md.`,
   kube console -c prod --listen 127.0.0.1:9000
   kube console -C ~/src/platform     # with the platform catalog`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error { return runConsole(cmd.Context(), o) },
+		RunE: func(cmd *cobra.Command, args []string) error { return or(runF, runConsole)(cmd.Context(), o) },
 	}
 	cmd.Flags().StringVar(&o.Listen, "listen", "127.0.0.1:8480", "address to serve on")
 	cmd.Flags().StringVarP(&o.Repo, "repo", "C", ".", "the platform repository whose "+catalog.Dir+"/ the catalog page shows")

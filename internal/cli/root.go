@@ -119,6 +119,14 @@ func Run(ctx context.Context, streams *IOStreams, args []string) int {
 	return exitStatusOf(cmd, err)
 }
 
+// or is runF when a test gives one, else the command's own run function.
+func or[O any](runF, run func(context.Context, *O) error) func(context.Context, *O) error {
+	if runF != nil {
+		return runF
+	}
+	return run
+}
+
 // exitStatus is an error that carries its exit status (docs/exit-codes.md),
 // as kapp's ExitStatus: domain packages give their errors one
 // (upgrade.UnreachableError is 3, app.UsageError 2) without knowing the CLI;
@@ -206,7 +214,7 @@ Exit codes: docs/exit-codes.md.`,
 	root.AddCommand(newDeployCmd(f, nil), newDiffCmd(f, nil), newStatusCmd(f, nil), newHistoryCmd(f, nil),
 		newRollbackCmd(f, nil), newRunCmd(f, nil))
 	root.AddCommand(newClustersCmd(f, nil), newUseCmd(f, nil), newKubectlCmd(f, nil))
-	root.AddCommand(newForkCmd(f), newAlertsCmd(f), newSLOCmd(f), newAddonsCmd(f), newUpgradeCmd(f), newCatalogCmd(f), newConsoleCmd(f))
+	root.AddCommand(newForkCmd(f), newAlertsCmd(f), newSLOCmd(f, nil), newAddonsCmd(f), newUpgradeCmd(f, nil), newCatalogCmd(f), newConsoleCmd(f, nil))
 	root.AddCommand(newPsCmd(f, nil), newLogsCmd(f, nil), newScaleCmd(f, nil), newExecCmd(f, nil))
 	return root
 }

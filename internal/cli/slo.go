@@ -31,7 +31,7 @@ type SLOOptions struct {
 	ResolveCluster func() (*cluster.Target, *spec.File, error)
 }
 
-func newSLOCmd(f *Factory) *cobra.Command {
+func newSLOCmd(f *Factory, runF func(context.Context, *SLOOptions) error) *cobra.Command {
 	o := &SLOOptions{IO: f.IO, Resolve: f.ResolveApp, ResolveCluster: f.ResolveCluster, Now: time.Now}
 	cmd := &cobra.Command{
 		Use:   "slo",
@@ -49,7 +49,7 @@ alerts use the SLO's rolling window. See docs/slo.md.`,
   kube slo -c prod --all
   kube slo --app shop -n shop -c prod -o json`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runSLO(cmd.Context(), o) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return or(runF, runSLO)(cmd.Context(), o) },
 	}
 	cmd.Flags().StringVar(&o.App.Name, "app", "", "app name (default: app of "+spec.FileName+")")
 	cmd.Flags().StringVarP(&o.App.Namespace, "namespace", "n", "", "the app's namespace (default: the spec's, else the app's name)")

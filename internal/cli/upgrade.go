@@ -28,7 +28,7 @@ type UpgradeCheckOptions struct {
 	Offline bool
 }
 
-func newUpgradeCmd(f *Factory) *cobra.Command {
+func newUpgradeCmd(f *Factory, runF func(context.Context, *UpgradeCheckOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "upgrade",
 		Short: "Prepare a Kubernetes upgrade: what the next version breaks",
@@ -64,7 +64,7 @@ for a target newer than that, kube says what it cannot know.`,
   kube upgrade check --to 1.38 ~/src/billing                      # no cluster: every cluster's manifests`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Repos = args
-			return runUpgradeCheck(cmd.Context(), o)
+			return or(runF, runUpgradeCheck)(cmd.Context(), o)
 		},
 	}
 	check.Flags().StringVar(&o.To, "to", "", "the Kubernetes version to upgrade to, e.g. v1.38 (required)")

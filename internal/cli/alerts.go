@@ -17,6 +17,7 @@ import (
 	"github.com/kube-idp/kube/internal/cluster"
 	"github.com/kube-idp/kube/internal/contract"
 	"github.com/kube-idp/kube/internal/generate"
+	"github.com/kube-idp/kube/internal/slack"
 	"github.com/kube-idp/kube/internal/spec"
 )
 
@@ -95,7 +96,7 @@ not the one that posts alerts. See docs/alerts.md.`,
 		Example: `  KUBE_SLACK_TOKEN=... kube alerts channels
   kube alerts channels services/* -o json`,
 		RunE: func(cmd *cobra.Command, args []string) error { return o.channels(cmd.Context(), args) }}
-	channels.Flags().StringVar(&o.SlackAPI, "slack-api", alerts.SlackAPI, "Slack Web API base URL")
+	channels.Flags().StringVar(&o.SlackAPI, "slack-api", slack.WebAPI, "Slack Web API base URL")
 	cmd.AddCommand(list, firing, silence, unsilence, route, lint, channels)
 	return cmd
 }
@@ -349,13 +350,13 @@ func (o *AlertsOptions) channels(ctx context.Context, dirs []string) error {
 			checks = append(checks, ChannelCheck{File: f.Path, Line: u.Pos.Line, Column: u.Pos.Column, ChannelUse: u})
 		}
 	}
-	known, err := (&alerts.SlackDirectory{API: o.SlackAPI, Token: token}).Channels(ctx)
+	known, err := (&slack.Directory{API: o.SlackAPI, Token: token}).Channels(ctx)
 	if err != nil {
 		return err
 	}
 	failed := 0
 	for i := range checks {
-		if checks[i].Problem = alerts.ChannelProblem(checks[i].Channel, known); checks[i].Problem != "" {
+		if checks[i].Problem = slack.ChannelProblem(checks[i].Channel, known); checks[i].Problem != "" {
 			failed++
 		}
 	}

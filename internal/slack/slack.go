@@ -48,6 +48,8 @@ type Client struct {
 	MaxRetryAfter time.Duration
 	// OnRetry is told about each retry (for metrics and logs).
 	OnRetry func(attempt int, wait time.Duration, reason string)
+	// Wait waits before a retry (nil: the clock; tests count instead).
+	Wait func(ctx context.Context, d time.Duration) error
 }
 
 // RetryableError is a failure that can succeed later: a 429, a 5xx or a network
@@ -115,10 +117,12 @@ func (c *Client) Send(ctx context.Context, webhook string, m Message) (int, erro
 		if c.OnRetry != nil {
 			c.OnRetry(attempts, retry.Wait, retry.Reason)
 		}
-		select {
-		case <-ctx.Done():
-			return attempts, fmt.Errorf("%w (gave up waiting to retry: %v)", err, ctx.Err())
-		case <-time.After(retry.Wait):
+		wait := c.Wait
+		if wait == nil {
+			wait = waitFor
+		}
+		if werr := wait(ctx, retry.Wait); werr != nil {
+			return attempts, fmt.Errorf("%w (gave up waiting to retry: %v)", err, werr)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package alerts
+package slack
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 
 // slackServer answers conversations.list as Slack's Web API does: a bearer
 // token, pages of two channels linked by cursors, and one 429 first.
-func slackServer(t *testing.T, token string, channels []SlackChannel) *httptest.Server {
+func slackServer(t *testing.T, token string, channels []Channel) *httptest.Server {
 	t.Helper()
 	var limited atomic.Bool
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -50,11 +50,11 @@ func slackServer(t *testing.T, token string, channels []SlackChannel) *httptest.
 }
 
 func TestSlackChannels(t *testing.T) {
-	all := []SlackChannel{{ID: "C1", Name: "payments-alerts"}, {ID: "C2", Name: "old", Archived: true}, {ID: "G3", Name: "secret-team"}}
+	all := []Channel{{ID: "C1", Name: "payments-alerts"}, {ID: "C2", Name: "old", Archived: true}, {ID: "G3", Name: "secret-team"}}
 	srv := slackServer(t, "xoxb-right", all)
 	var waited []time.Duration
 	wait := func(_ context.Context, d time.Duration) error { waited = append(waited, d); return nil }
-	got, err := (&SlackDirectory{API: srv.URL + "/api/", Token: "xoxb-right", Wait: wait}).Channels(context.Background())
+	got, err := (&Directory{API: srv.URL + "/api/", Token: "xoxb-right", Wait: wait}).Channels(context.Background())
 	if err != nil || len(got) != 3 || got[2].ID != "G3" {
 		t.Fatalf("Channels = %v, %v; want all three pages' channels", got, err)
 	}
@@ -72,11 +72,11 @@ func TestSlackChannels(t *testing.T) {
 			t.Errorf("ChannelProblem(%s) = %q, want %q", ch, p, want)
 		}
 	}
-	_, err = (&SlackDirectory{API: srv.URL + "/api", Token: "xoxb-wrong", Wait: wait}).Channels(context.Background())
+	_, err = (&Directory{API: srv.URL + "/api", Token: "xoxb-wrong", Wait: wait}).Channels(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "invalid_auth") || strings.Contains(err.Error(), "xoxb-wrong") {
 		t.Errorf("a wrong token: %v", err)
 	}
-	_, err = (&SlackDirectory{API: srv.URL + "/api", Token: "xoxb-public-only", Wait: wait}).Channels(context.Background())
+	_, err = (&Directory{API: srv.URL + "/api", Token: "xoxb-public-only", Wait: wait}).Channels(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "needs the scope groups:read") {
 		t.Errorf("a token without a scope: %v", err)
 	}

@@ -1,4 +1,4 @@
-package alerts
+package slack
 
 import (
 	"context"
@@ -11,27 +11,28 @@ import (
 	"time"
 )
 
-// SlackAPI is Slack's Web API base URL.
-const SlackAPI = "https://slack.com/api/"
+// WebAPI is Slack's Web API base URL.
+const WebAPI = "https://slack.com/api/"
 
-// SlackChannel is a conversation the platform's Slack app can see.
-type SlackChannel struct {
+// Channel is a conversation the platform's Slack app can see.
+type Channel struct {
 	ID       string `json:"id"`
 	Name     string `json:"name"`
 	Archived bool   `json:"is_archived"`
 }
 
-// SlackDirectory lists the channels a Slack token sees. The token needs only
+// Directory lists the channels a Slack token sees. The token needs only
 // channels:read and groups:read: CI holds it, so it must not be the token
 // that posts alerts.
-type SlackDirectory struct {
-	API   string // default SlackAPI
+type Directory struct {
+	API   string // default WebAPI
 	Token string
 	HTTP  *http.Client
 	// Wait waits out a rate limit (nil: the clock; tests count instead).
 	Wait func(ctx context.Context, d time.Duration) error
 }
 
+// waitFor waits d on the clock, or until ctx ends.
 func waitFor(ctx context.Context, d time.Duration) error {
 	select {
 	case <-ctx.Done():
@@ -44,16 +45,16 @@ func waitFor(ctx context.Context, d time.Duration) error {
 // Channels returns every public and private channel the token can see,
 // following Slack's pagination and waiting out its rate limit (at most a
 // minute in all).
-func (d *SlackDirectory) Channels(ctx context.Context) ([]SlackChannel, error) {
+func (d *Directory) Channels(ctx context.Context) ([]Channel, error) {
 	base := d.API
 	if base == "" {
-		base = SlackAPI
+		base = WebAPI
 	}
 	client := d.HTTP
 	if client == nil {
 		client = &http.Client{Timeout: 30 * time.Second}
 	}
-	var out []SlackChannel
+	var out []Channel
 	cursor, waited := "", time.Duration(0)
 	for {
 		q := url.Values{"types": {"public_channel,private_channel"}, "limit": {"1000"}}
@@ -70,10 +71,10 @@ func (d *SlackDirectory) Channels(ctx context.Context) ([]SlackChannel, error) {
 			return nil, fmt.Errorf("slack: %w", err)
 		}
 		var page struct {
-			OK       bool           `json:"ok"`
-			Error    string         `json:"error"`
-			Needed   string         `json:"needed"`
-			Channels []SlackChannel `json:"channels"`
+			OK       bool      `json:"ok"`
+			Error    string    `json:"error"`
+			Needed   string    `json:"needed"`
+			Channels []Channel `json:"channels"`
 			Meta     struct {
 				NextCursor string `json:"next_cursor"`
 			} `json:"response_metadata"`
@@ -117,7 +118,7 @@ func (d *SlackDirectory) Channels(ctx context.Context) ([]SlackChannel, error) {
 // A channel is named as in the spec: "#name", "name" or its ID. Membership is
 // not required: the posting app has chat:write.public (docs/alerts.md), and a
 // private channel is visible to the token only if its app was invited.
-func ChannelProblem(channel string, known []SlackChannel) string {
+func ChannelProblem(channel string, known []Channel) string {
 	want := strings.TrimPrefix(channel, "#")
 	for _, c := range known {
 		if c.ID == want || c.Name == want {

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kube-idp/kube/internal/alerts"
+	"github.com/kube-idp/kube/internal/monitoring"
 	"github.com/kube-idp/kube/internal/app"
 	"github.com/kube-idp/kube/internal/cluster"
 	"github.com/kube-idp/kube/internal/contract"
@@ -68,19 +69,19 @@ See docs/alerts.md.`,
 	silence := &cobra.Command{Use: "silence ALERT", Short: "Silence one alert of the app's namespace for a while (guarded on protected clusters)", Args: cobra.ExactArgs(1),
 		Example: `  kube alerts silence KubeDeploymentReplicasMismatch -c prod --for 2h --reason "INC-42: waiting for capacity"`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return o.run(cmd.Context(), func(ctx context.Context, a *app.App, api *alerts.API) error { return o.silence(ctx, a, api, args[0]) })
+			return o.run(cmd.Context(), func(ctx context.Context, a *app.App, api *monitoring.API) error { return o.silence(ctx, a, api, args[0]) })
 		}}
 	silence.Flags().DurationVar(&o.For, "for", 2*time.Hour, "how long (at most 7 days)")
 	silence.Flags().StringVar(&o.Reason, "reason", "", "why (required): recorded on the silence, e.g. the incident")
 	silence.Flags().BoolVarP(&o.Yes, "yes", "y", false, "confirm on a protected cluster (only with CI=true)")
 	unsilence := &cobra.Command{Use: "unsilence ALERT|SILENCE-ID", Short: "End the app's silences of an alert (or one silence by ID)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return o.run(cmd.Context(), func(ctx context.Context, a *app.App, api *alerts.API) error { return o.unsilence(ctx, a, api, args[0]) })
+			return o.run(cmd.Context(), func(ctx context.Context, a *app.App, api *monitoring.API) error { return o.unsilence(ctx, a, api, args[0]) })
 		}}
 	unsilence.Flags().BoolVarP(&o.Yes, "yes", "y", false, "confirm on a protected cluster (only with CI=true)")
 	route := &cobra.Command{Use: "route ALERT", Short: "Which channel receives an alert of the app, by Alertmanager's running configuration", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return o.run(cmd.Context(), func(ctx context.Context, a *app.App, api *alerts.API) error { return o.route(ctx, a, api, args[0]) })
+			return o.run(cmd.Context(), func(ctx context.Context, a *app.App, api *monitoring.API) error { return o.route(ctx, a, api, args[0]) })
 		}}
 	route.Flags().StringVar(&o.Severity, "severity", "", "the alert's severity (default: the rule's, from Prometheus)")
 	lint := &cobra.Command{Use: "lint [DIR]", Short: "Check the spec's alerts and run their unit tests, as kube generate does", Args: cobra.MaximumNArgs(1),
@@ -110,12 +111,12 @@ func (o *AlertsOptions) register(cmd *cobra.Command) {
 	addOutputFlag(pf, cmd, &o.Output)
 }
 
-func (o *AlertsOptions) run(ctx context.Context, fn func(context.Context, *app.App, *alerts.API) error) error {
+func (o *AlertsOptions) run(ctx context.Context, fn func(context.Context, *app.App, *monitoring.API) error) error {
 	a, err := o.Resolve(o.App, app.NeedDeployed)
 	if err != nil {
 		return err
 	}
-	api := &alerts.API{Prometheus: o.Prometheus, Alertmanager: o.Alertmanager}
+	api := &monitoring.API{Prometheus: o.Prometheus, Alertmanager: o.Alertmanager}
 	if e := a.Cluster.Entry; e != nil {
 		api.Prometheus = cmp.Or(api.Prometheus, e.Prometheus)
 		api.Alertmanager = cmp.Or(api.Alertmanager, e.Alertmanager)
@@ -123,12 +124,12 @@ func (o *AlertsOptions) run(ctx context.Context, fn func(context.Context, *app.A
 	return fn(ctx, a, api)
 }
 
-func (o *AlertsOptions) list(ctx context.Context, a *app.App, api *alerts.API) error {
+func (o *AlertsOptions) list(ctx context.Context, a *app.App, api *monitoring.API) error {
 	rules, err := api.Rules(ctx, a.Namespace)
 	if err != nil {
 		return err
 	}
-	var silences []alerts.Silence
+	var silences []monitoring.Silence
 	if api.Alertmanager != "" {
 		if silences, err = api.Silences(ctx, a.Namespace); err != nil {
 			fmt.Fprintf(o.IO.ErrOut, "note: silences not shown: %v\n", err)
@@ -155,7 +156,7 @@ func (o *AlertsOptions) list(ctx context.Context, a *app.App, api *alerts.API) e
 	return t.print()
 }
 
-func silencedUntil(ss []alerts.Silence, alert string) string {
+func silencedUntil(ss []monitoring.Silence, alert string) string {
 	for _, s := range ss {
 		if s.Silences(alert) {
 			return "until " + s.EndsAt.Local().Format("15:04 Jan 2")
@@ -167,12 +168,12 @@ func silencedUntil(ss []alerts.Silence, alert string) string {
 // What the alerts commands print with -o json|yaml.
 type (
 	alertRules struct {
-		Rules    []alerts.RuleState `json:"rules"`
-		Silences []alerts.Silence   `json:"silences"`
+		Rules    []monitoring.RuleState `json:"rules"`
+		Silences []monitoring.Silence   `json:"silences"`
 	}
 	firingAlerts struct {
-		Alerts   []alerts.AlertInfo `json:"alerts"`
-		Silences []alerts.Silence   `json:"silences"`
+		Alerts   []monitoring.AlertInfo `json:"alerts"`
+		Silences []monitoring.Silence   `json:"silences"`
 	}
 	silenceCreated struct {
 		SilenceID string `json:"silenceID"`
@@ -186,7 +187,7 @@ type (
 	}
 )
 
-func (o *AlertsOptions) firing(ctx context.Context, a *app.App, api *alerts.API) error {
+func (o *AlertsOptions) firing(ctx context.Context, a *app.App, api *monitoring.API) error {
 	got, err := api.Alerts(ctx, a.Namespace)
 	if err != nil {
 		return err
@@ -217,7 +218,7 @@ func (o *AlertsOptions) firing(ctx context.Context, a *app.App, api *alerts.API)
 
 const maxSilence = 7 * 24 * time.Hour
 
-func (o *AlertsOptions) silence(ctx context.Context, a *app.App, api *alerts.API, alert string) error {
+func (o *AlertsOptions) silence(ctx context.Context, a *app.App, api *monitoring.API, alert string) error {
 	switch {
 	case strings.TrimSpace(o.Reason) == "":
 		return usageError{errors.New(`--reason is required: say why, e.g. --reason "INC-42: rollback in progress"`)}
@@ -239,7 +240,7 @@ func (o *AlertsOptions) silence(ctx context.Context, a *app.App, api *alerts.API
 	return nil
 }
 
-func (o *AlertsOptions) unsilence(ctx context.Context, a *app.App, api *alerts.API, what string) error {
+func (o *AlertsOptions) unsilence(ctx context.Context, a *app.App, api *monitoring.API, what string) error {
 	silences, err := api.Silences(ctx, a.Namespace)
 	if err != nil {
 		return err
@@ -268,7 +269,7 @@ func (o *AlertsOptions) unsilence(ctx context.Context, a *app.App, api *alerts.A
 	return nil
 }
 
-func (o *AlertsOptions) route(ctx context.Context, a *app.App, api *alerts.API, alert string) error {
+func (o *AlertsOptions) route(ctx context.Context, a *app.App, api *monitoring.API, alert string) error {
 	severity := o.Severity
 	if severity == "" && api.Prometheus != "" {
 		severity, _ = api.Severity(ctx, a.Namespace, alert)

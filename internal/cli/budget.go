@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kube-idp/kube/internal/alerts"
+	"github.com/kube-idp/kube/internal/monitoring"
 	"github.com/kube-idp/kube/internal/app"
 	"github.com/kube-idp/kube/internal/generate"
 	"github.com/kube-idp/kube/internal/secrets"
@@ -25,7 +25,7 @@ func (o *DeployOptions) budgetPolicy(ctx context.Context, a *app.App, now time.T
 	if a.Spec != nil {
 		r.Frozen = generate.FrozenObjectives(a.Spec, a.SpecCluster)
 	}
-	api := &alerts.API{}
+	api := &monitoring.API{}
 	if e := a.Cluster.Entry; e != nil {
 		api.Prometheus = e.Prometheus
 	}

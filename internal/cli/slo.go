@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kube-idp/kube/internal/alerts"
+	"github.com/kube-idp/kube/internal/monitoring"
 	"github.com/kube-idp/kube/internal/app"
 	"github.com/kube-idp/kube/internal/cluster"
 	"github.com/kube-idp/kube/internal/slo"
@@ -77,7 +77,7 @@ func runSLO(ctx context.Context, o *SLOOptions) error {
 		}
 		target, namespace, name = a.Cluster, a.Namespace, a.Name
 	}
-	api := &alerts.API{Prometheus: o.Prometheus}
+	api := &monitoring.API{Prometheus: o.Prometheus}
 	if target.Entry != nil {
 		api.Prometheus = cmp.Or(api.Prometheus, target.Entry.Prometheus)
 	}

@@ -29,7 +29,7 @@ import (
 	"k8s.io/client-go/tools/pager"
 
 	forkv1 "github.com/kube-idp/kube/api/fork/v1alpha1"
-	"github.com/kube-idp/kube/internal/alerts"
+	"github.com/kube-idp/kube/internal/monitoring"
 	"github.com/kube-idp/kube/internal/contract"
 	"github.com/kube-idp/kube/internal/deploy"
 	"github.com/kube-idp/kube/internal/forks"
@@ -45,7 +45,7 @@ type Cluster struct {
 	Forks  *forks.Client
 	// Monitoring reaches the cluster's Prometheus (alerts firing, SLO
 	// budgets); nil when the registry names none.
-	Monitoring *alerts.API
+	Monitoring *monitoring.API
 }
 
 // FleetApp is one app on one cluster, as the fleet page lists it.
@@ -231,7 +231,7 @@ type AppView struct {
 	CronJobs []CronJobView
 	// Alerts are the rules firing or pending in the app's namespace, and
 	// SLOs its objectives with their budgets (Prometheus).
-	Alerts        []alerts.RuleState
+	Alerts        []monitoring.RuleState
 	SLOs          []slo.Status
 	Monitoring    bool
 	ForksErr      string

@@ -11,7 +11,7 @@ import (
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 
-	"github.com/kube-idp/kube/internal/alerts"
+	"github.com/kube-idp/kube/internal/monitoring"
 	"github.com/kube-idp/kube/internal/deploy"
 	"github.com/kube-idp/kube/internal/forks"
 )
@@ -32,7 +32,7 @@ func NewCluster(name string, cfg *rest.Config, prometheus string) (Cluster, erro
 	}
 	c := Cluster{Name: name, Deploy: dc, Meta: mc, Forks: fc}
 	if prometheus != "" {
-		c.Monitoring = &alerts.API{Prometheus: prometheus}
+		c.Monitoring = &monitoring.API{Prometheus: prometheus}
 	}
 	return c, nil
 }

@@ -50,7 +50,7 @@ type Status struct {
 // Spent tells whether the month's budget is gone.
 func (s Status) Spent() bool { return s.RemainingMinutes <= 0 }
 
-// Querier runs instant PromQL queries (alerts.API does, over Prometheus's
+// Querier runs instant PromQL queries (monitoring.API does, over Prometheus's
 // HTTP API).
 type Querier interface {
 	Query(ctx context.Context, expr string, at time.Time) (model.Vector, error)

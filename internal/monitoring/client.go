@@ -1,4 +1,7 @@
-package alerts
+// Package monitoring reaches a cluster's Prometheus and Alertmanager over
+// their HTTP APIs: rules and their state, alerts, silences, routes, instant
+// queries. kube alerts, kube slo and the console read through it.
+package monitoring
 
 import (
 	"bytes"
@@ -18,6 +21,7 @@ import (
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 
+	"github.com/kube-idp/kube/internal/alerts"
 	"github.com/kube-idp/kube/internal/secrets"
 )
 
@@ -85,7 +89,7 @@ func (a *API) Rules(ctx context.Context, namespace string) ([]RuleState, error) 
 			if source == "" {
 				continue
 			}
-			rs := RuleState{Alert: ar.Name, Source: source, Severity: string(ar.Labels[LabelSeverity]), State: "inactive"}
+			rs := RuleState{Alert: ar.Name, Source: source, Severity: string(ar.Labels[alerts.LabelSeverity]), State: "inactive"}
 			for _, al := range ar.Alerts {
 				if string(al.Labels["namespace"]) != namespace {
 					continue
@@ -286,7 +290,7 @@ func (a *API) ExpireSilence(ctx context.Context, id string) error {
 
 // Route answers which receivers, and which Slack channels, Alertmanager's
 // running configuration gives an alert with these labels.
-func (a *API) Route(ctx context.Context, labels map[string]string) ([]Destination, error) {
+func (a *API) Route(ctx context.Context, labels map[string]string) ([]alerts.Destination, error) {
 	var status struct {
 		Config struct {
 			Original string `json:"original"`
@@ -299,7 +303,7 @@ func (a *API) Route(ctx context.Context, labels map[string]string) ([]Destinatio
 	for k, v := range labels {
 		ls[model.LabelName(k)] = model.LabelValue(v)
 	}
-	return Destinations(status.Config.Original, ls)
+	return alerts.Destinations(status.Config.Original, ls)
 }
 
 func (a *API) am(ctx context.Context, method, p string, body, into any) error {

@@ -50,7 +50,7 @@ type Group struct {
 	Rules    []Rule   `json:"rules"`
 }
 
-func (r Record) ruleMap() map[string]any {
+func (r Record) Map() map[string]any {
 	m := map[string]any{"record": r.Record, "expr": r.Expr}
 	if len(r.Labels) > 0 {
 		m["labels"] = toAny(r.Labels)
@@ -74,8 +74,8 @@ const (
 	AnnotationRunbookURL = "runbook_url" // the name kubernetes-mixin and most runbooks use
 )
 
-// ruleMap is the rule as it appears in a rule file or PrometheusRule.
-func (r Rule) ruleMap() map[string]any {
+// Map is the rule as it appears in a rule file or PrometheusRule.
+func (r Rule) Map() map[string]any {
 	labels := map[string]any{LabelSeverity: r.Severity}
 	for k, v := range r.Labels {
 		labels[k] = v
@@ -98,10 +98,10 @@ func RuleGroups(groups []Group) []any {
 	for _, g := range groups {
 		rs := make([]any, 0, len(g.Records)+len(g.Rules))
 		for _, r := range g.Records {
-			rs = append(rs, r.ruleMap())
+			rs = append(rs, r.Map())
 		}
 		for _, r := range g.Rules {
-			rs = append(rs, r.ruleMap())
+			rs = append(rs, r.Map())
 		}
 		m := map[string]any{"name": g.Name, "rules": rs}
 		if g.Interval != "" {

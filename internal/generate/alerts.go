@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/kube-idp/kube/internal/alerts"
+	"github.com/kube-idp/kube/internal/alerts/ruletest"
 	"github.com/kube-idp/kube/internal/spec"
 )
 
@@ -177,7 +178,7 @@ func (a *AlertsGen) runTests(v *spec.Validator) {
 		}
 	}
 	// All tests of the entry share one evaluation budget.
-	ctx, cancel := context.WithTimeoutCause(context.Background(), alerts.EvaluationBudget, alerts.ErrEvaluationBudget)
+	ctx, cancel := context.WithTimeoutCause(context.Background(), ruletest.EvaluationBudget, ruletest.ErrEvaluationBudget)
 	defer cancel()
 	for ti := range a.Tests {
 		t := &a.Tests[ti]
@@ -193,7 +194,7 @@ func (a *AlertsGen) runTests(v *spec.Validator) {
 				continue
 			}
 			tested[key] = true
-			for _, fl := range alerts.RunTests(ctx, rules, []alerts.Test{t.core()}) {
+			for _, fl := range ruletest.Run(ctx, rules, []ruletest.Test{t.core()}) {
 				at := t.Loc.Pos
 				if fl.Check >= 0 {
 					at = t.Alerts[fl.Check].Loc.Pos
@@ -215,15 +216,15 @@ func (t *AlertTest) label(i int) string {
 	return fmt.Sprintf("#%d", i+1)
 }
 
-func (t *AlertTest) core() alerts.Test {
-	out := alerts.Test{Name: t.Name, Interval: t.Interval}
+func (t *AlertTest) core() ruletest.Test {
+	out := ruletest.Test{Name: t.Name, Interval: t.Interval}
 	for _, s := range t.Input {
-		out.Input = append(out.Input, alerts.Series{Series: s.Series, Values: s.Values})
+		out.Input = append(out.Input, ruletest.Series{Series: s.Series, Values: s.Values})
 	}
 	for _, c := range t.Alerts {
-		ac := alerts.AlertCheck{At: c.At, Alert: c.Alert}
+		ac := ruletest.AlertCheck{At: c.At, Alert: c.Alert}
 		for _, e := range c.Expect {
-			ac.Expect = append(ac.Expect, alerts.ExpectedAlert{Labels: e.Labels, Annotations: e.Annotations})
+			ac.Expect = append(ac.Expect, ruletest.ExpectedAlert{Labels: e.Labels, Annotations: e.Annotations})
 		}
 		out.Alerts = append(out.Alerts, ac)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/prometheus/model/rulefmt"
 
 	"github.com/kube-idp/kube/internal/alerts"
+	"github.com/kube-idp/kube/internal/alerts/ruletest"
 	"github.com/kube-idp/kube/internal/yamlout"
 )
 
@@ -114,16 +115,16 @@ func TestBurnRateAlerts(t *testing.T) {
 	}
 	const ok = `http_server_request_duration_seconds_count{namespace="shop", job="shop/web", http_response_status_code="200"}`
 	const failed = `http_server_request_duration_seconds_count{namespace="shop", job="shop/web", http_response_status_code="500"}`
-	firing := func(at, alert, severity string) alerts.AlertCheck {
-		return alerts.AlertCheck{At: at, Alert: alert, Expect: []alerts.ExpectedAlert{{Labels: map[string]string{"app": "shop", "slo": "availability", "severity": severity}}}}
+	firing := func(at, alert, severity string) ruletest.AlertCheck {
+		return ruletest.AlertCheck{At: at, Alert: alert, Expect: []ruletest.ExpectedAlert{{Labels: map[string]string{"app": "shop", "slo": "availability", "severity": severity}}}}
 	}
-	none := func(at, alert string) alerts.AlertCheck { return alerts.AlertCheck{At: at, Alert: alert} }
-	tests := []alerts.Test{
+	none := func(at, alert string) ruletest.AlertCheck { return ruletest.AlertCheck{At: at, Alert: alert} }
+	tests := []ruletest.Test{
 		{
 			Name: "a 10-minute burst at 10% errors pages, and recovery resolves it",
 			// 50 minutes clean, 10 minutes with 600 of 6,000 requests failing, then clean.
-			Input: []alerts.Series{{Series: ok, Values: "0+6000x50 300000+5400x10 354000+6000x60"}, {Series: failed, Values: "0x50 0+600x10 6000x60"}},
-			Alerts: []alerts.AlertCheck{
+			Input: []ruletest.Series{{Series: ok, Values: "0+6000x50 300000+5400x10 354000+6000x60"}, {Series: failed, Values: "0x50 0+600x10 6000x60"}},
+			Alerts: []ruletest.AlertCheck{
 				none("49m", AlertPage),
 				firing("60m", AlertPage, "critical"),
 				none("110m", AlertPage),
@@ -131,19 +132,19 @@ func TestBurnRateAlerts(t *testing.T) {
 		},
 		{
 			Name:  "a slow leak (0.5% errors, 5x the budget) opens a ticket and never pages",
-			Input: []alerts.Series{{Series: ok, Values: "0+5970x300"}, {Series: failed, Values: "0+30x300"}},
-			Alerts: []alerts.AlertCheck{
+			Input: []ruletest.Series{{Series: ok, Values: "0+5970x300"}, {Series: failed, Values: "0+30x300"}},
+			Alerts: []ruletest.AlertCheck{
 				none("300m", AlertPage),
 				firing("300m", AlertTicket, "warning"),
 			},
 		},
 		{
 			Name:   "no errors, nothing fires",
-			Input:  []alerts.Series{{Series: ok, Values: "0+6000x300"}, {Series: failed, Values: "0x300"}},
-			Alerts: []alerts.AlertCheck{none("300m", AlertPage), none("300m", AlertTicket)},
+			Input:  []ruletest.Series{{Series: ok, Values: "0+6000x300"}, {Series: failed, Values: "0x300"}},
+			Alerts: []ruletest.AlertCheck{none("300m", AlertPage), none("300m", AlertTicket)},
 		},
 	}
-	for _, f := range alerts.RunGroupTests(context.Background(), g, tests) {
+	for _, f := range ruletest.RunGroup(context.Background(), g, tests) {
 		t.Errorf("%s: %s", tests[f.Test].Name, f.Msg)
 	}
 }

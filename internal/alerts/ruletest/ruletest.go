@@ -1,4 +1,4 @@
-package alerts
+package ruletest
 
 import (
 	"context"
@@ -18,6 +18,8 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/rules"
 	"github.com/prometheus/prometheus/storage"
+
+	"github.com/kube-idp/kube/internal/alerts"
 )
 
 // Test is a unit test of alerting rules in the shape `promtool test rules`
@@ -63,18 +65,18 @@ type Failure struct {
 
 func (f Failure) Error() string { return f.Msg }
 
-// RunTests evaluates the rules over each test's input in-process, with
+// Run evaluates the rules over each test's input in-process, with
 // Prometheus's own engine and rule evaluation (what `promtool test rules`
 // does) over an in-memory store, and returns what failed.
 // ctx bounds them: when it ends (a signal, the repository's evaluation
 // budget), the test running fails saying so and the others are not run.
-func RunTests(ctx context.Context, rs []Rule, tests []Test) []Failure {
-	return RunGroupTests(ctx, Group{Rules: rs}, tests)
+func Run(ctx context.Context, rs []alerts.Rule, tests []Test) []Failure {
+	return RunGroup(ctx, alerts.Group{Rules: rs}, tests)
 }
 
-// RunGroupTests is RunTests for a group with recording rules, evaluated
+// RunGroup is Run for a group with recording rules, evaluated
 // before its alerts at every step, as Prometheus does.
-func RunGroupTests(ctx context.Context, g Group, tests []Test) []Failure {
+func RunGroup(ctx context.Context, g alerts.Group, tests []Test) []Failure {
 	var out []Failure
 	for i, t := range tests {
 		out = append(out, runTest(ctx, g, i, t)...)
@@ -100,7 +102,7 @@ var ErrEvaluationBudget = fmt.Errorf("stopped: the rule tests ran out of the %s 
 // EvaluationBudget is how long all rule tests of a repository may evaluate.
 const EvaluationBudget = 30 * time.Second
 
-func runTest(ctx context.Context, grp Group, index int, t Test) []Failure {
+func runTest(ctx context.Context, grp alerts.Group, index int, t Test) []Failure {
 	rs := grp.Rules
 	fail := func(check int, format string, args ...any) []Failure {
 		return []Failure{{Test: index, Check: check, Msg: fmt.Sprintf(format, args...)}}
@@ -130,7 +132,7 @@ func runTest(ctx context.Context, grp Group, index int, t Test) []Failure {
 		Context:      ctx,
 		NotifyFunc:   func(context.Context, string, ...*rules.Alert) {}, // tests look at the rules' alerts
 		Logger:       logger,
-		Parser:       Parser,
+		Parser:       alerts.Parser,
 		Metrics:      groupMetrics,
 	}
 	// Prometheus expands every annotation template of every alert at every
@@ -143,24 +145,24 @@ func runTest(ctx context.Context, grp Group, index int, t Test) []Failure {
 	// every step. Labels without a template are added to the firing alerts
 	// when they are compared instead, which is the same unless a rule reads
 	// ALERTS or an annotation shows $labels.
-	static := !withAnnotations && !slices.ContainsFunc(rs, func(r Rule) bool { return strings.Contains(r.Expr, "ALERTS") }) &&
-		!slices.ContainsFunc(grp.Records, func(r Record) bool { return strings.Contains(r.Expr, "ALERTS") })
+	static := !withAnnotations && !slices.ContainsFunc(rs, func(r alerts.Rule) bool { return strings.Contains(r.Expr, "ALERTS") }) &&
+		!slices.ContainsFunc(grp.Records, func(r alerts.Record) bool { return strings.Contains(r.Expr, "ALERTS") })
 	after := map[*rules.AlertingRule]labels.Labels{}
 	var ars []rules.Rule
 	for _, r := range grp.Records {
-		expr, err := Parser.ParseExpr(r.Expr)
+		expr, err := alerts.Parser.ParseExpr(r.Expr)
 		if err != nil {
 			return fail(-1, "recording rule %s: %v", r.Record, err)
 		}
 		ars = append(ars, rules.NewRecordingRule(r.Record, expr, labels.FromMap(r.Labels)))
 	}
 	for _, r := range rs {
-		expr, err := Parser.ParseExpr(r.Expr)
+		expr, err := alerts.Parser.ParseExpr(r.Expr)
 		if err != nil {
 			return fail(-1, "rule %s: %v", r.Alert, err) // Lint reports it at its line
 		}
 		hold, _ := model.ParseDuration(orZero(r.For))
-		m := r.ruleMap()
+		m := r.Map()
 		annotations := labels.EmptyLabels()
 		if withAnnotations {
 			annotations = labels.FromMap(toStrings(m["annotations"]))
@@ -194,7 +196,7 @@ func runTest(ctx context.Context, grp Group, index int, t Test) []Failure {
 			failures = append(failures, fail(i, "at %q is not a duration such as 10m", c.At)...)
 			continue
 		}
-		if !slices.ContainsFunc(rs, func(r Rule) bool { return r.Alert == c.Alert }) {
+		if !slices.ContainsFunc(rs, func(r alerts.Rule) bool { return r.Alert == c.Alert }) {
 			failures = append(failures, fail(i, "no rule is named %q", c.Alert)...)
 			continue
 		}
@@ -407,7 +409,7 @@ func engineFor(interval time.Duration) *promql.Engine {
 		NoStepSubqueryIntervalFn: func(int64) int64 { return interval.Milliseconds() },
 		EnableAtModifier:         true,
 		EnableNegativeOffset:     true,
-		Parser:                   Parser,
+		Parser:                   alerts.Parser,
 	}))
 	return e.(*promql.Engine)
 }
@@ -424,7 +426,7 @@ type inputSeries struct {
 func parseInput(in []Series, step time.Duration) (*inputSeries, error) {
 	s := &inputSeries{step: step}
 	for _, x := range in {
-		l, vals, err := Parser.ParseSeriesDesc(x.Series + " " + x.Values)
+		l, vals, err := alerts.Parser.ParseSeriesDesc(x.Series + " " + x.Values)
 		if err != nil {
 			return nil, fmt.Errorf("series %s: %w", x.Series, err)
 		}

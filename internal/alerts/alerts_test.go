@@ -10,7 +10,6 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-
 // Every rule of the catalogue passes kube's own validator without a warning,
 // and Prometheus's rule file loader accepts the catalogue as installed.
 func TestCatalogueIsValid(t *testing.T) {
@@ -32,9 +31,6 @@ func TestCatalogueIsValid(t *testing.T) {
 		t.Fatalf("Prometheus rejects the catalogue: %v", errs)
 	}
 }
-
-
-
 
 func TestLint(t *testing.T) {
 	base := Rule{Alert: "A", Expr: `up{namespace="shop"} == 0`, Severity: "warning", Summary: "s", Runbook: "https://r"}
@@ -78,9 +74,3 @@ func TestLint(t *testing.T) {
 		t.Errorf("parse error offset = %d, want 11 (the end)", ps[0].Offset)
 	}
 }
-
-
-
-
-
-

@@ -13,11 +13,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kube-idp/kube/internal/alerts"
-	"github.com/kube-idp/kube/internal/monitoring"
 	"github.com/kube-idp/kube/internal/app"
 	"github.com/kube-idp/kube/internal/cluster"
 	"github.com/kube-idp/kube/internal/contract"
 	"github.com/kube-idp/kube/internal/generate"
+	"github.com/kube-idp/kube/internal/monitoring"
 	"github.com/kube-idp/kube/internal/slack"
 	"github.com/kube-idp/kube/internal/spec"
 )
@@ -69,14 +69,18 @@ See docs/alerts.md.`,
 	silence := &cobra.Command{Use: "silence ALERT", Short: "Silence one alert of the app's namespace for a while (guarded on protected clusters)", Args: cobra.ExactArgs(1),
 		Example: `  kube alerts silence KubeDeploymentReplicasMismatch -c prod --for 2h --reason "INC-42: waiting for capacity"`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return o.run(cmd.Context(), func(ctx context.Context, a *app.App, api *monitoring.API) error { return o.silence(ctx, a, api, args[0]) })
+			return o.run(cmd.Context(), func(ctx context.Context, a *app.App, api *monitoring.API) error {
+				return o.silence(ctx, a, api, args[0])
+			})
 		}}
 	silence.Flags().DurationVar(&o.For, "for", 2*time.Hour, "how long (at most 7 days)")
 	silence.Flags().StringVar(&o.Reason, "reason", "", "why (required): recorded on the silence, e.g. the incident")
 	silence.Flags().BoolVarP(&o.Yes, "yes", "y", false, "confirm on a protected cluster (only with CI=true)")
 	unsilence := &cobra.Command{Use: "unsilence ALERT|SILENCE-ID", Short: "End the app's silences of an alert (or one silence by ID)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return o.run(cmd.Context(), func(ctx context.Context, a *app.App, api *monitoring.API) error { return o.unsilence(ctx, a, api, args[0]) })
+			return o.run(cmd.Context(), func(ctx context.Context, a *app.App, api *monitoring.API) error {
+				return o.unsilence(ctx, a, api, args[0])
+			})
 		}}
 	unsilence.Flags().BoolVarP(&o.Yes, "yes", "y", false, "confirm on a protected cluster (only with CI=true)")
 	route := &cobra.Command{Use: "route ALERT", Short: "Which channel receives an alert of the app, by Alertmanager's running configuration", Args: cobra.ExactArgs(1),

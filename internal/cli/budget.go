@@ -6,9 +6,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kube-idp/kube/internal/monitoring"
 	"github.com/kube-idp/kube/internal/app"
 	"github.com/kube-idp/kube/internal/generate"
+	"github.com/kube-idp/kube/internal/monitoring"
 	"github.com/kube-idp/kube/internal/secrets"
 	"github.com/kube-idp/kube/internal/slo"
 )

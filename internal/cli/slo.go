@@ -10,9 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kube-idp/kube/internal/monitoring"
 	"github.com/kube-idp/kube/internal/app"
 	"github.com/kube-idp/kube/internal/cluster"
+	"github.com/kube-idp/kube/internal/monitoring"
 	"github.com/kube-idp/kube/internal/slo"
 	"github.com/kube-idp/kube/internal/spec"
 )

@@ -29,10 +29,10 @@ import (
 	"k8s.io/client-go/tools/pager"
 
 	forkv1 "github.com/kube-idp/kube/api/fork/v1alpha1"
-	"github.com/kube-idp/kube/internal/monitoring"
 	"github.com/kube-idp/kube/internal/contract"
 	"github.com/kube-idp/kube/internal/deploy"
 	"github.com/kube-idp/kube/internal/forks"
+	"github.com/kube-idp/kube/internal/monitoring"
 	"github.com/kube-idp/kube/internal/slo"
 )
 

@@ -11,9 +11,9 @@ import (
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 
-	"github.com/kube-idp/kube/internal/monitoring"
 	"github.com/kube-idp/kube/internal/deploy"
 	"github.com/kube-idp/kube/internal/forks"
+	"github.com/kube-idp/kube/internal/monitoring"
 )
 
 // NewCluster builds the clients of one cluster from cfg's credentials.

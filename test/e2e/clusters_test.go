@@ -52,42 +52,10 @@ func TestKubectlPassThrough(t *testing.T) {
 	assertEmptyDir(t, tmp)
 
 	// Interrupted while kubectl runs: the temporary kubeconfig is removed all the same.
-	cmd := exec.Command(kubeBin, "kubectl", "get", "pods", "-A", "--watch")
-	cmd.Env = append(os.Environ(), env...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// kubectl prints the list before it watches: its first line means it is watching.
-	watching := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		first := true
-		for sc.Scan() {
-			if first {
-				close(watching)
-				first = false
-			}
-		}
-	}()
-	deadline := time.Now().Add(20 * time.Second)
-	for entries, _ := os.ReadDir(tmp); len(entries) == 0; entries, _ = os.ReadDir(tmp) {
-		if time.Now().After(deadline) {
-			t.Fatal("no temporary kubeconfig appeared")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	cmd := startWatch(t, env, tmp)
 	entries, _ := os.ReadDir(tmp)
 	if info, err := entries[0].Info(); err != nil || info.Mode().Perm() != 0o600 {
 		t.Errorf("temporary kubeconfig mode = %v, %v; want 0600", info.Mode().Perm(), err)
-	}
-	select {
-	case <-watching:
-	case <-time.After(20 * time.Second):
-		t.Fatal("kubectl printed nothing")
 	}
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
@@ -110,11 +78,12 @@ func kubectlRunning(dir string) bool {
 	return false
 }
 
-// startWatch starts kube kubectl get pods --watch and waits for its temporary
-// kubeconfig and its kubectl.
+// startWatch starts kube kubectl get namespaces --watch (there are always
+// some, so kubectl prints before it watches) and waits for its temporary
+// kubeconfig and for its kubectl to watch.
 func startWatch(t *testing.T, env []string, tmp string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(kubeBin, "kubectl", "get", "pods", "-A", "--watch")
+	cmd := exec.Command(kubeBin, "kubectl", "get", "namespaces", "--watch")
 	cmd.Env = append(os.Environ(), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -123,7 +92,7 @@ func startWatch(t *testing.T, env []string, tmp string) *exec.Cmd {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// kubectl prints the list before it watches: its first line means it is watching.
+	// kubectl prints the list, then watches: its first line means it is watching.
 	watching := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -141,6 +110,11 @@ func startWatch(t *testing.T, env []string, tmp string) *exec.Cmd {
 			t.Fatal("no temporary kubeconfig or kubectl appeared")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	select {
+	case <-watching:
+	case <-time.After(20 * time.Second):
+		t.Fatal("kubectl printed nothing")
 	}
 	return cmd
 }

@@ -165,6 +165,11 @@ func Resolve(sel cluster.Selection, f Flags, need Need, env Env) (*App, error) {
 		a.Dir = filepath.Join(env.WorkDir, generate.OutputDir, a.SpecCluster)
 	} else if a.Name == "" {
 		return nil, UsageError{errors.New("--app is required with -f: it names the inventory that records what the app owns")}
+	} else if r.err == nil && r.spec != nil && r.spec.App == a.Name {
+		// -f names other manifests of this repository's own app: its
+		// policies (the error budget freeze, the platform's namespaces)
+		// still apply; -f is no side door around them.
+		a.Spec, a.SpecCluster = r.spec, ManifestsCluster(env.WorkDir, t.Name)
 	}
 	if need == NeedManifests || (a.Namespace == "" && f.Dir != "") {
 		if st, err := os.Stat(a.Dir); err != nil || !st.IsDir() {

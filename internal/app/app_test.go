@@ -143,6 +143,15 @@ func TestResolveADirectory(t *testing.T) {
 	if _, err := Resolve(cluster.Selection{Cluster: "qa"}, Flags{Dir: filepath.Join(w.dir, "nope"), Name: "demo"}, NeedManifests, w.env); err == nil || !strings.Contains(err.Error(), "no manifests directory") {
 		t.Fatalf("missing directory: %v", err)
 	}
+	// -f with the repository's own app keeps its spec (its policies apply);
+	// another app's manifests do not get it.
+	testsupport.WriteFile(t, filepath.Join(w.dir, spec.FileName), billingSpec)
+	if a, err := Resolve(cluster.Selection{Cluster: "qa"}, Flags{Dir: dir, Name: "billing"}, NeedManifests, w.env); err != nil || a.Spec == nil || a.SpecCluster != "qa" || a.Dir != dir {
+		t.Fatalf("-f --app billing in billing's repository: %v %+v", err, a)
+	}
+	if a, err := Resolve(cluster.Selection{Cluster: "qa"}, Flags{Dir: dir, Name: "demo"}, NeedManifests, w.env); err != nil || a.Spec != nil {
+		t.Fatalf("-f --app demo in billing's repository: %v %+v", err, a)
+	}
 	// An invalid spec in the working directory does not matter with -f.
 	testsupport.WriteFile(t, filepath.Join(w.dir, spec.FileName), "generates: nope\n")
 	if _, err := Resolve(cluster.Selection{Cluster: "qa"}, Flags{Dir: dir, Name: "demo"}, NeedManifests, w.env); err != nil {

@@ -94,6 +94,9 @@ func TestProposeFleet(t *testing.T) {
 			edit(t, filepath.Join(dir, "kube-generate.yaml"), "team: payments", "team: payments\nreplicas: 3")
 		},
 	})
+	// A person's pull request is open in a: kube's are found past it (the
+	// fake answers one per page).
+	gh.prs["acme/a"] = append(gh.prs["acme/a"], &fakePR{Number: 1, Title: "a feature", Head: "feature/x", Base: "main", State: "open"})
 	forge, err := NewGitHub(token, gh.srv.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -233,6 +236,10 @@ func TestProposeFleet(t *testing.T) {
 	got = run(o)
 	if got["b"].Status != Skipped || !strings.Contains(got["b"].Detail, "#2 was closed without merging") || len(gh.open("acme/b")) != 0 {
 		t.Errorf("closed by a person, b: %+v", got["b"])
+	}
+
+	if p := gh.prs["acme/a"][0]; p.State != "open" || len(p.Comments) != 0 || len(p.Labels) != 0 {
+		t.Errorf("the person's pull request was touched: %+v", p)
 	}
 
 	// The token never shows: not in results, progress, bodies or comments;

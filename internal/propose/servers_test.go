@@ -194,6 +194,21 @@ func (g *fakeGitHub) list(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, g.wire(owner, repo, p))
 	}
+	// Pages of one, with GitHub's Link header: the client must follow them.
+	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
+	page = max(page, 1)
+	if page < len(out) {
+		next := *r.URL
+		q := next.Query()
+		q.Set("page", strconv.Itoa(page+1))
+		next.RawQuery = q.Encode()
+		w.Header().Set("Link", fmt.Sprintf(`<%s%s>; rel="next"`, g.srv.URL, next.RequestURI()))
+	}
+	if page <= len(out) {
+		out = out[page-1 : page]
+	} else {
+		out = []map[string]any{}
+	}
 	g.json(w, http.StatusOK, out)
 }
 
@@ -295,13 +310,13 @@ func (g *fakeGitHub) reviewers(w http.ResponseWriter, r *http.Request) {
 	g.json(w, http.StatusCreated, g.wire(r.PathValue("owner"), r.PathValue("repo"), p))
 }
 
-// open are the repository's open pull requests.
+// open are the repository's open pull requests from kube's branches.
 func (g *fakeGitHub) open(key string) []*fakePR {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	var out []*fakePR
 	for _, p := range g.prs[key] {
-		if p.State == "open" {
+		if p.State == "open" && strings.HasPrefix(p.Head, BranchPrefix) {
 			out = append(out, p)
 		}
 	}

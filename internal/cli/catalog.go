@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -18,9 +19,13 @@ type CatalogOptions struct {
 	f      *Factory
 	Repo   string // the platform repository
 	Output string
+	// Action is the subcommand (list, show, gaps, export, schema) and Args
+	// its arguments.
+	Action string
+	Args   []string
 }
 
-func newCatalogCmd(f *Factory) *cobra.Command {
+func newCatalogCmd(f *Factory, runF func(context.Context, *CatalogOptions) error) *cobra.Command {
 	o := &CatalogOptions{IO: f.IO, f: f}
 	cmd := &cobra.Command{
 		Use:   "catalog",
@@ -43,15 +48,21 @@ docs/catalog.md.`,
   kube catalog export backstage > catalog-info.yaml
   kube catalog export labels > .github/labels.yaml`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error { return runCatalogList(o) },
 	}
+	action := func(name string) func(*cobra.Command, []string) error {
+		return func(c *cobra.Command, args []string) error {
+			o.Action, o.Args = name, args
+			return or(runF, runCatalog)(c.Context(), o)
+		}
+	}
+	cmd.RunE = action("list")
 	cmd.PersistentFlags().StringVarP(&o.Repo, "repo", "C", ".", "the platform repository (the catalog is its "+catalog.Dir+"/)")
 	outputFlag(cmd, &o.Output)
 	show := &cobra.Command{
 		Use:   "show NAME",
 		Short: "Show a domain (and what serves it) or a component (what it does, who owns it)",
 		Args:  cobra.ExactArgs(1),
-		RunE:  func(cmd *cobra.Command, args []string) error { return runCatalogShow(o, args[0]) },
+		RunE:  action("show"),
 	}
 	outputFlag(show, &o.Output)
 	gaps := &cobra.Command{
@@ -64,7 +75,7 @@ docs/catalog.md.`,
              pinned in a clusters/<cluster>/addons.yaml of the platform repository,
              its app is one of the app repositories given, or a component that is
              not retired depends on it`,
-		RunE: func(cmd *cobra.Command, args []string) error { return runCatalogGaps(o, args) },
+		RunE: action("gaps"),
 	}
 	outputFlag(gaps, &o.Output)
 	export := &cobra.Command{
@@ -79,23 +90,38 @@ labels     one GitHub label per domain ("domain: <title>", its colour, its probl
            github-label-sync --labels labels.yaml --allow-added-labels OWNER/REPO`,
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: []string{"backstage", "labels"},
-		RunE:      func(cmd *cobra.Command, args []string) error { return runCatalogExport(o, args[0]) },
+		RunE:      action("export"),
 	}
 	schema := &cobra.Command{
 		Use:       "schema domain|component",
 		Short:     "Print the JSON Schema of a domain or component file (for editors and CI)",
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: []string{"domain", "component"},
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, ok := catalog.Schema(args[0])
-			if !ok {
-				return usageError{fmt.Errorf("schema of %q: domain or component", args[0])}
-			}
-			return writeJSON(o.IO.Out, s)
-		},
+		RunE:      action("schema"),
 	}
 	cmd.AddCommand(show, gaps, export, schema)
 	return cmd
+}
+
+// runCatalog runs one catalog subcommand.
+func runCatalog(_ context.Context, o *CatalogOptions) error {
+	switch o.Action {
+	case "list":
+		return runCatalogList(o)
+	case "show":
+		return runCatalogShow(o, o.Args[0])
+	case "gaps":
+		return runCatalogGaps(o, o.Args)
+	case "export":
+		return runCatalogExport(o, o.Args[0])
+	case "schema":
+		s, ok := catalog.Schema(o.Args[0])
+		if !ok {
+			return usageError{fmt.Errorf("schema of %q: domain or component", o.Args[0])}
+		}
+		return writeJSON(o.IO.Out, s)
+	}
+	return usageError{fmt.Errorf("no catalog action %q", o.Action)}
 }
 
 func (o *CatalogOptions) load() (*catalog.Catalog, error) {

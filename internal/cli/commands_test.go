@@ -328,6 +328,20 @@ func TestOperateCommandsParseFlags(t *testing.T) {
 	if !diff.FullDiff || diff.File != "addons.yaml" || strings.Join(diff.Names, " ") != "ingress" {
 		t.Errorf("addons diff: %+v", diff)
 	}
+	var sb *SandboxOptions
+	exec(newSandboxCmd(f, func(_ context.Context, o *SandboxOptions) error { sb = o; return nil }), "up", "--name", "dev", "--port", "6443", "--nodes", "3", "-o", "yaml")
+	if sb.Action != "up" || sb.Name != "dev" || sb.Port != 6443 || sb.Nodes != 3 || sb.Output != outputYAML {
+		t.Errorf("sandbox up: %+v", sb)
+	}
+	exec(newSandboxCmd(f, func(_ context.Context, o *SandboxOptions) error { sb = o; return nil }), "kubeconfig", "--path")
+	if sb.Action != "kubeconfig" || !sb.PathOnly || sb.Name != "local" {
+		t.Errorf("sandbox kubeconfig: %+v", sb)
+	}
+	var cat *CatalogOptions
+	exec(newCatalogCmd(f, func(_ context.Context, o *CatalogOptions) error { cat = o; return nil }), "gaps", "-C", "/platform", "~/src/billing", "~/src/orders")
+	if cat.Action != "gaps" || cat.Repo != "/platform" || strings.Join(cat.Args, " ") != "~/src/billing ~/src/orders" {
+		t.Errorf("catalog gaps: %+v", cat)
+	}
 	var dep *addonsDeployOptions
 	exec(newAddonsDeployCmd(f, func(_ context.Context, o *addonsDeployOptions) error { dep = o; return nil }), "--yes", "--timeout", "2m", "a", "b")
 	if !dep.Yes || dep.Timeout != 2*time.Minute || strings.Join(dep.Names, " ") != "a b" {

@@ -210,11 +210,11 @@ Exit codes: docs/exit-codes.md.`,
 	pf.StringVar(&f.Selection.Registry, "registry", "", "cluster registry file (default $"+cluster.EnvRegistry+", else ~/.config/kube/clusters.yaml)")
 	_ = root.RegisterFlagCompletionFunc("cluster", completeClusters(f))
 
-	root.AddCommand(newVersionCmd(f, nil), newSandboxCmd(f), newGenerateCmd(f, nil))
+	root.AddCommand(newVersionCmd(f, nil), newSandboxCmd(f, nil), newGenerateCmd(f, nil))
 	root.AddCommand(newDeployCmd(f, nil), newDiffCmd(f, nil), newStatusCmd(f, nil), newHistoryCmd(f, nil),
 		newRollbackCmd(f, nil), newRunCmd(f, nil))
 	root.AddCommand(newClustersCmd(f, nil), newUseCmd(f, nil), newKubectlCmd(f, nil))
-	root.AddCommand(newForkCmd(f), newAlertsCmd(f), newSLOCmd(f, nil), newAddonsCmd(f), newUpgradeCmd(f, nil), newCatalogCmd(f), newConsoleCmd(f, nil))
+	root.AddCommand(newForkCmd(f), newAlertsCmd(f), newSLOCmd(f, nil), newAddonsCmd(f), newUpgradeCmd(f, nil), newCatalogCmd(f, nil), newConsoleCmd(f, nil))
 	root.AddCommand(newPsCmd(f, nil), newLogsCmd(f, nil), newScaleCmd(f, nil), newExecCmd(f, nil))
 	return root
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -20,11 +21,12 @@ type SandboxOptions struct {
 	Port, Nodes int
 	Output      string
 	PathOnly    bool
+	// Action is the subcommand: up, down, status or kubeconfig.
+	Action string
 }
 
-func newSandboxCmd(f *Factory) *cobra.Command {
+func newSandboxCmd(f *Factory, runF func(context.Context, *SandboxOptions) error) *cobra.Command {
 	o := &SandboxOptions{IO: f.IO}
-	streams := f.IO
 	cmd := &cobra.Command{
 		Use:   "sandbox",
 		Short: "Run a local Kubernetes cluster of real components (etcd, kube-apiserver, ...) with fake nodes",
@@ -45,67 +47,27 @@ Other commands reach the sandbox with -c local (the default).`,
   kube sandbox down`,
 	}
 	cmd.PersistentFlags().StringVar(&o.Name, "name", sandbox.DefaultName, "sandbox name, to run several side by side")
-	open := func() (*sandbox.Sandbox, error) {
-		sb, err := sandbox.Open(o.Name)
-		if errors.Is(err, sandbox.ErrInvalidName) {
-			return nil, usageError{err}
+	action := func(name string) func(*cobra.Command, []string) error {
+		return func(c *cobra.Command, _ []string) error {
+			o.Action = name
+			return or(runF, runSandbox)(c.Context(), o)
 		}
-		return sb, err
 	}
-
 	up := &cobra.Command{
 		Use:   "up",
 		Short: "Start the sandbox (building its components the first time); a no-op when it is running",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			sb, err := open()
-			if err != nil {
-				return err
-			}
-			start := time.Now()
-			already, err := sb.Up(cmd.Context(), sandbox.UpOptions{Port: o.Port, Nodes: o.Nodes, Progress: streams.Progress()})
-			if err != nil {
-				return err
-			}
-			st := sb.Status(cmd.Context())
-			if already {
-				fmt.Fprintf(streams.ErrOut, "Sandbox %q is already up; nothing to do.\n", sb.Name)
-			} else {
-				fmt.Fprintf(streams.ErrOut, "Sandbox %q is up (%s).\n", sb.Name, progress.Round(time.Since(start)))
-			}
-			if done, err := streams.structured(o.Output, st); done || err != nil {
-				return err
-			}
-			printStatus(streams, st)
-			return nil
-		},
+		RunE:  action("up"),
 	}
 	outputFlag(up, &o.Output)
 	up.Flags().IntVar(&o.Port, "port", 0, "API server port (0 picks a free one)")
 	up.Flags().IntVar(&o.Nodes, "nodes", sandbox.DefaultNodes, "number of fake nodes")
-
 	down := &cobra.Command{
 		Use:   "down",
 		Short: "Stop every process of the sandbox and remove all its files",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			sb, err := open()
-			if err != nil {
-				return err
-			}
-			existed, err := sb.Down(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if existed {
-				fmt.Fprintf(streams.ErrOut, "Sandbox %q is down; removed %s.\n", sb.Name, sb.Dir)
-			} else {
-				fmt.Fprintf(streams.ErrOut, "Sandbox %q is not running; nothing to do.\n", sb.Name)
-			}
-			return nil
-		},
+		RunE:  action("down"),
 	}
-
 	status := &cobra.Command{
 		Use:   "status",
 		Short: "Tell whether the sandbox is up, its API server, kubeconfig, components and nodes",
@@ -114,56 +76,88 @@ components and its nodes. Exit status: 0 running, 3 stopped, 1 broken (a compone
 exited: the last lines of its log and the log's path are shown) or outdated (started
 by another version of kube; up restarts it).`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			sb, err := open()
-			if err != nil {
-				return err
-			}
-			st := sb.Status(cmd.Context())
-			if done, err := streams.structured(o.Output, st); err != nil {
-				return err
-			} else if !done {
-				printStatus(streams, st)
-			}
-			switch st.State {
-			case sandbox.StateStopped:
-				return exitCode(exitUnreachable)
-			case sandbox.StateBroken, sandbox.StateOutdated:
-				return exitCode(1)
-			}
-			return nil
-		},
+		RunE: action("status"),
 	}
 	outputFlag(status, &o.Output)
-
 	kubeconfig := &cobra.Command{
 		Use:   "kubeconfig",
 		Short: "Print the sandbox's admin kubeconfig (or only its path with --path)",
 		Args:  cobra.NoArgs,
-		RunE: func(_ *cobra.Command, _ []string) error {
-			sb, err := open()
-			if err != nil {
-				return err
-			}
-			if _, err := sb.RESTConfig(); err != nil {
-				return err
-			}
-			if o.PathOnly {
-				fmt.Fprintln(streams.Out, sb.KubeconfigPath())
-				return nil
-			}
-			data, err := os.ReadFile(sb.KubeconfigPath())
-			if err != nil {
-				return err
-			}
-			_, err = streams.Out.Write(data)
-			return err
-		},
+		RunE:  action("kubeconfig"),
 	}
 	kubeconfig.Flags().BoolVar(&o.PathOnly, "path", false, "print only the file's path")
-
 	cmd.AddCommand(up, down, status, kubeconfig)
 	return cmd
+}
+
+// runSandbox runs one sandbox subcommand.
+func runSandbox(ctx context.Context, o *SandboxOptions) error {
+	sb, err := sandbox.Open(o.Name)
+	if errors.Is(err, sandbox.ErrInvalidName) {
+		return usageError{err}
+	} else if err != nil {
+		return err
+	}
+	streams := o.IO
+	switch o.Action {
+	case "up":
+		start := time.Now()
+		already, err := sb.Up(ctx, sandbox.UpOptions{Port: o.Port, Nodes: o.Nodes, Progress: streams.Progress()})
+		if err != nil {
+			return err
+		}
+		st := sb.Status(ctx)
+		if already {
+			fmt.Fprintf(streams.ErrOut, "Sandbox %q is already up; nothing to do.\n", sb.Name)
+		} else {
+			fmt.Fprintf(streams.ErrOut, "Sandbox %q is up (%s).\n", sb.Name, progress.Round(time.Since(start)))
+		}
+		if done, err := streams.structured(o.Output, st); done || err != nil {
+			return err
+		}
+		printStatus(streams, st)
+		return nil
+	case "down":
+		existed, err := sb.Down(ctx)
+		if err != nil {
+			return err
+		}
+		if existed {
+			fmt.Fprintf(streams.ErrOut, "Sandbox %q is down; removed %s.\n", sb.Name, sb.Dir)
+		} else {
+			fmt.Fprintf(streams.ErrOut, "Sandbox %q is not running; nothing to do.\n", sb.Name)
+		}
+		return nil
+	case "status":
+		st := sb.Status(ctx)
+		if done, err := streams.structured(o.Output, st); err != nil {
+			return err
+		} else if !done {
+			printStatus(streams, st)
+		}
+		switch st.State {
+		case sandbox.StateStopped:
+			return exitCode(exitUnreachable)
+		case sandbox.StateBroken, sandbox.StateOutdated:
+			return exitCode(exitFailure)
+		}
+		return nil
+	case "kubeconfig":
+		if _, err := sb.RESTConfig(); err != nil {
+			return err
+		}
+		if o.PathOnly {
+			fmt.Fprintln(streams.Out, sb.KubeconfigPath())
+			return nil
+		}
+		data, err := os.ReadFile(sb.KubeconfigPath())
+		if err != nil {
+			return err
+		}
+		_, err = streams.Out.Write(data)
+		return err
+	}
+	return usageError{fmt.Errorf("no sandbox action %q", o.Action)}
 }
 
 func printStatus(streams *IOStreams, st sandbox.Status) {

@@ -33,12 +33,16 @@ type AlertsOptions struct {
 	Severity     string
 	Yes          bool
 	SlackAPI     string
+	// Action is the subcommand (list, firing, silence, unsilence, route,
+	// lint, channels) and Args its arguments.
+	Action string
+	Args   []string
 }
 
 // slackTokenEnv holds the read-only Slack token kube alerts channels uses.
 const slackTokenEnv = "KUBE_SLACK_TOKEN"
 
-func newAlertsCmd(f *Factory) *cobra.Command {
+func newAlertsCmd(f *Factory, runF func(context.Context, *AlertsOptions) error) *cobra.Command {
 	o := &AlertsOptions{appOptions: newAppOptions(f)}
 	cmd := &cobra.Command{
 		Use:   "alerts",
@@ -59,37 +63,33 @@ See docs/alerts.md.`,
   kube alerts route HTTPHighErrorRatio -c prod
   kube alerts lint`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context(), o.list) },
 	}
+	action := func(name string) func(*cobra.Command, []string) error {
+		return func(c *cobra.Command, args []string) error {
+			o.Action, o.Args = name, args
+			return or(runF, runAlerts)(c.Context(), o)
+		}
+	}
+	cmd.RunE = action("list")
 	o.register(cmd)
 	list := &cobra.Command{Use: "list", Short: "The app's alert rules and their state (the default)", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context(), o.list) }}
+		RunE: action("list")}
 	firing := &cobra.Command{Use: "firing", Short: "What Alertmanager holds for the app's namespace: firing and silenced alerts, and the silences", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context(), o.firing) }}
+		RunE: action("firing")}
 	silence := &cobra.Command{Use: "silence ALERT", Short: "Silence one alert of the app's namespace for a while (guarded on protected clusters)", Args: cobra.ExactArgs(1),
 		Example: `  kube alerts silence KubeDeploymentReplicasMismatch -c prod --for 2h --reason "INC-42: waiting for capacity"`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return o.run(cmd.Context(), func(ctx context.Context, a *app.App, api *monitoring.API) error {
-				return o.silence(ctx, a, api, args[0])
-			})
-		}}
+		RunE:    action("silence")}
 	silence.Flags().DurationVar(&o.For, "for", 2*time.Hour, "how long (at most 7 days)")
 	silence.Flags().StringVar(&o.Reason, "reason", "", "why (required): recorded on the silence, e.g. the incident")
 	silence.Flags().BoolVarP(&o.Yes, "yes", "y", false, "confirm on a protected cluster (only with CI=true)")
 	unsilence := &cobra.Command{Use: "unsilence ALERT|SILENCE-ID", Short: "End the app's silences of an alert (or one silence by ID)", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return o.run(cmd.Context(), func(ctx context.Context, a *app.App, api *monitoring.API) error {
-				return o.unsilence(ctx, a, api, args[0])
-			})
-		}}
+		RunE: action("unsilence")}
 	unsilence.Flags().BoolVarP(&o.Yes, "yes", "y", false, "confirm on a protected cluster (only with CI=true)")
 	route := &cobra.Command{Use: "route ALERT", Short: "Which channel receives an alert of the app, by Alertmanager's running configuration", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return o.run(cmd.Context(), func(ctx context.Context, a *app.App, api *monitoring.API) error { return o.route(ctx, a, api, args[0]) })
-		}}
+		RunE: action("route")}
 	route.Flags().StringVar(&o.Severity, "severity", "", "the alert's severity (default: the rule's, from Prometheus)")
 	lint := &cobra.Command{Use: "lint [DIR]", Short: "Check the spec's alerts and run their unit tests, as kube generate does", Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error { return o.lint(args) }}
+		RunE: action("lint")}
 	channels := &cobra.Command{Use: "channels [DIR...]", Short: "Check with Slack that every channel the specs route alerts to exists (for CI)",
 		Long: `kube alerts channels lists the Slack channels each spec routes alerts to, per
 cluster and severity, and checks with Slack's API that each exists and is not
@@ -100,10 +100,34 @@ or a file: a Slack token with only the channels:read and groups:read scopes,
 not the one that posts alerts. See docs/alerts.md.`,
 		Example: `  KUBE_SLACK_TOKEN=... kube alerts channels
   kube alerts channels services/* -o json`,
-		RunE: func(cmd *cobra.Command, args []string) error { return o.channels(cmd.Context(), args) }}
+		RunE: action("channels")}
 	channels.Flags().StringVar(&o.SlackAPI, "slack-api", slack.WebAPI, "Slack Web API base URL")
 	cmd.AddCommand(list, firing, silence, unsilence, route, lint, channels)
 	return cmd
+}
+
+// runAlerts runs one alerts subcommand.
+func runAlerts(ctx context.Context, o *AlertsOptions) error {
+	arg := func(fn func(context.Context, *app.App, *monitoring.API, string) error) func(context.Context, *app.App, *monitoring.API) error {
+		return func(ctx context.Context, a *app.App, api *monitoring.API) error { return fn(ctx, a, api, o.Args[0]) }
+	}
+	switch o.Action {
+	case "list":
+		return o.run(ctx, o.list)
+	case "firing":
+		return o.run(ctx, o.firing)
+	case "silence":
+		return o.run(ctx, arg(o.silence))
+	case "unsilence":
+		return o.run(ctx, arg(o.unsilence))
+	case "route":
+		return o.run(ctx, arg(o.route))
+	case "lint":
+		return o.lint(o.Args)
+	case "channels":
+		return o.channels(ctx, o.Args)
+	}
+	return usageError{fmt.Errorf("no alerts action %q", o.Action)}
 }
 
 func (o *AlertsOptions) register(cmd *cobra.Command) {

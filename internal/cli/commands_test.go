@@ -342,6 +342,11 @@ func TestOperateCommandsParseFlags(t *testing.T) {
 	if cat.Action != "gaps" || cat.Repo != "/platform" || strings.Join(cat.Args, " ") != "~/src/billing ~/src/orders" {
 		t.Errorf("catalog gaps: %+v", cat)
 	}
+	var al *AlertsOptions
+	exec(newAlertsCmd(f, func(_ context.Context, o *AlertsOptions) error { al = o; return nil }), "silence", "KubePodCrashLooping", "--for", "2h", "--reason", "INC-42", "--yes", "--app", "shop", "-n", "shop", "--alertmanager", "http://am:9093")
+	if al.Action != "silence" || strings.Join(al.Args, " ") != "KubePodCrashLooping" || al.For != 2*time.Hour || al.Reason != "INC-42" || !al.Yes || al.App.Name != "shop" || al.Alertmanager != "http://am:9093" {
+		t.Errorf("alerts silence: %+v", al)
+	}
 	var dep *addonsDeployOptions
 	exec(newAddonsDeployCmd(f, func(_ context.Context, o *addonsDeployOptions) error { dep = o; return nil }), "--yes", "--timeout", "2m", "a", "b")
 	if !dep.Yes || dep.Timeout != 2*time.Minute || strings.Join(dep.Names, " ") != "a b" {

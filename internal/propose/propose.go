@@ -157,7 +157,7 @@ func (p *proposal) run(ctx context.Context) error {
 	p.res.Branch = p.branch
 	p.g = newGit(p.o.WorkDir, remote, p.o.Token, p.o.Identity, p.spent)
 	p.step("cloning")
-	if _, err := p.g.run(ctx, "clone", "--quiet", "--depth", "1", "--no-tags", remote, p.dir); err != nil {
+	if _, err := p.g.run(ctx, "clone", "--quiet", "--depth", "1", "--no-tags", "--", remote, p.dir); err != nil {
 		return err
 	}
 	p.g.dir = p.dir
@@ -389,6 +389,10 @@ func remoteOf(ctx context.Context, given string) (string, error) {
 			return "", fmt.Errorf("%s: not a git clone with an origin remote", given)
 		}
 		return strings.TrimSpace(string(out)), nil
+	}
+	if strings.HasPrefix(given, "-") {
+		// Never an option to git (--upload-pack runs a program).
+		return "", fmt.Errorf("%s: neither a local clone nor a repository URL", given)
 	}
 	if strings.Contains(given, "://") || strings.Contains(given, "@") {
 		return given, nil

@@ -20,6 +20,9 @@ func ParseRepos(name, text string) ([]string, error) {
 		if line == "" {
 			continue
 		}
+		if strings.HasPrefix(line, "-") {
+			return nil, fmt.Errorf("%s:%d: %q: a repository is a URL or a path, never an option", name, i+1, line)
+		}
 		if strings.ContainsAny(line, " \t") {
 			return nil, fmt.Errorf("%s:%d: %q: one repository per line", name, i+1, line)
 		}

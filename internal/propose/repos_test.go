@@ -1,6 +1,7 @@
 package propose
 
 import (
+	"context"
 	"strings"
 	"testing"
 )
@@ -14,6 +15,7 @@ func TestParseRepos(t *testing.T) {
 		"a\na\n":                       "fleet.txt:2: a is already on line 1",
 		"https://github.com/x\n":       "fleet.txt:1: https://github.com/x: cannot tell the repository's owner and name",
 		"# nothing\n":                  "fleet.txt: no repositories",
+		"--upload-pack=touch@x\n":      "fleet.txt:1: \"--upload-pack=touch@x\": a repository is a URL or a path, never an option",
 		"https://github.com/a/b c/d\n": "fleet.txt:1: \"https://github.com/a/b c/d\": one repository per line",
 	} {
 		if _, err := ParseRepos("fleet.txt", text); err == nil || err.Error() != want {
@@ -44,7 +46,7 @@ func FuzzParseRepos(f *testing.F) {
 			return
 		}
 		for _, r := range repos {
-			if r == "" || strings.ContainsAny(r, " \t\n#") {
+			if r == "" || strings.ContainsAny(r, " \t\n#") || strings.HasPrefix(r, "-") {
 				t.Fatalf("entry %q", r)
 			}
 			if strings.Contains(r, "://") || strings.Contains(r, "@") {
@@ -54,4 +56,14 @@ func FuzzParseRepos(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A repository given on the command line is never an option to git.
+func TestRemoteIsNeverAnOption(t *testing.T) {
+	if _, err := remoteOf(context.Background(), "--upload-pack=touch /tmp/pwned@h"); err == nil {
+		t.Fatal("an option-like repository was accepted")
+	}
+	if got, err := remoteOf(context.Background(), "https://github.com/acme/billing.git"); err != nil || got != "https://github.com/acme/billing.git" {
+		t.Fatalf("%q %v", got, err)
+	}
 }

@@ -40,8 +40,8 @@ what the new version dropped is deleted, an object deleted by hand is restored, 
 revision per update, kube addons rollback in one command. An add-on that Helm
 installed earlier is taken over without recreating anything. docs/addons.md.`,
 	}
-	cmd.AddCommand(newAddonsListCmd(f), newAddonsDiffCmd(f, nil), newAddonsDeployCmd(f, nil), newAddonsStatusCmd(f),
-		newAddonsHistoryCmd(f), newAddonsRollbackCmd(f))
+	cmd.AddCommand(newAddonsListCmd(f, nil), newAddonsDiffCmd(f, nil), newAddonsDeployCmd(f, nil), newAddonsStatusCmd(f, nil),
+		newAddonsHistoryCmd(f, nil), newAddonsRollbackCmd(f, nil))
 	return cmd
 }
 
@@ -144,58 +144,44 @@ func (o *addonsOptions) render(ctx context.Context, c *deploy.Client) ([]*addons
 
 // --- list
 
-type addonRow struct {
-	Name      string `json:"name"`
-	Namespace string `json:"namespace"`
-	Chart     string `json:"chart"`
-	Pinned    string `json:"pinned,omitempty"`
-	// Deployed is the latest revision's cause on the cluster ("" if never).
-	Revision int    `json:"revision,omitempty"`
-	Deployed string `json:"deployed,omitempty"`
-}
-
-func newAddonsListCmd(f *Factory) *cobra.Command {
+func newAddonsListCmd(f *Factory, runF func(context.Context, *addonsOptions) error) *cobra.Command {
 	o := &addonsOptions{IO: f.IO, f: f}
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the cluster's add-ons: pinned version and what the cluster runs",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.load(); err != nil {
-				return err
-			}
-			c, err := deploy.NewClient(o.cluster.Config)
-			if err != nil {
-				return err
-			}
-			var rows []addonRow
-			for _, r := range o.file.Releases {
-				row := addonRow{Name: r.Name, Namespace: r.Namespace, Chart: r.Chart, Pinned: r.Version}
-				hist, err := c.History(cmd.Context(), addons.App(r.Name), r.Namespace)
-				if err != nil {
-					return err
-				}
-				if len(hist) > 0 {
-					row.Revision, row.Deployed = hist[0].Number, hist[0].Cause
-				}
-				rows = append(rows, row)
-			}
-			if done, err := o.IO.structured(o.Output, rows); done || err != nil {
-				return err
-			}
-			t := o.IO.newTable("NAME", "NAMESPACE", "CHART", "PINNED", "REVISION", "LAST DEPLOY")
-			for _, r := range rows {
-				rev := "-"
-				if r.Revision > 0 {
-					rev = fmt.Sprint(r.Revision)
-				}
-				t.row(r.Name, r.Namespace, r.Chart, r.Pinned, rev, r.Deployed)
-			}
-			return t.print()
+			return or(runF, runAddonsList)(cmd.Context(), o)
 		},
 	}
 	o.register(cmd)
 	return cmd
+}
+
+func runAddonsList(ctx context.Context, o *addonsOptions) error {
+	if err := o.load(); err != nil {
+		return err
+	}
+	c, err := deploy.NewClient(o.cluster.Config)
+	if err != nil {
+		return err
+	}
+	rows, err := addons.List(ctx, o.file, c)
+	if err != nil {
+		return err
+	}
+	if done, err := o.IO.structured(o.Output, rows); done || err != nil {
+		return err
+	}
+	t := o.IO.newTable("NAME", "NAMESPACE", "CHART", "PINNED", "REVISION", "LAST DEPLOY")
+	for _, r := range rows {
+		rev := "-"
+		if r.Revision > 0 {
+			rev = fmt.Sprint(r.Revision)
+		}
+		t.row(r.Name, r.Namespace, r.Chart, r.Pinned, rev, r.Deployed)
+	}
+	return t.print()
 }
 
 // --- diff
@@ -359,58 +345,72 @@ func runAddonsDeploy(ctx context.Context, o *addonsDeployOptions) error {
 	return failed
 }
 
-func (o *addonsOptions) one(cmd *cobra.Command, args []string) (*app.App, *deploy.Client, error) {
+// one resolves the one add-on the command names (Names[0]).
+func (o *addonsOptions) one() (*app.App, *deploy.Client, error) {
 	if err := o.load(); err != nil {
 		return nil, nil, err
 	}
-	r, ok := o.file.Release(args[0])
+	r, ok := o.file.Release(o.Names[0])
 	if !ok {
-		_, err := o.file.Select(args[:1])
+		_, err := o.file.Select(o.Names[:1])
 		return nil, nil, usageError{err}
 	}
 	c, err := deploy.NewClient(o.cluster.Config)
 	return o.addonApp(r.Name, r.Namespace), c, err
 }
 
-func addonView[T any](f *Factory, use, short string, fetch func(context.Context, *app.App, *deploy.Client) (T, error), text func(*IOStreams, *app.App, T) error) *cobra.Command {
+// addonView makes a read-only command on one add-on: fetch, then -o or text.
+func addonView[T any](f *Factory, use, short string, runF func(context.Context, *addonsOptions) error,
+	fetch func(context.Context, *app.App, *deploy.Client) (T, error), text func(*IOStreams, *app.App, T) error) *cobra.Command {
 	o := &addonsOptions{IO: f.IO, f: f}
+	run := func(ctx context.Context, o *addonsOptions) error {
+		a, c, err := o.one()
+		if err != nil {
+			return err
+		}
+		v, err := fetch(ctx, a, c)
+		if err != nil {
+			return err
+		}
+		if done, err := o.IO.structured(o.Output, v); done || err != nil {
+			return err
+		}
+		return text(o.IO, a, v)
+	}
 	cmd := &cobra.Command{
 		Use: use + " NAME", Short: short, Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, c, err := o.one(cmd, args)
-			if err != nil {
-				return err
-			}
-			v, err := fetch(cmd.Context(), a, c)
-			if err != nil {
-				return err
-			}
-			if done, err := o.IO.structured(o.Output, v); done || err != nil {
-				return err
-			}
-			return text(o.IO, a, v)
+			o.Names = args
+			return or(runF, run)(cmd.Context(), o)
 		},
 	}
 	o.register(cmd)
 	return cmd
 }
 
-func newAddonsStatusCmd(f *Factory) *cobra.Command {
-	return addonView(f, "status", "What an add-on runs: its objects, pods and last events",
+func newAddonsStatusCmd(f *Factory, runF func(context.Context, *addonsOptions) error) *cobra.Command {
+	return addonView(f, "status", "What an add-on runs: its objects, pods and last events", runF,
 		func(ctx context.Context, a *app.App, c *deploy.Client) (*deploy.AppStatus, error) {
 			return c.Status(ctx, a.Name, a.Namespace)
 		}, printAppStatus)
 }
 
-func newAddonsHistoryCmd(f *Factory) *cobra.Command {
-	return addonView(f, "history", "An add-on's revisions, newest first, each naming its chart version",
+func newAddonsHistoryCmd(f *Factory, runF func(context.Context, *addonsOptions) error) *cobra.Command {
+	return addonView(f, "history", "An add-on's revisions, newest first, each naming its chart version", runF,
 		func(ctx context.Context, a *app.App, c *deploy.Client) ([]deploy.Revision, error) {
 			return c.History(ctx, a.Name, a.Namespace)
 		}, printHistory)
 }
 
-func newAddonsRollbackCmd(f *Factory) *cobra.Command {
-	o := &addonsDeployOptions{addonsOptions: addonsOptions{IO: f.IO, f: f}}
+// addonsRollbackOptions are kube addons rollback's.
+type addonsRollbackOptions struct {
+	addonsDeployOptions
+	// Revision is the revision to return to; 0 is the one before the latest.
+	Revision int
+}
+
+func newAddonsRollbackCmd(f *Factory, runF func(context.Context, *addonsRollbackOptions) error) *cobra.Command {
+	o := &addonsRollbackOptions{addonsDeployOptions: addonsDeployOptions{addonsOptions: addonsOptions{IO: f.IO, f: f}}}
 	cmd := &cobra.Command{
 		Use:   "rollback NAME [REVISION]",
 		Short: "Return an add-on to an earlier revision (default: the previous one): image, CRDs and RBAC together",
@@ -422,31 +422,35 @@ or the next kube addons deploy updates it again.`,
   kube addons rollback -c prod cert-manager 4 --yes`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rev := 0
+			o.Names, o.Revision = args[:1], 0
 			if len(args) == 2 {
-				if _, err := fmt.Sscanf(args[1], "%d", &rev); err != nil || rev < 1 || fmt.Sprint(rev) != args[1] {
+				if _, err := fmt.Sscanf(args[1], "%d", &o.Revision); err != nil || o.Revision < 1 || fmt.Sprint(o.Revision) != args[1] {
 					return usageError{fmt.Errorf("REVISION must be a revision number from kube addons history, not %q", args[1])}
 				}
 			}
-			a, c, err := o.one(cmd, args)
-			if err != nil {
-				return err
-			}
-			opts := o.options(o.IO, a, nil, "rollback", cluster.Action{NotFromTree: true}, o.Output == outputText)
-			opts.ForceConflicts = true
-			res, target, err := c.Rollback(cmd.Context(), opts, rev)
-			if res != nil {
-				if _, jerr := o.IO.structured(o.Output, rollbackResult{Result: res, RolledBackTo: target}); jerr != nil {
-					return jerr
-				}
-			}
-			if err == nil && res != nil && !res.Declined {
-				fmt.Fprintf(o.IO.ErrOut, "Rolled add-on %s back to revision %d.\n", args[0], target)
-			}
-			return reportDeploy(o.IO, res, err)
+			return or(runF, runAddonsRollback)(cmd.Context(), o)
 		},
 	}
 	o.addonsOptions.register(cmd)
 	o.applyFlags.register(cmd)
 	return cmd
+}
+
+func runAddonsRollback(ctx context.Context, o *addonsRollbackOptions) error {
+	a, c, err := o.one()
+	if err != nil {
+		return err
+	}
+	opts := o.options(o.IO, a, nil, "rollback", cluster.Action{NotFromTree: true}, o.Output == outputText)
+	opts.ForceConflicts = true
+	res, target, err := c.Rollback(ctx, opts, o.Revision)
+	if res != nil {
+		if _, jerr := o.IO.structured(o.Output, rollbackResult{Result: res, RolledBackTo: target}); jerr != nil {
+			return jerr
+		}
+	}
+	if err == nil && res != nil && !res.Declined {
+		fmt.Fprintf(o.IO.ErrOut, "Rolled add-on %s back to revision %d.\n", o.Names[0], target)
+	}
+	return reportDeploy(o.IO, res, err)
 }

@@ -352,4 +352,41 @@ func TestOperateCommandsParseFlags(t *testing.T) {
 	if !dep.Yes || dep.Timeout != 2*time.Minute || strings.Join(dep.Names, " ") != "a b" {
 		t.Errorf("addons deploy: %+v", dep)
 	}
+	var ad *addonsOptions
+	exec(newAddonsListCmd(f, func(_ context.Context, o *addonsOptions) error { ad = o; return nil }), "-f", "x.yaml", "-o", "json")
+	if ad.File != "x.yaml" || ad.Output != outputJSON {
+		t.Errorf("addons list: %+v", ad)
+	}
+	exec(newAddonsStatusCmd(f, func(_ context.Context, o *addonsOptions) error { ad = o; return nil }), "ingress")
+	if strings.Join(ad.Names, " ") != "ingress" || ad.Output != outputText {
+		t.Errorf("addons status: %+v", ad)
+	}
+	exec(newAddonsHistoryCmd(f, func(_ context.Context, o *addonsOptions) error { ad = o; return nil }), "ingress", "-o", "yaml")
+	if strings.Join(ad.Names, " ") != "ingress" || ad.Output != outputYAML {
+		t.Errorf("addons history: %+v", ad)
+	}
+	var rb *addonsRollbackOptions
+	exec(newAddonsRollbackCmd(f, func(_ context.Context, o *addonsRollbackOptions) error { rb = o; return nil }), "ingress", "4", "--yes")
+	if strings.Join(rb.Names, " ") != "ingress" || rb.Revision != 4 || !rb.Yes {
+		t.Errorf("addons rollback: %+v", rb)
+	}
+	ff := &ForkOptions{IO: f.IO}
+	var fk *ForkIDOptions
+	grab := func(_ context.Context, o *ForkIDOptions) error { fk = o; return nil }
+	exec(newForkListCmd(ff, grab), "-o", "json")
+	if fk.Output != outputJSON {
+		t.Errorf("fork list: %+v", fk)
+	}
+	exec(newForkStatusCmd(ff, grab), "alice")
+	if fk.ID != "alice" {
+		t.Errorf("fork status: %+v", fk)
+	}
+	exec(newForkExtendCmd(ff, grab), "alice", "--by", "2h")
+	if fk.ID != "alice" || fk.By != 2*time.Hour {
+		t.Errorf("fork extend: %+v", fk)
+	}
+	exec(newForkDeleteCmd(ff, grab), "bob", "--no-wait")
+	if fk.ID != "bob" || !fk.NoWait {
+		t.Errorf("fork delete: %+v", fk)
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/api/meta"
 
 	forkv1 "github.com/kube-idp/kube/api/fork/v1alpha1"
 	"github.com/kube-idp/kube/internal/app"
@@ -78,8 +77,8 @@ its TTL. See docs/fork.md.`,
 	}
 	cmd.PersistentFlags().StringVarP(&ff.Namespace, "namespace", "n", "", "namespace of the shared services (default: namespace of "+spec.FileName+", else default)")
 	cmd.PersistentFlags().BoolVarP(&ff.Yes, "yes", "y", false, "confirm on a protected cluster (only with CI=true)")
-	cmd.AddCommand(newForkCreateCmd(ff, nil), newForkListCmd(ff), newForkStatusCmd(ff),
-		newForkExtendCmd(ff), newForkDeleteCmd(ff))
+	cmd.AddCommand(newForkCreateCmd(ff, nil), newForkListCmd(ff, nil), newForkStatusCmd(ff, nil),
+		newForkExtendCmd(ff, nil), newForkDeleteCmd(ff, nil))
 	return cmd
 }
 
@@ -121,10 +120,7 @@ workload.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.ID = args[0]
 			co.replicasChangedFlag = cmd.Flags().Changed("replicas")
-			if runF != nil {
-				return runF(cmd.Context(), co)
-			}
-			return runForkCreate(cmd.Context(), co)
+			return or(runF, runForkCreate)(cmd.Context(), co)
 		},
 	}
 	cmd.Flags().StringArrayVar(&o.Deployments, "deployment", nil, "Deployment to copy (repeatable)")
@@ -203,38 +199,16 @@ func runForkCreate(ctx context.Context, co *ForkCreateOptions) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(streams.ErrOut, "Fork %s is ready%s.\n", o.ID, expiresIn(viewOf(f).ExpiresAt))
+		fmt.Fprintf(streams.ErrOut, "Fork %s is ready%s.\n", o.ID, expiresIn(forks.ViewOf("", f).ExpiresAt))
 		fmt.Fprintf(streams.ErrOut, "Requests with the header %s: %s (or baggage kube-fork=%s; names as in the ForkProfile) reach it.\n", forkv1.DefaultHeader, o.ID, o.ID)
 	}
-	if done, err := streams.structured(co.Output, viewOf(f)); done || err != nil {
+	if done, err := streams.structured(co.Output, forks.ViewOf("", f)); done || err != nil {
 		return err
 	}
 	if f.Status.URL != "" {
 		fmt.Fprintln(streams.Out, f.Status.URL)
 	}
 	return nil
-}
-
-// forkView is a fork as list and status print it (and --output json shows).
-type forkView struct {
-	ID        string            `json:"id"`
-	Namespace string            `json:"namespace"`
-	Owner     string            `json:"owner,omitempty"`
-	Created   time.Time         `json:"created"`
-	ExpiresAt *time.Time        `json:"expiresAt,omitempty"`
-	Ready     bool              `json:"ready"`
-	State     string            `json:"state"`
-	URL       string            `json:"url,omitempty"`
-	Status    forkv1.ForkStatus `json:"status"`
-}
-
-func viewOf(f *forkv1.Fork) forkView {
-	v := forkView{ID: f.ID(), Namespace: f.Namespace, Owner: f.Spec.Owner, Created: f.CreationTimestamp.Time,
-		Ready: meta.IsStatusConditionTrue(f.Status.Conditions, forkv1.ConditionReady), State: forks.State(f), URL: f.Status.URL, Status: f.Status}
-	if f.Status.ExpiresAt != nil {
-		v.ExpiresAt = &f.Status.ExpiresAt.Time
-	}
-	return v
 }
 
 func expiresIn(at *time.Time) string {
@@ -244,160 +218,175 @@ func expiresIn(at *time.Time) string {
 	return fmt.Sprintf(", expires in %s", progress.Round(time.Until(*at)))
 }
 
-// forkRead makes a read-only fork command: the fork API of the selected
-// cluster and namespace, fetch, then -o json or text.
-func forkRead[T any](ff *ForkOptions, cmd *cobra.Command,
-	fetch func(ctx context.Context, c *forks.Client, ns string, args []string) (T, error), text func(ns string, v T) error) *cobra.Command {
-	var output string
-	cmd.RunE = func(cc *cobra.Command, args []string) error {
-		c, ns, err := ff.connect("")
-		if err != nil {
-			return err
-		}
-		v, err := fetch(cc.Context(), c, ns, args)
-		if err != nil {
-			return err
-		}
-		if done, err := ff.IO.structured(output, v); done || err != nil {
-			return err
-		}
-		return text(ns, v)
-	}
-	outputFlag(cmd, &output)
-	return cmd
+// ForkIDOptions are the options of a fork command on one fork (status,
+// extend, delete); list has no ID.
+type ForkIDOptions struct {
+	*ForkOptions
+	ID string
+	// By is extend's --by, NoWait delete's --no-wait.
+	By     time.Duration
+	NoWait bool
 }
 
-func newForkListCmd(ff *ForkOptions) *cobra.Command {
-	streams := ff.IO
+func newForkListCmd(ff *ForkOptions, runF func(context.Context, *ForkIDOptions) error) *cobra.Command {
+	o := &ForkIDOptions{ForkOptions: ff}
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the namespace's forks: identifier, owner, age, expiry, ready, URL",
 		Args:  cobra.NoArgs,
-	}
-	return forkRead(ff, cmd,
-		func(ctx context.Context, c *forks.Client, ns string, _ []string) ([]forkView, error) {
-			list, err := c.List(ctx, ns)
-			views := make([]forkView, len(list))
-			for i := range list {
-				views[i] = viewOf(&list[i])
-			}
-			return views, err
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return or(runF, runForkList)(cmd.Context(), o)
 		},
-		func(ns string, views []forkView) error {
-			if len(views) == 0 {
-				fmt.Fprintf(streams.ErrOut, "No forks in namespace %s.\n", ns)
-				return nil
-			}
-			t := streams.newTable("ID", "OWNER", "AGE", "EXPIRES IN", "READY", "URL")
-			for _, v := range views {
-				exp := "never"
-				if v.ExpiresAt != nil {
-					exp = progress.Round(time.Until(*v.ExpiresAt)).String()
-				}
-				ready := "yes"
-				if !v.Ready {
-					ready = "no: " + v.State
-				}
-				t.row(v.ID, orNone(v.Owner), progress.Round(time.Since(v.Created)).String(), exp, ready, orNone(v.URL))
-			}
-			return t.print()
-		})
+	}
+	outputFlag(cmd, &ff.Output)
+	return cmd
 }
 
-func newForkStatusCmd(ff *ForkOptions) *cobra.Command {
-	streams := ff.IO
+func runForkList(ctx context.Context, o *ForkIDOptions) error {
+	c, ns, err := o.connect("")
+	if err != nil {
+		return err
+	}
+	list, err := c.List(ctx, ns)
+	if err != nil {
+		return err
+	}
+	views := forks.Views("", list)
+	if done, err := o.IO.structured(o.Output, views); done || err != nil {
+		return err
+	}
+	if len(views) == 0 {
+		fmt.Fprintf(o.IO.ErrOut, "No forks in namespace %s.\n", ns)
+		return nil
+	}
+	t := o.IO.newTable("ID", "OWNER", "AGE", "EXPIRES IN", "READY", "URL")
+	for _, v := range views {
+		exp := "never"
+		if v.ExpiresAt != nil {
+			exp = progress.Round(time.Until(*v.ExpiresAt)).String()
+		}
+		ready := "yes"
+		if !v.Ready {
+			ready = "no: " + v.State
+		}
+		t.row(v.ID, orNone(v.Owner), progress.Round(time.Since(v.Created)).String(), exp, ready, orNone(v.URL))
+	}
+	return t.print()
+}
+
+func newForkStatusCmd(ff *ForkOptions, runF func(context.Context, *ForkIDOptions) error) *cobra.Command {
+	o := &ForkIDOptions{ForkOptions: ff}
 	cmd := &cobra.Command{
 		Use:   "status ID",
 		Short: "Show a fork's conditions, copies, routes, URL and expiry",
 		Args:  cobra.ExactArgs(1),
-	}
-	return forkRead(ff, cmd,
-		func(ctx context.Context, c *forks.Client, ns string, args []string) (forkView, error) {
-			f, err := c.Get(ctx, ns, args[0])
-			if err != nil {
-				return forkView{}, err
-			}
-			return viewOf(f), nil
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.ID = args[0]
+			return or(runF, runForkStatus)(cmd.Context(), o)
 		},
-		func(ns string, v forkView) error {
-			out := streams.Out
-			fmt.Fprintf(out, "Fork %s in %s (owner %s, created %s ago%s)\n", v.ID, ns, orNone(v.Owner), progress.Round(time.Since(v.Created)), expiresIn(v.ExpiresAt))
-			fmt.Fprintf(out, "State: %s\n", v.State)
-			if v.URL != "" {
-				fmt.Fprintf(out, "URL:   %s\n", v.URL)
-			}
-			for _, cond := range v.Status.Conditions {
-				fmt.Fprintf(out, "  %-9s %-5s %s: %s\n", cond.Type, cond.Status, cond.Reason, cond.Message)
-			}
-			for _, cp := range v.Status.Copies {
-				avail := "available"
-				if !cp.Available {
-					avail = "not available yet"
-				}
-				fmt.Fprintf(out, "Copy %s of %s %s (%s); services %s\n", cp.Name, strings.ToLower(cp.Kind), cp.Source, avail, orNone(strings.Join(cp.Services, ", ")))
-			}
-			for _, r := range v.Status.Routes {
-				to := "preview entry"
-				if r.Service != "" {
-					to = "service " + r.Service
-				}
-				fmt.Fprintf(out, "Route %s %s (%s)\n", r.Kind, r.Name, to)
-			}
-			return nil
-		})
+	}
+	outputFlag(cmd, &ff.Output)
+	return cmd
 }
 
-func newForkExtendCmd(ff *ForkOptions) *cobra.Command {
-	streams := ff.IO
-	var by time.Duration
+func runForkStatus(ctx context.Context, o *ForkIDOptions) error {
+	c, ns, err := o.connect("")
+	if err != nil {
+		return err
+	}
+	f, err := c.Get(ctx, ns, o.ID)
+	if err != nil {
+		return err
+	}
+	v := forks.ViewOf("", f)
+	if done, err := o.IO.structured(o.Output, v); done || err != nil {
+		return err
+	}
+	out := o.IO.Out
+	fmt.Fprintf(out, "Fork %s in %s (owner %s, created %s ago%s)\n", v.ID, ns, orNone(v.Owner), progress.Round(time.Since(v.Created)), expiresIn(v.ExpiresAt))
+	fmt.Fprintf(out, "State: %s\n", v.State)
+	if v.URL != "" {
+		fmt.Fprintf(out, "URL:   %s\n", v.URL)
+	}
+	for _, cond := range v.Status.Conditions {
+		fmt.Fprintf(out, "  %-9s %-5s %s: %s\n", cond.Type, cond.Status, cond.Reason, cond.Message)
+	}
+	for _, cp := range v.Status.Copies {
+		avail := "available"
+		if !cp.Available {
+			avail = "not available yet"
+		}
+		fmt.Fprintf(out, "Copy %s of %s %s (%s); services %s\n", cp.Name, strings.ToLower(cp.Kind), cp.Source, avail, orNone(strings.Join(cp.Services, ", ")))
+	}
+	for _, r := range v.Status.Routes {
+		to := "preview entry"
+		if r.Service != "" {
+			to = "service " + r.Service
+		}
+		fmt.Fprintf(out, "Route %s %s (%s)\n", r.Kind, r.Name, to)
+	}
+	return nil
+}
+
+func newForkExtendCmd(ff *ForkOptions, runF func(context.Context, *ForkIDOptions) error) *cobra.Command {
+	o := &ForkIDOptions{ForkOptions: ff}
 	cmd := &cobra.Command{
 		Use:     "extend ID [--by D]",
 		Short:   "Give a fork more time before it expires",
 		Example: "  kube fork extend alice --by 4h",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if by <= 0 {
-				return usageError{fmt.Errorf("--by must be positive, not %s", by)}
+			o.ID = args[0]
+			if o.By <= 0 {
+				return usageError{fmt.Errorf("--by must be positive, not %s", o.By)}
 			}
-			c, ns, err := ff.connect("extend fork " + args[0])
-			if err != nil {
-				return err
-			}
-			f, err := c.Extend(cmd.Context(), ns, args[0], by)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(streams.ErrOut, "Fork %s now lives %s in all.\n", args[0], f.Spec.TTL.Duration)
-			return nil
+			return or(runF, runForkExtend)(cmd.Context(), o)
 		},
 	}
-	cmd.Flags().DurationVar(&by, "by", 4*time.Hour, "how much longer")
+	cmd.Flags().DurationVar(&o.By, "by", 4*time.Hour, "how much longer")
 	return cmd
 }
 
-func newForkDeleteCmd(ff *ForkOptions) *cobra.Command {
-	streams := ff.IO
-	var noWait bool
+func runForkExtend(ctx context.Context, o *ForkIDOptions) error {
+	c, ns, err := o.connect("extend fork " + o.ID)
+	if err != nil {
+		return err
+	}
+	f, err := c.Extend(ctx, ns, o.ID, o.By)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.IO.ErrOut, "Fork %s now lives %s in all.\n", o.ID, f.Spec.TTL.Duration)
+	return nil
+}
+
+func newForkDeleteCmd(ff *ForkOptions, runF func(context.Context, *ForkIDOptions) error) *cobra.Command {
+	o := &ForkIDOptions{ForkOptions: ff}
 	cmd := &cobra.Command{
 		Use:   "delete ID",
 		Short: "Delete a fork: its copies and routes go, the shared services stay as they were",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, ns, err := ff.connect("delete fork " + args[0])
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
-			defer cancel()
-			if err := c.Delete(ctx, ns, args[0], !noWait); err != nil {
-				return err
-			}
-			fmt.Fprintf(streams.ErrOut, "Deleted fork %s.\n", args[0])
-			return nil
+			o.ID = args[0]
+			return or(runF, runForkDelete)(cmd.Context(), o)
 		},
 	}
-	cmd.Flags().BoolVar(&noWait, "no-wait", false, "do not wait until the controller has removed its routes")
+	cmd.Flags().BoolVar(&o.NoWait, "no-wait", false, "do not wait until the controller has removed its routes")
 	return cmd
+}
+
+func runForkDelete(ctx context.Context, o *ForkIDOptions) error {
+	c, ns, err := o.connect("delete fork " + o.ID)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if err := c.Delete(ctx, ns, o.ID, !o.NoWait); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.IO.ErrOut, "Deleted fork %s.\n", o.ID)
+	return nil
 }
 
 func orNone(s string) string {

@@ -32,20 +32,25 @@ func TestJSONOutputGoldens(t *testing.T) {
 		if code > 1 {
 			t.Fatalf("%s: exit %d\n%s", name, code, errOut)
 		}
-		golden := filepath.Join(goldens, name+".json")
-		if *update {
-			_ = os.MkdirAll(filepath.Dir(golden), 0o755)
-			if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
+		checkGolden(t, filepath.Join(goldens, name+".json"), "kube "+strings.Join(args, " "), out)
+	}
+}
+
+// checkGolden compares out with the golden file, or rewrites it with -update.
+func checkGolden(t *testing.T, golden, what, out string) {
+	t.Helper()
+	if *update {
+		_ = os.MkdirAll(filepath.Dir(golden), 0o755)
+		if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
+			t.Fatal(err)
 		}
-		want, err := os.ReadFile(golden)
-		if err != nil {
-			t.Fatalf("%v (go test ./internal/cli -run TestJSONOutputGoldens -update writes it)", err)
-		}
-		if out != string(want) {
-			t.Errorf("kube %s: the JSON differs from %s (-update rewrites it after a deliberate change):\n%s", strings.Join(args, " "), golden, out)
-		}
+		return
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (go test ./internal/cli -run %s -update writes it)", err, t.Name())
+	}
+	if out != string(want) {
+		t.Errorf("%s: the JSON differs from %s (-update rewrites it after a deliberate change):\n%s", what, golden, out)
 	}
 }

@@ -28,7 +28,6 @@ import (
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/tools/pager"
 
-	forkv1 "github.com/kube-idp/kube/api/fork/v1alpha1"
 	"github.com/kube-idp/kube/internal/contract"
 	"github.com/kube-idp/kube/internal/deploy"
 	"github.com/kube-idp/kube/internal/forks"
@@ -227,7 +226,7 @@ type AppView struct {
 	Cluster  string
 	Status   *deploy.AppStatus
 	History  []deploy.Revision
-	Forks    []ForkView
+	Forks    []forks.View
 	CronJobs []CronJobView
 	// Alerts are the rules firing or pending in the app's namespace, and
 	// SLOs its objectives with their budgets (Prometheus).
@@ -238,18 +237,6 @@ type AppView struct {
 	CronErr       string
 	StatusErr     string
 	MonitoringErr string
-}
-
-// ForkView is a fork with its state and expiry.
-type ForkView struct {
-	Cluster   string
-	Namespace string
-	Name      string
-	Owner     string
-	Workloads []string
-	State     string
-	Expires   time.Time
-	URL       string
 }
 
 // CronJobView is a CronJob with its last run's outcome.
@@ -281,7 +268,7 @@ func App(ctx context.Context, c Cluster, namespace, app string, now time.Time) *
 		if err != nil {
 			v.ForksErr = err.Error()
 		}
-		v.Forks = forkViews(c.Name, fs)
+		v.Forks = forks.Views(c.Name, fs)
 	}
 	v.CronJobs, err = cronJobs(ctx, c, namespace, app)
 	if err != nil {
@@ -306,8 +293,8 @@ func App(ctx context.Context, c Cluster, namespace, app string, now time.Time) *
 }
 
 // Forks lists the forks of every cluster.
-func Forks(ctx context.Context, clusters []Cluster) ([]ForkView, []string) {
-	var out []ForkView
+func Forks(ctx context.Context, clusters []Cluster) ([]forks.View, []string) {
+	var out []forks.View
 	var errs []string
 	for _, c := range clusters {
 		if c.Forks == nil {
@@ -318,25 +305,9 @@ func Forks(ctx context.Context, clusters []Cluster) ([]ForkView, []string) {
 			errs = append(errs, c.Name+": "+err.Error())
 			continue
 		}
-		out = append(out, forkViews(c.Name, fs)...)
+		out = append(out, forks.Views(c.Name, fs)...)
 	}
 	return out, errs
-}
-
-func forkViews(cluster string, fs []forkv1.Fork) []ForkView {
-	var out []ForkView
-	for _, f := range fs {
-		v := ForkView{Cluster: cluster, Namespace: f.Namespace, Name: f.Name, Owner: f.Spec.Owner, State: forks.State(&f)}
-		for _, w := range f.Spec.Workloads {
-			v.Workloads = append(v.Workloads, cmp.Or(w.Kind, "Deployment")+"/"+w.Name)
-		}
-		if f.Status.ExpiresAt != nil {
-			v.Expires = f.Status.ExpiresAt.Time
-		}
-		v.URL = f.Status.URL
-		out = append(out, v)
-	}
-	return out
 }
 
 func cronJobs(ctx context.Context, c Cluster, namespace, app string) ([]CronJobView, error) {

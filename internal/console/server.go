@@ -8,16 +8,18 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
-	"k8s.io/apimachinery/pkg/util/duration"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/duration"
+
 	"github.com/kube-idp/kube/internal/catalog"
 	"github.com/kube-idp/kube/internal/contract"
 	"github.com/kube-idp/kube/internal/deploy"
+	"github.com/kube-idp/kube/internal/forks"
 )
 
 //go:embed templates/*.html
@@ -328,7 +330,7 @@ func (s *Server) forks(w http.ResponseWriter, r *http.Request) {
 	fs, errs := Forks(ctx, s.clustersFor(r))
 	s.render(w, "forks", struct {
 		page
-		Forks  []ForkView
+		Forks  []forks.View
 		Errors []string
 	}{page{"Forks", s.Now()}, fs, errs})
 }

@@ -4,10 +4,15 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
+	"log"
 	"os"
+	"os/signal"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -15,10 +20,15 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/kube-idp/kube/internal/controller"
+	"github.com/kube-idp/kube/internal/forkagent"
 	"github.com/kube-idp/kube/internal/version"
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "agent" {
+		agent(os.Args[2:])
+		return
+	}
 	var o controller.Options
 	var showVersion bool
 	var webhooks, nsChannels string
@@ -66,6 +76,36 @@ func main() {
 		fail(err.Error())
 	}
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+		fail(err.Error())
+	}
+}
+
+// agent runs the fork agent of a local workload's pod (kube fork connect).
+func agent(args []string) {
+	fs := flag.NewFlagSet("kube-controller agent", flag.ExitOnError)
+	var o forkagent.Options
+	var ports, allow string
+	fs.StringVar(&o.Control, "control", "127.0.0.1:15999", "control port, reached only through pods/portforward")
+	fs.StringVar(&ports, "ports", "", "the container's ports, comma-separated")
+	fs.StringVar(&allow, "allow", "", "destinations the developer's process may dial: host names (*.ns.svc) and CIDRs, comma-separated")
+	fs.StringVar(&o.Fork, "fork", "", "the fork's identifier (for the message while nobody is connected)")
+	fs.StringVar(&o.Workload, "workload", "", "the workload's name (same)")
+	fs.StringVar(&o.Namespace, "namespace", "", "the fork's namespace (same)")
+	_ = fs.Parse(args)
+	for _, p := range strings.Split(ports, ",") {
+		n, err := strconv.ParseInt(p, 10, 32)
+		if err != nil || n < 1 || n > 65535 {
+			fail("--ports: " + p + " is not a port")
+		}
+		o.Ports = append(o.Ports, int32(n))
+	}
+	if allow != "" {
+		o.Allowed = strings.Split(allow, ",")
+	}
+	o.Log = log.New(os.Stderr, "agent: ", log.LstdFlags)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := forkagent.New(o).Run(ctx); err != nil {
 		fail(err.Error())
 	}
 }

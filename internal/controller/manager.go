@@ -86,7 +86,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		log.Info("no --webhook-secret: the CronJob notifier is off")
 	}
 	if fork.Served(mgr.GetRESTMapper(), forkv1.GroupVersion.WithKind("Fork")) {
-		f := &fork.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("kube-fork"), Now: o.Now}
+		f := &fork.Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("kube-fork"), Now: o.Now}
 		if err := f.SetupWithManager(mgr); err != nil {
 			return nil, err
 		}

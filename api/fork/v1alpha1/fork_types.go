@@ -7,6 +7,14 @@ import (
 	"github.com/kube-idp/kube/internal/contract"
 )
 
+// AgentControlPort is the first port the agent of a local workload may take
+// for its control port (bound to 127.0.0.1); the pod's annotation
+// AnnotationAgentControlPort says which it took.
+const (
+	AgentControlPort           int32 = 15999
+	AnnotationAgentControlPort       = "fork.kube-idp.dev/agent-control-port"
+)
+
 // Condition types of a Fork.
 const (
 	// ConditionReady: the copies are available and every route is programmed.
@@ -16,6 +24,10 @@ const (
 	ConditionDegraded = "Degraded"
 	// ConditionExpired: the TTL has passed; the Fork is being deleted.
 	ConditionExpired = "Expired"
+	// ConditionLocalConnected: a developer's process stands in for the fork's
+	// local workload now (kube fork connect holds its Lease); the message says
+	// who and since when.
+	ConditionLocalConnected = "LocalConnected"
 	// ConditionReconciling and ConditionStalled are kstatus's vocabulary, so that
 	// kube deploy, Argo CD and Flux tell a fork on its way (Reconciling) from one
 	// that will not get there without a change (Stalled, when Degraded).
@@ -87,6 +99,7 @@ const (
 // Workload is one workload to copy, or every workload of a kind that a label
 // selector matches, with the overrides for the copies.
 // +kubebuilder:validation:XValidation:rule="has(self.name) != has(self.selector)",message="set exactly one of name and selector"
+// +kubebuilder:validation:XValidation:rule="!has(self.local) || (has(self.name) && (!has(self.kind) || self.kind == 'Deployment') && (!has(self.replicas) || self.replicas == 1))",message="a local workload is one named Deployment with one replica"
 type Workload struct {
 	// Kind of the workload: Deployment or StatefulSet. A StatefulSet's copy gets
 	// its own, empty volumes (deleted with the copy), never the shared ones.
@@ -118,6 +131,19 @@ type Workload struct {
 	// Services to fork besides the ones whose selector matches the workload's pods.
 	// +optional
 	Services []string `json:"services,omitempty"`
+
+	// Local runs the workload on a developer's machine (kube fork connect):
+	// the copy's pod runs the fork agent on the container's ports instead of
+	// the container, and passes its connections to the developer's process.
+	// +optional
+	Local *LocalWorkload `json:"local,omitempty"`
+}
+
+// LocalWorkload is a workload whose process runs on a developer's machine.
+type LocalWorkload struct {
+	// Container whose ports the agent takes (default: the first).
+	// +optional
+	Container string `json:"container,omitempty"`
 }
 
 // ContainerOverride changes one container of a copy.
@@ -178,6 +204,9 @@ type Copy struct {
 	Services []string `json:"services,omitempty"`
 	// Available is true when the copy has its replicas available.
 	Available bool `json:"available"`
+	// Local is true when the copy's pod runs the agent of a local workload.
+	// +optional
+	Local bool `json:"local,omitempty"`
 }
 
 // Route is one routing object programmed for the fork.

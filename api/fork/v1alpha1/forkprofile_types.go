@@ -37,6 +37,28 @@ type ForkProfileSpec struct {
 	// header set.
 	// +optional
 	Preview *Preview `json:"preview,omitempty"`
+
+	// Local says whether the namespace's forks may run a workload on a
+	// developer's machine (kube fork connect), and what it may reach.
+	// +optional
+	Local *LocalProfile `json:"local,omitempty"`
+}
+
+// LocalProfile configures local workloads.
+type LocalProfile struct {
+	// Disabled refuses local workloads in the namespace.
+	// +optional
+	Disabled bool `json:"disabled,omitempty"`
+	// AgentImage runs in the copy's pod (default: kube-controller's image,
+	// which holds the agent).
+	// +optional
+	AgentImage string `json:"agentImage,omitempty"`
+	// AllowedDestinations are what the developer's process may dial in the
+	// cluster through the agent: host names ("*.shop.svc" or ".shop.svc" also
+	// allow subdomains) and CIDRs. Default: the namespace's Services.
+	// +optional
+	// +listType=atomic
+	AllowedDestinations []string `json:"allowedDestinations,omitempty"`
 }
 
 // Preview is the browser entry to forks.

@@ -25,13 +25,13 @@ func ownedLabels(id string) map[string]string {
 	return map[string]string{forkv1.LabelIdentifier: id, contract.LabelManagedBy: "kube-fork"}
 }
 
-// desiredDeployment fills dst as the fork's copy of src with w's overrides.
-func desiredDeployment(dst, src *appsv1.Deployment, id string, w forkv1.Workload) {
+// desiredDeployment fills dst as the fork's copy of src running tpl.
+func desiredDeployment(dst, src *appsv1.Deployment, id string, w forkv1.Workload, tpl corev1.PodTemplateSpec) {
 	dst.Labels = copyObjectLabels(id, src.Name)
 	dst.Spec = appsv1.DeploymentSpec{
 		Replicas:                ptr.To(ptr.Deref(w.Replicas, 1)),
 		Selector:                &metav1.LabelSelector{MatchLabels: copyLabels(id, src.Name)},
-		Template:                copyTemplate(&src.Spec.Template, id, src.Name, w),
+		Template:                tpl,
 		Strategy:                src.Spec.Strategy,
 		MinReadySeconds:         src.Spec.MinReadySeconds,
 		RevisionHistoryLimit:    ptr.To[int32](2),

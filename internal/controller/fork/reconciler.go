@@ -33,7 +33,10 @@ import (
 
 // Reconciler reconciles one Fork at a time; it never lists all Forks.
 type Reconciler struct {
-	Client   client.Client
+	Client client.Client
+	// Reader reads uncached (the Leases of local workloads: the controller
+	// watches no Lease); nil reads through Client.
+	Reader   client.Reader
 	Recorder events.EventRecorder
 	// GatewayAPI and Istio tell which routing APIs the cluster serves.
 	GatewayAPI, Istio bool
@@ -118,13 +121,18 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 	}
 	r.setStatus(&f, status, res)
+	leaseCheck := r.localConnection(ctx, &f, status)
 	if err := r.updateStatus(ctx, &f, status); err != nil {
 		return ctrl.Result{}, err
 	}
+	var after time.Duration
 	if status.ExpiresAt != nil {
-		return ctrl.Result{RequeueAfter: status.ExpiresAt.Sub(r.now())}, nil // expiry, without any periodic scan
+		after = status.ExpiresAt.Sub(r.now()) // expiry, without any periodic scan
 	}
-	return ctrl.Result{}, nil
+	if leaseCheck > 0 && (after == 0 || leaseCheck < after) {
+		after = leaseCheck // a connection's Lease that is not renewed ends it
+	}
+	return ctrl.Result{RequeueAfter: after}, nil
 }
 
 // expiry is when the fork ends, or nil without a TTL.
@@ -199,12 +207,21 @@ func (r *Reconciler) apply(ctx context.Context, f *forkv1.Fork, p forkv1.ForkPro
 				res.problem("%s %s has no container %q", s.kind, s.obj.GetName(), o.Name)
 			}
 		}
+		if s.w.Local != nil && p.Local != nil && p.Local.Disabled {
+			res.problem("Deployment %s: the ForkProfile disables local workloads (local.disabled) in namespace %s", s.obj.GetName(), f.Namespace)
+			continue
+		}
 		var refused []string
 		s.w, refused = allowedOverrides(s.tpl, s.w)
 		for _, msg := range refused {
 			res.problem("%s %s: %s", s.kind, s.obj.GetName(), msg)
 		}
-		c, err := r.copyWorkload(ctx, f, s)
+		c, err := r.copyWorkload(ctx, f, s, p)
+		var local localError
+		if errors.As(err, &local) {
+			res.problem("%v", err)
+			continue
+		}
 		if err != nil {
 			return err
 		}

@@ -122,14 +122,21 @@ func (r *Reconciler) resolve(ctx context.Context, f *forkv1.Fork, res *result) (
 }
 
 // copyWorkload creates or updates the fork's copy of s.
-func (r *Reconciler) copyWorkload(ctx context.Context, f *forkv1.Fork, s shared) (forkv1.Copy, error) {
+func (r *Reconciler) copyWorkload(ctx context.Context, f *forkv1.Fork, s shared, p forkv1.ForkProfileSpec) (forkv1.Copy, error) {
 	id := f.ID()
 	name := copyName(s.obj.GetName(), id)
-	c := forkv1.Copy{Kind: s.kind, Source: s.obj.GetName(), Name: name}
+	c := forkv1.Copy{Kind: s.kind, Source: s.obj.GetName(), Name: name, Local: s.w.Local != nil}
 	switch src := s.obj.(type) {
 	case *appsv1.Deployment:
 		dst := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.Namespace}}
-		if err := r.ensure(ctx, f, dst, func() { desiredDeployment(dst, src, id, s.w) }); err != nil {
+		tpl := copyTemplate(&src.Spec.Template, id, src.Name, s.w)
+		if s.w.Local != nil {
+			var err error
+			if tpl, err = localTemplate(&src.Spec.Template, f, src.Name, s.w, p); err != nil {
+				return c, localError{err}
+			}
+		}
+		if err := r.ensure(ctx, f, dst, func() { desiredDeployment(dst, src, id, s.w, tpl) }); err != nil {
 			return c, err
 		}
 		c.Available = deploymentAvailable(dst)
@@ -152,6 +159,10 @@ func (r *Reconciler) copyWorkload(ctx context.Context, f *forkv1.Fork, s shared)
 	}
 	return c, nil
 }
+
+// localError is a local workload that cannot be made: a problem of the
+// spec, shown in the status, not a reason to retry.
+type localError struct{ error }
 
 func deploymentAvailable(d *appsv1.Deployment) bool {
 	want := ptr.Deref(d.Spec.Replicas, 1)

@@ -389,4 +389,11 @@ func TestOperateCommandsParseFlags(t *testing.T) {
 	if fk.ID != "bob" || !fk.NoWait {
 		t.Errorf("fork delete: %+v", fk)
 	}
+	var fc *ForkConnectOptions
+	exec(newForkConnectCmd(ff, func(_ context.Context, o *ForkConnectOptions) error { fc = o; return nil }),
+		"alice", "--workload", "web", "--port", "8080=3000", "--takeover", "--keep", "--no-secrets", "--env-file", ".env", "--transport", "spdy", "--", "go", "run", "./cmd/web", "--flag")
+	if fc.ID != "alice" || fc.Workload != "web" || strings.Join(fc.Ports, " ") != "8080=3000" || !fc.Takeover || !fc.Keep || !fc.NoSecrets ||
+		fc.EnvFile != ".env" || fc.Transport != "spdy" || strings.Join(fc.Command, " ") != "go run ./cmd/web --flag" {
+		t.Errorf("fork connect: %+v", fc)
+	}
 }

@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/kube-idp/kube/internal/app"
 	"github.com/kube-idp/kube/internal/cluster"
 	"github.com/kube-idp/kube/internal/contract"
+	"github.com/kube-idp/kube/internal/forkconnect"
 	"github.com/kube-idp/kube/internal/forks"
 	"github.com/kube-idp/kube/internal/progress"
 	"github.com/kube-idp/kube/internal/spec"
@@ -78,7 +81,7 @@ its TTL. See docs/fork.md.`,
 	cmd.PersistentFlags().StringVarP(&ff.Namespace, "namespace", "n", "", "namespace of the shared services (default: namespace of "+spec.FileName+", else default)")
 	cmd.PersistentFlags().BoolVarP(&ff.Yes, "yes", "y", false, "confirm on a protected cluster (only with CI=true)")
 	cmd.AddCommand(newForkCreateCmd(ff, nil), newForkListCmd(ff, nil), newForkStatusCmd(ff, nil),
-		newForkExtendCmd(ff, nil), newForkDeleteCmd(ff, nil))
+		newForkExtendCmd(ff, nil), newForkDeleteCmd(ff, nil), newForkConnectCmd(ff, nil))
 	return cmd
 }
 
@@ -387,6 +390,131 @@ func runForkDelete(ctx context.Context, o *ForkIDOptions) error {
 	}
 	fmt.Fprintf(o.IO.ErrOut, "Deleted fork %s.\n", o.ID)
 	return nil
+}
+
+// ForkConnectOptions are kube fork connect's.
+type ForkConnectOptions struct {
+	*ForkOptions
+	ID, Workload, Container string
+	Ports                   []string
+	EnvFile                 string
+	NoSecrets               bool
+	Takeover, Keep          bool
+	TTL                     time.Duration
+	Transport               string
+	Command                 []string
+}
+
+func newForkConnectCmd(ff *ForkOptions, runF func(context.Context, *ForkConnectOptions) error) *cobra.Command {
+	o := &ForkConnectOptions{ForkOptions: ff}
+	cmd := &cobra.Command{
+		Use:   "connect ID --workload NAME [--port 8080=3000]... [-- COMMAND [ARG...]]",
+		Short: "Run one workload of your fork on this machine: the fork's requests reach your process, its calls stay in the fork",
+		Long: `Mark a Deployment of the fork local (creating the fork if it does not exist):
+kube-controller runs a small agent in its copy's pod, on the container's ports,
+and kube connects to it through the API server's port-forward. Every request
+that carries the fork's identifier and goes to that Deployment's Services now
+reaches a process on this machine: your editor, your debugger, any language.
+Everyone else keeps using the shared service.
+
+With COMMAND, kube runs it with the original container's environment (read with
+your own rights: what you may not read is named, never fetched; --no-secrets
+leaves Secrets out) plus HTTP_PROXY, HTTPS_PROXY and ALL_PROXY pointing at a
+local proxy into the cluster (plain HTTP requests get the fork's header) and
+KUBE_FORK_IDENTIFIER, which servicex clients use; kube exits with its code.
+Without COMMAND, the session lasts until Ctrl-C; --env-file writes the
+environment for your IDE.
+
+One session per fork: a second is refused unless --takeover. When the session
+ends, the copy goes back to running the image (or the fork is deleted, if connect
+created it) unless --keep; while nobody is connected, the fork's requests get
+503 with the command to run, never the shared service. No root, no DNS or VPN
+change, nothing injected into any pod. See docs/fork.md.`,
+		Example: `  kube fork connect alice --workload web -- go run ./cmd/web
+  kube fork connect alice -n shop --workload api --port 8080=3000 --env-file .env.fork
+  kube fork connect alice --workload web --takeover --no-secrets -- npm start`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if n := cmd.ArgsLenAtDash(); n > 1 || (n < 0 && len(args) > 1) {
+				return usageError{fmt.Errorf("kube fork connect takes one fork ID; put the command after --")}
+			}
+			o.ID, o.Command = args[0], args[1:]
+			if o.Workload == "" {
+				return usageError{fmt.Errorf("name the Deployment to run here with --workload")}
+			}
+			return or(runF, runForkConnect)(cmd.Context(), o)
+		},
+	}
+	cmd.Flags().StringVar(&o.Workload, "workload", "", "the Deployment whose process runs on this machine")
+	cmd.Flags().StringVar(&o.Container, "container", "", "its container whose ports and environment to take (default: the first)")
+	cmd.Flags().StringArrayVar(&o.Ports, "port", nil, "CONTAINER_PORT=LOCAL_PORT: where the copy's connections go on this machine (default: the same port; repeatable)")
+	cmd.Flags().StringVar(&o.EnvFile, "env-file", "", "write the process's environment to this file (mode 0600)")
+	cmd.Flags().BoolVar(&o.NoSecrets, "no-secrets", false, "leave the container's Secrets out of the environment")
+	cmd.Flags().BoolVar(&o.Takeover, "takeover", false, "take the fork over from another session")
+	cmd.Flags().BoolVar(&o.Keep, "keep", false, "leave the workload local when the session ends (its requests get 503 until someone connects)")
+	cmd.Flags().DurationVar(&o.TTL, "ttl", 8*time.Hour, "TTL of the fork, when connect creates it")
+	cmd.Flags().StringVar(&o.Transport, "transport", "", "port-forward transport: websocket or spdy (default: WebSocket, falling back to SPDY as kubectl does)")
+	return cmd
+}
+
+func runForkConnect(ctx context.Context, o *ForkConnectOptions) error {
+	ports, err := forkconnect.ParsePorts(o.Ports)
+	if err != nil {
+		return usageError{err}
+	}
+	if o.Transport != "" && o.Transport != forkconnect.TransportWebSocket && o.Transport != forkconnect.TransportSPDY {
+		return usageError{fmt.Errorf("--transport must be websocket or spdy, not %q", o.Transport)}
+	}
+	t, f, err := o.Resolve()
+	if err != nil {
+		return err
+	}
+	ns := namespaceOr(o.Namespace, f)
+	if err := o.IO.guard(t, o.Yes, cluster.Action{What: fmt.Sprintf("run %s of fork %s on this machine, in namespace %s", o.Workload, o.ID, ns), NotFromTree: true}); err != nil {
+		return err
+	}
+	p := o.IO.Progress()
+	code, err := forkconnect.Run(ctx, forkconnect.RunOptions{
+		Options: forkconnect.Options{Config: t.Config, Namespace: ns, Fork: o.ID, Workload: o.Workload, Container: o.Container, Ports: ports,
+			Takeover: o.Takeover, Holder: contract.Who() + " on " + hostname(), Owner: contract.Who(), TTL: o.TTL, Transport: o.Transport, Progress: p.Printf},
+		Command: o.Command, EnvFile: o.EnvFile, NoSecrets: o.NoSecrets, Keep: o.Keep,
+		Stdin: o.IO.In, Stdout: o.IO.Out, Stderr: o.IO.ErrOut,
+		Connected: func(c forkconnect.Connected) { printConnected(o.IO, c) },
+	})
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return exitCode(code)
+	}
+	return nil
+}
+
+func printConnected(s *IOStreams, c forkconnect.Connected) {
+	fmt.Fprintf(s.ErrOut, "Connected: fork %s's requests to %s (namespace %s) now reach this machine:\n", c.Fork, c.Workload, c.Namespace)
+	remote := make([]int, 0, len(c.Ports))
+	for r := range c.Ports {
+		remote = append(remote, int(r))
+	}
+	slices.Sort(remote)
+	for _, r := range remote {
+		fmt.Fprintf(s.ErrOut, "  port %d -> localhost:%d\n", r, c.Ports[int32(r)])
+	}
+	if c.URL != "" {
+		fmt.Fprintf(s.ErrOut, "Preview: %s\n", c.URL)
+	}
+	fmt.Fprintf(s.ErrOut, "Calls into the cluster: HTTP proxy %s, SOCKS5 proxy %s (set in the command's environment).\n", c.HTTPProxy, c.SOCKSProxy)
+	for _, m := range c.Missing {
+		fmt.Fprintf(s.ErrOut, "Not in the environment: %s\n", m)
+	}
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "unknown host"
+	}
+	return h
 }
 
 func orNone(s string) string {

@@ -249,7 +249,7 @@ func DefaultAllowlist(namespace string) Allowlist {
 func (l Allowlist) Check(target string) error {
 	host, port, err := net.SplitHostPort(target)
 	if err != nil || host == "" || port == "" {
-		return fmt.Errorf("%q is not host:port", target)
+		return &tunnel.RefusedError{Reason: fmt.Sprintf("%q is not host:port", target)}
 	}
 	if ip := net.ParseIP(host); ip != nil {
 		for _, e := range l {
@@ -275,5 +275,5 @@ func (l Allowlist) Check(target string) error {
 			}
 		}
 	}
-	return fmt.Errorf("%s is not among the destinations the ForkProfile allows a local workload (local.allowedDestinations: %s)", host, strings.Join(l, ", "))
+	return &tunnel.RefusedError{Reason: fmt.Sprintf("%s is not among the destinations the ForkProfile allows a local workload (local.allowedDestinations: %s)", host, strings.Join(l, ", "))}
 }

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	forkv1 "github.com/kube-idp/kube/api/fork/v1alpha1"
@@ -178,12 +179,19 @@ func (c *Client) Apply(ctx context.Context, f *forkv1.Fork) (created bool, err e
 	return false, nil
 }
 
+// NotFoundError is a fork that does not exist.
+type NotFoundError struct{ ID, Namespace string }
+
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("no fork %s in namespace %s (kube fork list shows them)", e.ID, e.Namespace)
+}
+
 // Get reads one Fork.
 func (c *Client) Get(ctx context.Context, ns, id string) (*forkv1.Fork, error) {
 	var f forkv1.Fork
 	if err := c.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: id}, &f); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("no fork %s in namespace %s (kube fork list shows them)", id, ns)
+			return nil, &NotFoundError{ID: id, Namespace: ns}
 		}
 		return nil, explain(err)
 	}
@@ -214,6 +222,20 @@ func (c *Client) Extend(ctx context.Context, ns, id string, d time.Duration) (*f
 		return nil, explain(err)
 	}
 	return f, nil
+}
+
+// Mutate changes a Fork with change, read afresh and retried on a conflict.
+func (c *Client) Mutate(ctx context.Context, ns, id string, change func(*forkv1.Fork)) (*forkv1.Fork, error) {
+	var f *forkv1.Fork
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var err error
+		if f, err = c.Get(ctx, ns, id); err != nil {
+			return err
+		}
+		change(f)
+		return c.c.Update(ctx, f)
+	})
+	return f, explain(err)
 }
 
 // Delete removes a Fork; with wait it returns once the controller has removed

@@ -78,55 +78,72 @@ func ReadHeader(r io.Reader) (Header, error) {
 	return Header{Kind: k, Target: string(t)}, nil
 }
 
-// An Outbound stream's reply: a status byte, then for a refusal a 2-byte
-// length and the reason.
+// An Outbound stream's reply: a status byte, then for a refusal or a
+// failure a 2-byte length and the reason.
 const (
 	replyOK      = 0
 	replyRefused = 1
+	replyFailed  = 2
 )
 
-// RefusedError is the agent's reason for not dialling an outbound target.
+// RefusedError is a destination the agent may not dial (the ForkProfile's
+// allowlist).
 type RefusedError struct{ Reason string }
 
 func (e *RefusedError) Error() string { return e.Reason }
 
-// WriteReply answers an Outbound stream: nil is success.
+// DialError is a destination the agent could not reach.
+type DialError struct{ Reason string }
+
+func (e *DialError) Error() string { return e.Reason }
+
+// WriteReply answers an Outbound stream: nil is success, a *RefusedError a
+// refusal, any other error a failure.
 func WriteReply(w io.Writer, err error) error {
 	if err == nil {
 		_, werr := w.Write([]byte{replyOK})
 		return werr
 	}
+	code := byte(replyFailed)
+	var refused *RefusedError
+	if errors.As(err, &refused) {
+		code = replyRefused
+	}
 	msg := err.Error()
 	if len(msg) > 1024 {
 		msg = msg[:1024]
 	}
-	b := []byte{replyRefused, 0, 0}
+	b := []byte{code, 0, 0}
 	binary.BigEndian.PutUint16(b[1:], uint16(len(msg)))
 	_, werr := w.Write(append(b, msg...))
 	return werr
 }
 
-// ReadReply reads an Outbound stream's answer: nil, or a *RefusedError.
+// ReadReply reads an Outbound stream's answer: nil, a *RefusedError or a
+// *DialError.
 func ReadReply(r io.Reader) error {
 	var b [1]byte
 	if _, err := io.ReadFull(r, b[:]); err != nil {
 		return fmt.Errorf("tunnel: reading the agent's reply: %w", err)
 	}
-	switch b[0] {
-	case replyOK:
+	if b[0] == replyOK {
 		return nil
-	case replyRefused:
-		var l [2]byte
-		if _, err := io.ReadFull(r, l[:]); err != nil {
-			return fmt.Errorf("tunnel: reading the agent's reply: %w", err)
-		}
-		msg := make([]byte, binary.BigEndian.Uint16(l[:]))
-		if _, err := io.ReadFull(r, msg); err != nil {
-			return fmt.Errorf("tunnel: reading the agent's reply: %w", err)
-		}
+	}
+	if b[0] != replyRefused && b[0] != replyFailed {
+		return fmt.Errorf("tunnel: unknown reply %d", b[0])
+	}
+	var l [2]byte
+	if _, err := io.ReadFull(r, l[:]); err != nil {
+		return fmt.Errorf("tunnel: reading the agent's reply: %w", err)
+	}
+	msg := make([]byte, binary.BigEndian.Uint16(l[:]))
+	if _, err := io.ReadFull(r, msg); err != nil {
+		return fmt.Errorf("tunnel: reading the agent's reply: %w", err)
+	}
+	if b[0] == replyRefused {
 		return &RefusedError{Reason: string(msg)}
 	}
-	return fmt.Errorf("tunnel: unknown reply %d", b[0])
+	return &DialError{Reason: string(msg)}
 }
 
 // Config is the session's: keepalives find a dead port-forward within
@@ -149,7 +166,8 @@ func Client(conn io.ReadWriteCloser) (*yamux.Session, error) { return yamux.Clie
 func Server(conn io.ReadWriteCloser) (*yamux.Session, error) { return yamux.Server(conn, Config()) }
 
 // Open opens a stream with its header. For an Outbound stream it waits for
-// the agent's reply: a refusal is a *RefusedError and the stream is closed.
+// the agent's reply: a refusal is a *RefusedError, a failure a *DialError,
+// and the stream is closed.
 func Open(s *yamux.Session, h Header) (net.Conn, error) {
 	st, err := s.OpenStream()
 	if err != nil {

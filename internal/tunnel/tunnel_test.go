@@ -45,7 +45,12 @@ func sessions(t *testing.T, handle func(Header, net.Conn)) (cli, agent *yamux.Se
 // other side ends writing, then ends its own.
 func echo(h Header, c net.Conn) {
 	if h.Target == "refused.example:80" {
-		_ = WriteReply(c, errors.New("refused.example:80 is not in the ForkProfile's local.allowedDestinations"))
+		_ = WriteReply(c, &RefusedError{"refused.example:80 is not in the ForkProfile's local.allowedDestinations"})
+		c.Close()
+		return
+	}
+	if h.Target == "down.example:80" {
+		_ = WriteReply(c, errors.New("dial tcp: connection refused"))
 		c.Close()
 		return
 	}
@@ -145,6 +150,11 @@ func TestRefusedOutboundIsAnError(t *testing.T) {
 	_, err := Open(cli, Header{Kind: Outbound, Target: "refused.example:80"})
 	var refused *RefusedError
 	if !errors.As(err, &refused) || refused.Reason != "refused.example:80 is not in the ForkProfile's local.allowedDestinations" {
+		t.Fatalf("got %v", err)
+	}
+	_, err = Open(cli, Header{Kind: Outbound, Target: "down.example:80"})
+	var failed *DialError
+	if !errors.As(err, &failed) || failed.Reason != "dial tcp: connection refused" {
 		t.Fatalf("got %v", err)
 	}
 }

@@ -164,7 +164,9 @@ func TestLocalWorkloadRefusals(t *testing.T) {
 	if err := env.Client.Create(ctx, localFork(env, "bob", forkv1.Workload{Name: "web", Local: &forkv1.LocalWorkload{Container: "nope"}})); err != nil {
 		t.Fatal(err)
 	}
-	f := waitFork(t, env, "bob", func(f *forkv1.Fork) bool { return condition(f, forkv1.ConditionDegraded).Status == metav1.ConditionTrue })
+	f := waitFork(t, env, "bob", func(f *forkv1.Fork) bool {
+		return condition(f, forkv1.ConditionDegraded).Status == metav1.ConditionTrue
+	})
 	if msg := condition(f, forkv1.ConditionDegraded).Message; !strings.Contains(msg, "disables local workloads") {
 		t.Errorf("disabled by the profile: %q", msg)
 	}

@@ -76,7 +76,7 @@ func TestCopysConnectionsReachTheLocalPort(t *testing.T) {
 		t.Fatalf("%d %q", code, got)
 	}
 	local.Close()
-	code, got := body(t)(http.Get("http://"+a.Addr(8080)+"/"))
+	code, got := body(t)(http.Get("http://" + a.Addr(8080) + "/"))
 	if code != http.StatusBadGateway || !strings.Contains(got, "nothing listens on localhost:"+strconv.Itoa(int(port(t, local.Listener.Addr().String())))) {
 		t.Fatalf("with the process stopped: %d %q", code, got)
 	}

@@ -9,7 +9,9 @@ import (
 	"context"
 	"net/http"
 	"net/textproto"
+	"os"
 	"regexp"
+	"sync"
 
 	"go.opentelemetry.io/otel/baggage"
 )
@@ -73,6 +75,29 @@ func WithForkUsing(ctx context.Context, id string, p ForkPropagation) context.Co
 func ForkFrom(ctx context.Context) (string, bool) {
 	id, ok := ctx.Value(forkKey{}).(string)
 	return id, ok
+}
+
+// EnvForkIdentifier is set by kube fork connect for the process that stands
+// in for a fork's workload on a developer's machine: calls that process
+// starts by itself (a job, a consumer, a request without the header) then
+// stay in the fork too.
+const EnvForkIdentifier = "KUBE_FORK_IDENTIFIER"
+
+var localFork = sync.OnceValue(func() string {
+	if id := os.Getenv(EnvForkIdentifier); validID.MatchString(id) {
+		return id
+	}
+	return ""
+})
+
+// outgoing is the identifier an outgoing call carries: the request's, else
+// the process's own under kube fork connect.
+func outgoing(ctx context.Context) (string, bool) {
+	if id, ok := ForkFrom(ctx); ok {
+		return id, true
+	}
+	id := localFork()
+	return id, id != ""
 }
 
 // extract finds the identifier in a header value or a baggage header value.
@@ -139,7 +164,7 @@ func (p ForkPropagation) Transport(base http.RoundTripper) http.RoundTripper {
 		base = http.DefaultTransport
 	}
 	return roundTripper(func(r *http.Request) (*http.Response, error) {
-		id, ok := ForkFrom(r.Context())
+		id, ok := outgoing(r.Context())
 		if !ok {
 			return base.RoundTrip(r)
 		}

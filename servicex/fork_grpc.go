@@ -25,7 +25,7 @@ func (p ForkPropagation) fromIncoming(ctx context.Context) context.Context {
 }
 
 func (p ForkPropagation) toOutgoing(ctx context.Context) context.Context {
-	id, ok := ForkFrom(ctx)
+	id, ok := outgoing(ctx)
 	if !ok {
 		return ctx
 	}

@@ -391,9 +391,9 @@ func TestOperateCommandsParseFlags(t *testing.T) {
 	}
 	var fc *ForkConnectOptions
 	exec(newForkConnectCmd(ff, func(_ context.Context, o *ForkConnectOptions) error { fc = o; return nil }),
-		"alice", "--workload", "web", "--port", "8080=3000", "--takeover", "--keep", "--no-secrets", "--env-file", ".env", "--transport", "spdy", "--", "go", "run", "./cmd/web", "--flag")
+		"alice", "--workload", "web", "--port", "8080=3000", "--takeover", "--keep", "--no-secrets", "--env-file", ".env", "--forward", "8081=orders:80", "--transport", "spdy", "--", "go", "run", "./cmd/web", "--flag")
 	if fc.ID != "alice" || fc.Workload != "web" || strings.Join(fc.Ports, " ") != "8080=3000" || !fc.Takeover || !fc.Keep || !fc.NoSecrets ||
-		fc.EnvFile != ".env" || fc.Transport != "spdy" || strings.Join(fc.Command, " ") != "go run ./cmd/web --flag" {
+		fc.EnvFile != ".env" || strings.Join(fc.Forwards, " ") != "8081=orders:80" || fc.Transport != "spdy" || strings.Join(fc.Command, " ") != "go run ./cmd/web --flag" {
 		t.Errorf("fork connect: %+v", fc)
 	}
 }

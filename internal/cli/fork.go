@@ -396,7 +396,7 @@ func runForkDelete(ctx context.Context, o *ForkIDOptions) error {
 type ForkConnectOptions struct {
 	*ForkOptions
 	ID, Workload, Container string
-	Ports                   []string
+	Ports, Forwards         []string
 	EnvFile                 string
 	NoSecrets               bool
 	Takeover, Keep          bool
@@ -432,7 +432,7 @@ created it) unless --keep; while nobody is connected, the fork's requests get
 change, nothing injected into any pod. See docs/fork.md.`,
 		Example: `  kube fork connect alice --workload web -- go run ./cmd/web
   kube fork connect alice -n shop --workload api --port 8080=3000 --env-file .env.fork
-  kube fork connect alice --workload web --takeover --no-secrets -- npm start`,
+  kube fork connect alice --workload web --takeover --no-secrets --forward 5433=db:5432 -- npm start`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if n := cmd.ArgsLenAtDash(); n > 1 || (n < 0 && len(args) > 1) {
@@ -448,6 +448,7 @@ change, nothing injected into any pod. See docs/fork.md.`,
 	cmd.Flags().StringVar(&o.Workload, "workload", "", "the Deployment whose process runs on this machine")
 	cmd.Flags().StringVar(&o.Container, "container", "", "its container whose ports and environment to take (default: the first)")
 	cmd.Flags().StringArrayVar(&o.Ports, "port", nil, "CONTAINER_PORT=LOCAL_PORT: where the copy's connections go on this machine (default: the same port; repeatable)")
+	cmd.Flags().StringArrayVar(&o.Forwards, "forward", nil, "[LOCAL_PORT=]HOST:PORT: a port on 127.0.0.1 that reaches a cluster address, for clients that ignore proxy variables (repeatable)")
 	cmd.Flags().StringVar(&o.EnvFile, "env-file", "", "write the process's environment to this file (mode 0600)")
 	cmd.Flags().BoolVar(&o.NoSecrets, "no-secrets", false, "leave the container's Secrets out of the environment")
 	cmd.Flags().BoolVar(&o.Takeover, "takeover", false, "take the fork over from another session")
@@ -459,6 +460,10 @@ change, nothing injected into any pod. See docs/fork.md.`,
 
 func runForkConnect(ctx context.Context, o *ForkConnectOptions) error {
 	ports, err := forkconnect.ParsePorts(o.Ports)
+	if err != nil {
+		return usageError{err}
+	}
+	forwards, err := forkconnect.ParseForwards(o.Forwards)
 	if err != nil {
 		return usageError{err}
 	}
@@ -476,8 +481,8 @@ func runForkConnect(ctx context.Context, o *ForkConnectOptions) error {
 	p := o.IO.Progress()
 	code, err := forkconnect.Run(ctx, forkconnect.RunOptions{
 		Options: forkconnect.Options{Config: t.Config, Namespace: ns, Fork: o.ID, Workload: o.Workload, Container: o.Container, Ports: ports,
-			Takeover: o.Takeover, Holder: contract.Who() + " on " + hostname(), Owner: contract.Who(), TTL: o.TTL, Transport: o.Transport, Progress: p.Printf},
-		Command: o.Command, EnvFile: o.EnvFile, NoSecrets: o.NoSecrets, Keep: o.Keep,
+			Takeover: o.Takeover, Holder: fmt.Sprintf("%s on %s (pid %d)", contract.Who(), hostname(), os.Getpid()), Owner: contract.Who(), TTL: o.TTL, Transport: o.Transport, Progress: p.Printf},
+		Forwards: forwards, Command: o.Command, EnvFile: o.EnvFile, NoSecrets: o.NoSecrets, Keep: o.Keep,
 		Stdin: o.IO.In, Stdout: o.IO.Out, Stderr: o.IO.ErrOut,
 		Connected: func(c forkconnect.Connected) { printConnected(o.IO, c) },
 	})
@@ -504,6 +509,9 @@ func printConnected(s *IOStreams, c forkconnect.Connected) {
 		fmt.Fprintf(s.ErrOut, "Preview: %s\n", c.URL)
 	}
 	fmt.Fprintf(s.ErrOut, "Calls into the cluster: HTTP proxy %s, SOCKS5 proxy %s (set in the command's environment).\n", c.HTTPProxy, c.SOCKSProxy)
+	for _, f := range c.Forwards {
+		fmt.Fprintf(s.ErrOut, "  localhost:%d -> %s\n", f.Local, f.Target)
+	}
 	for _, m := range c.Missing {
 		fmt.Fprintf(s.ErrOut, "Not in the environment: %s\n", m)
 	}

@@ -18,6 +18,8 @@ import (
 // stands in for the workload.
 type RunOptions struct {
 	Options
+	// Forwards are local ports to cluster addresses.
+	Forwards []Forward
 	// Command runs with the workload's environment and the proxy; without
 	// one, the session lasts until ctx ends.
 	Command []string
@@ -42,6 +44,7 @@ type Connected struct {
 	URL string
 	// HTTPProxy and SOCKSProxy are the local proxies into the cluster.
 	HTTPProxy, SOCKSProxy string
+	Forwards              []Forward
 	// Missing are the environment variables that could not be set, and why.
 	Missing []string
 }
@@ -65,6 +68,11 @@ func Run(ctx context.Context, o RunOptions) (code int, err error) {
 		return 0, err
 	}
 	defer proxy.Close()
+	stopForwards, err := s.StartForwards(o.Forwards)
+	if err != nil {
+		return 0, err
+	}
+	defer stopForwards()
 	env := s.Environment(ctx, o.NoSecrets)
 	env.Vars = append(env.Vars, proxyEnv(proxy, o.Namespace, s.Fork().ID())...)
 	if o.EnvFile != "" {
@@ -74,7 +82,7 @@ func Run(ctx context.Context, o RunOptions) (code int, err error) {
 	}
 	if o.Connected != nil {
 		o.Connected(Connected{Fork: s.Fork().ID(), Namespace: o.Namespace, Workload: o.Workload, Ports: s.Ports(), URL: s.Fork().Status.URL,
-			HTTPProxy: proxy.HTTP, SOCKSProxy: proxy.SOCKS, Missing: env.Missing})
+			HTTPProxy: proxy.HTTP, SOCKSProxy: proxy.SOCKS, Forwards: o.Forwards, Missing: env.Missing})
 	}
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()

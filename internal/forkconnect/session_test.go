@@ -156,3 +156,35 @@ func TestParsePorts(t *testing.T) {
 		}
 	}
 }
+
+func TestForwardReachesAClusterAddress(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "orders") }))
+	defer backend.Close()
+	s, _ := wire(t, forkagent.Allowlist{"127.0.0.0/8"}, 1)
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := port(t, free.Addr().String())
+	free.Close()
+	fs, err := ParseForwards([]string{strconv.Itoa(int(local)) + "=" + backend.Listener.Addr().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, err := s.StartForwards(fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	if code, got := body(t)(http.Get("http://127.0.0.1:" + strconv.Itoa(int(local)) + "/")); code != 200 || got != "orders" {
+		t.Fatalf("%d %q", code, got)
+	}
+	if f, err := ParseForwards([]string{"orders:80"}); err != nil || f[0] != (Forward{Local: 80, Target: "orders:80"}) {
+		t.Errorf("default local port: %+v %v", f, err)
+	}
+	for _, bad := range []string{"orders", ":80", "x=orders:80", "orders:http", "0=orders:80"} {
+		if _, err := ParseForwards([]string{bad}); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

@@ -122,6 +122,11 @@ func kwokConfig(podLog, execDir string) (string, error) {
 		// Services), which a namespace with hundreds of forks exhausts.
 		`apiVersion: config.kwok.x-k8s.io/v1alpha1
 kind: KwokctlConfiguration
+options:
+  # Pods have no containers: a PortForward object says where kwok sends a
+  # pod's forwarded port (kube fork connect's tests point an agent pod's
+  # control port at an agent running on this machine).
+  enableCRDs: [PortForward]
 componentsPatches:
 - name: kube-apiserver
   extraArgs:

@@ -16,6 +16,9 @@ import (
 var kubeBin, controllerBin string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(helperChild) != "" {
+		forkChild()
+	}
 	dir, err := os.MkdirTemp("", "kube-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

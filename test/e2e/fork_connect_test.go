@@ -1,0 +1,266 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	forkv1 "github.com/kube-idp/kube/api/fork/v1alpha1"
+	"github.com/kube-idp/kube/internal/testcluster"
+	"github.com/kube-idp/kube/internal/testsupport"
+)
+
+// helperChild is the COMMAND of kube fork connect in TestForkConnect: the test
+// binary, started again by kube, acts as the developer's process.
+const helperChild = "KUBE_E2E_FORK_CHILD"
+
+// forkChild calls the "orders" service through the environment kube gave it
+// and prints what it saw; it exits 7 so that the test sees kube pass the code on.
+func forkChild() {
+	resp, err := http.Get(os.Getenv("ORDERS_URL"))
+	if err != nil {
+		fmt.Println("call failed:", err)
+		os.Exit(3)
+	}
+	var r reply
+	_ = json.NewDecoder(resp.Body).Decode(&r)
+	resp.Body.Close()
+	fmt.Printf("orders=%s fork=%s id=%s token=%q\n", r.Backend, r.Fork, os.Getenv("KUBE_FORK_IDENTIFIER"), os.Getenv("TOKEN"))
+	os.Exit(7)
+}
+
+// session is a kube fork connect running in the background.
+type session struct {
+	cmd    *exec.Cmd
+	mu     sync.Mutex
+	stderr strings.Builder
+	done   chan struct{}
+}
+
+func (s *session) log() string { s.mu.Lock(); defer s.mu.Unlock(); return s.stderr.String() }
+
+func connectInBackground(t *testing.T, args ...string) *session {
+	t.Helper()
+	s := &session{cmd: exec.Command(kubeBin, args...), done: make(chan struct{})}
+	pipe, err := s.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() {
+			s.mu.Lock()
+			s.stderr.WriteString(sc.Text() + "\n")
+			s.mu.Unlock()
+		}
+		_ = s.cmd.Wait()
+		close(s.done)
+	}()
+	t.Cleanup(func() {
+		_ = s.cmd.Process.Kill()
+		<-s.done
+		if t.Failed() {
+			t.Logf("kube %s:\n%s", strings.Join(args, " "), s.log())
+		}
+	})
+	return s
+}
+
+// The whole path of kube fork connect on the sandbox: kube-controller makes
+// the agent's pod; the agent (kube-controller agent, run here with the
+// pod's own arguments, since the sandbox's pods are fake) is reached through
+// the API server's real port-forward (kwok maps the pod's control port to it);
+// the copy's connections reach a server on this machine with the fork's
+// identifier while the shared service keeps its own backend; the developer's
+// process calls into the cluster through kube's proxy and stays in the fork.
+func TestForkConnect(t *testing.T) {
+	env := testcluster.Sandbox(t)
+	ns, ctx := env.Namespace, context.Background()
+	hostIP := hostAddress(t)
+	shared, orders := backend(t, hostIP, "shared"), backend(t, hostIP, "orders")
+	appPort := int32(testsupport.FreePort(t)) // the container's port: the agent listens on it on this machine
+
+	create(t, env, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns}, Spec: appsv1.DeploymentSpec{
+		Replicas: ptr.To[int32](0),
+		Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+		Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}}, Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "app", Image: "registry.example.com/web:v1", Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: appPort}},
+			Env: []corev1.EnvVar{{Name: "TOKEN", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "web"}, Key: "token"}}},
+				{Name: "ORDERS_URL", Value: fmt.Sprintf("http://%s:%d/", hostIP, orders)}},
+		}}}},
+	}})
+	create(t, env, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns}, StringData: map[string]string{"token": "s3cret"}})
+	create(t, env, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns}, Spec: corev1.ServiceSpec{
+		Selector: map[string]string{"app": "web"}, Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromString("http")}}}})
+	endpoints(t, env, "web", hostIP, shared)
+	create(t, env, &forkv1.ForkProfile{ObjectMeta: metav1.ObjectMeta{Name: forkv1.DefaultProfileName, Namespace: ns}, Spec: forkv1.ForkProfileSpec{
+		Local: &forkv1.LocalProfile{AllowedDestinations: []string{hostIP + "/32"}}}})
+	runController(t, ns)
+
+	// The fork exists before anyone connects (kube fork create, then a
+	// ForkProfile-allowed local mark); the agent's pod appears.
+	create(t, env, &forkv1.Fork{ObjectMeta: metav1.ObjectMeta{Name: "alice", Namespace: ns}, Spec: forkv1.ForkSpec{
+		TTL: &metav1.Duration{Duration: time.Hour}, Workloads: []forkv1.Workload{{Name: "web", Local: &forkv1.LocalWorkload{}}}}})
+	pod := waitPod(t, env, "alice", "web")
+	control := startAgent(t, env, pod)
+	forwardPod(t, env, pod, control)
+
+	get := func(fork string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://%s:%d/", hostIP, appPort), nil)
+		if fork != "" {
+			req.Header.Set(forkv1.DefaultHeader, fork)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("alice"); code != http.StatusServiceUnavailable || !strings.Contains(body, "kube fork connect alice --workload web -n "+ns) {
+		t.Fatalf("before anyone connects: %d %q", code, body)
+	}
+
+	// A session over WebSocket, to a server on this machine.
+	local := backend(t, "127.0.0.1", "laptop")
+	s1 := connectInBackground(t, "-c", "local", "fork", "connect", "alice", "-n", ns, "--workload", "web",
+		"--port", fmt.Sprintf("%d=%d", appPort, local), "--transport", "websocket")
+	eventually(t, "the first session to connect", func() bool { return strings.Contains(s1.log(), "Connected: fork alice") })
+	if code, body := get("alice"); code != http.StatusOK || !strings.Contains(body, `"Backend":"laptop","Fork":"alice"`) {
+		t.Fatalf("the fork's request: %d %q", code, body)
+	}
+	if r := kube(t, nil, "-c", "local", "fork", "status", "alice", "-n", ns); !strings.Contains(r.stdout, "LocalConnected True") {
+		eventually(t, "the fork's status to show the connection", func() bool {
+			return strings.Contains(kube(t, nil, "-c", "local", "fork", "status", "alice", "-n", ns).stdout, "LocalConnected True")
+		})
+	}
+
+	// One session per fork.
+	r := kube(t, nil, "-c", "local", "fork", "connect", "alice", "-n", ns, "--workload", "web", "--port", fmt.Sprintf("%d=%d", appPort, local))
+	if r.code != 1 || !strings.Contains(r.stderr, "is connected to fork alice since") || !strings.Contains(r.stderr, "--takeover") {
+		t.Fatalf("a second session: exit %d %s", r.code, r.stderr)
+	}
+	if r := kube(t, nil, "-c", "local", "fork", "connect", "alice", "-n", ns, "--workload", "web", "--port", "1=2"); r.code != 2 || !strings.Contains(r.stderr, "has no port 1") {
+		t.Fatalf("a port the container lacks: exit %d %s", r.code, r.stderr)
+	}
+
+	// The CLI dies: the fork's requests get 503, never the shared service.
+	_ = s1.cmd.Process.Kill()
+	<-s1.done
+	eventually(t, "503 once the session is gone", func() bool { code, _ := get("alice"); return code == http.StatusServiceUnavailable })
+
+	// A new session over SPDY takes over (the dead one's Lease has not expired
+	// yet) and runs the developer's process, which calls orders through the proxy.
+	cmd := exec.Command(kubeBin, "-c", "local", "fork", "connect", "alice", "-n", ns, "--workload", "web", "--takeover", "--transport", "spdy",
+		"--port", fmt.Sprintf("%d=%d", appPort, local), "--", os.Args[0])
+	cmd.Env = append(os.Environ(), helperChild+"=1")
+	out, err := cmd.Output()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+		err = nil
+	}
+	if err != nil || code != 7 || !strings.Contains(string(out), fmt.Sprintf(`orders=orders fork=alice id=alice token="s3cret"`)) {
+		t.Fatalf("the process under kube fork connect: exit %d, %v\n%s", code, err, out)
+	}
+	// The session ended without --keep: the workload runs the image again.
+	var f forkv1.Fork
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "alice"}, &f); err != nil || f.Spec.Workloads[0].Local != nil {
+		t.Fatalf("after the session: %v %+v", err, f.Spec.Workloads)
+	}
+}
+
+func eventually(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	if err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 90*time.Second, true, func(context.Context) (bool, error) { return ok(), nil }); err != nil {
+		t.Fatalf("%s: never happened", what)
+	}
+}
+
+// waitPod waits for the ready pod of the fork's copy of workload.
+func waitPod(t *testing.T, env *testcluster.Env, fork, workload string) *corev1.Pod {
+	t.Helper()
+	var pod *corev1.Pod
+	eventually(t, "the agent's pod", func() bool {
+		var pods corev1.PodList
+		if err := env.Client.List(context.Background(), &pods, client.InNamespace(env.Namespace), client.MatchingLabels{forkv1.LabelIdentifier: fork, forkv1.LabelWorkload: workload}); err != nil {
+			return false
+		}
+		for i := range pods.Items {
+			if p := &pods.Items[i]; p.Status.Phase == corev1.PodRunning {
+				pod = p
+				return true
+			}
+		}
+		return false
+	})
+	return pod
+}
+
+// startAgent runs kube-controller agent with the pod's arguments, its control
+// port moved to a free one of this machine; it returns that port.
+func startAgent(t *testing.T, env *testcluster.Env, pod *corev1.Pod) int {
+	t.Helper()
+	control := testsupport.FreePort(t)
+	var args []string
+	for _, a := range pod.Spec.Containers[0].Args {
+		if strings.HasPrefix(a, "--control=") {
+			a = "--control=127.0.0.1:" + strconv.Itoa(control)
+		}
+		args = append(args, a)
+	}
+	if len(args) == 0 || args[0] != "agent" {
+		t.Fatalf("the agent pod's arguments: %q", args)
+	}
+	startLogged(t, exec.Command(controllerBin, args...), "agent", filepath.Join(t.TempDir(), "agent.log"))
+	eventually(t, "the agent to listen", func() bool {
+		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(control))
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	return control
+}
+
+// forwardPod makes kwok send the pod's forwarded control port to the agent.
+func forwardPod(t *testing.T, env *testcluster.Env, pod *corev1.Pod, control int) {
+	t.Helper()
+	podPort, _ := strconv.ParseInt(pod.Annotations[forkv1.AnnotationAgentControlPort], 10, 32)
+	pf := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "PortForward",
+		"metadata": map[string]any{"name": pod.Name, "namespace": pod.Namespace},
+		"spec": map[string]any{"forwards": []any{map[string]any{
+			"ports":  []any{podPort},
+			"target": map[string]any{"port": int64(control), "address": "127.0.0.1"},
+		}}},
+	}}
+	if err := env.Client.Create(context.Background(), pf); err != nil {
+		t.Fatalf("kwok PortForward: %v", err)
+	}
+}

@@ -20,7 +20,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
@@ -127,7 +126,10 @@ func TestForkConnect(t *testing.T) {
 		TTL: &metav1.Duration{Duration: time.Hour}, Workloads: []forkv1.Workload{{Name: "web", Local: &forkv1.LocalWorkload{}}}}})
 	pod := waitPod(t, env, "alice", "web")
 	control := startAgent(t, env, pod)
-	forwardPod(t, env, pod, control)
+	podPort, _ := strconv.ParseInt(pod.Annotations[forkv1.AnnotationAgentControlPort], 10, 32)
+	if err := testcluster.ForwardPod(ctx, env.Client, pod, map[int32]int{int32(podPort): control}); err != nil {
+		t.Fatalf("kwok PortForward: %v", err)
+	}
 
 	get := func(fork string) (int, string) {
 		req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://%s:%d/", hostIP, appPort), nil)
@@ -248,19 +250,3 @@ func startAgent(t *testing.T, env *testcluster.Env, pod *corev1.Pod) int {
 	return control
 }
 
-// forwardPod makes kwok send the pod's forwarded control port to the agent.
-func forwardPod(t *testing.T, env *testcluster.Env, pod *corev1.Pod, control int) {
-	t.Helper()
-	podPort, _ := strconv.ParseInt(pod.Annotations[forkv1.AnnotationAgentControlPort], 10, 32)
-	pf := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "PortForward",
-		"metadata": map[string]any{"name": pod.Name, "namespace": pod.Namespace},
-		"spec": map[string]any{"forwards": []any{map[string]any{
-			"ports":  []any{podPort},
-			"target": map[string]any{"port": int64(control), "address": "127.0.0.1"},
-		}}},
-	}}
-	if err := env.Client.Create(context.Background(), pf); err != nil {
-		t.Fatalf("kwok PortForward: %v", err)
-	}
-}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -116,8 +115,9 @@ func TestForkConnect(t *testing.T) {
 	create(t, env, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns}, Spec: corev1.ServiceSpec{
 		Selector: map[string]string{"app": "web"}, Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromString("http")}}}})
 	endpoints(t, env, "web", hostIP, shared)
+	gateway := traefikGateway(t, env)
 	create(t, env, &forkv1.ForkProfile{ObjectMeta: metav1.ObjectMeta{Name: forkv1.DefaultProfileName, Namespace: ns}, Spec: forkv1.ForkProfileSpec{
-		Local: &forkv1.LocalProfile{AllowedDestinations: []string{hostIP + "/32"}}}})
+		Preview: previewProfile, Local: &forkv1.LocalProfile{AllowedDestinations: []string{hostIP + "/32"}}}})
 	runController(t, ns)
 
 	// The fork exists before anyone connects (kube fork create, then a
@@ -125,27 +125,22 @@ func TestForkConnect(t *testing.T) {
 	create(t, env, &forkv1.Fork{ObjectMeta: metav1.ObjectMeta{Name: "alice", Namespace: ns}, Spec: forkv1.ForkSpec{
 		TTL: &metav1.Duration{Duration: time.Hour}, Workloads: []forkv1.Workload{{Name: "web", Local: &forkv1.LocalWorkload{}}}}})
 	pod := waitPod(t, env, "alice", "web")
+	// The copy's Service reaches the agent, which listens on the container's port here.
+	endpoints(t, env, "web-fork-alice", hostIP, int(appPort))
 	control := startAgent(t, env, pod)
 	podPort, _ := strconv.ParseInt(pod.Annotations[forkv1.AnnotationAgentControlPort], 10, 32)
 	if err := testcluster.ForwardPod(ctx, env.Client, pod, map[int32]int{int32(podPort): control}); err != nil {
 		t.Fatalf("kwok PortForward: %v", err)
 	}
 
-	get := func(fork string) (int, string) {
-		req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://%s:%d/", hostIP, appPort), nil)
-		if fork != "" {
-			req.Header.Set(forkv1.DefaultHeader, fork)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return 0, err.Error()
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	if code, body := get("alice"); code != http.StatusServiceUnavailable || !strings.Contains(body, "kube fork connect alice --workload web -n "+ns) {
-		t.Fatalf("before anyone connects: %d %q", code, body)
+	// Requests go through the real Gateway: the fork's preview host, and the team's.
+	get := func(host string) (int, string) { return viaGateway(gateway, host) }
+	eventually(t, "the fork's host to answer with the agent's 503", func() bool {
+		code, body := get("alice.preview.test")
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "kube fork connect alice --workload web -n "+ns)
+	})
+	if code, body := get("shop.preview.test"); code != http.StatusOK || !strings.Contains(body, `"Backend":"shared","Fork":""`) {
+		t.Fatalf("the team's host: %d %q", code, body)
 	}
 
 	// A session over WebSocket, to a server on this machine.
@@ -153,8 +148,11 @@ func TestForkConnect(t *testing.T) {
 	s1 := connectInBackground(t, "-c", "local", "fork", "connect", "alice", "-n", ns, "--workload", "web",
 		"--port", fmt.Sprintf("%d=%d", appPort, local), "--transport", "websocket")
 	eventually(t, "the first session to connect", func() bool { return strings.Contains(s1.log(), "Connected: fork alice") })
-	if code, body := get("alice"); code != http.StatusOK || !strings.Contains(body, `"Backend":"laptop","Fork":"alice"`) {
+	if code, body := get("alice.preview.test"); code != http.StatusOK || !strings.Contains(body, `"Backend":"laptop","Fork":"alice"`) {
 		t.Fatalf("the fork's request: %d %q", code, body)
+	}
+	if code, body := get("shop.preview.test"); code != http.StatusOK || !strings.Contains(body, `"Backend":"shared","Fork":""`) {
+		t.Fatalf("the team's host while connected: %d %q", code, body)
 	}
 	if r := kube(t, nil, "-c", "local", "fork", "status", "alice", "-n", ns); !strings.Contains(r.stdout, "LocalConnected True") {
 		eventually(t, "the fork's status to show the connection", func() bool {
@@ -174,7 +172,7 @@ func TestForkConnect(t *testing.T) {
 	// The CLI dies: the fork's requests get 503, never the shared service.
 	_ = s1.cmd.Process.Kill()
 	<-s1.done
-	eventually(t, "503 once the session is gone", func() bool { code, _ := get("alice"); return code == http.StatusServiceUnavailable })
+	eventually(t, "503 once the session is gone", func() bool { code, _ := get("alice.preview.test"); return code == http.StatusServiceUnavailable })
 
 	// A new session over SPDY takes over (the dead one's Lease has not expired
 	// yet) and runs the developer's process, which calls orders through the proxy.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"github.com/kube-idp/kube/internal/testsupport"
 	"net"
 	"net/http"
@@ -49,10 +50,6 @@ func TestForkPreviewRoutesThroughTraefik(t *testing.T) {
 	env := testcluster.Sandbox(t)
 	ns := env.Namespace
 	ctx := context.Background()
-	traefik, err := sandbox.EnsureTestTool(ctx, &progress.Reporter{Out: os.Stderr}, "traefik")
-	if err != nil {
-		t.Fatal(err)
-	}
 	hostIP := hostAddress(t)
 	shared, forked := backend(t, hostIP, "shared"), backend(t, hostIP, "fork")
 
@@ -64,49 +61,17 @@ func TestForkPreviewRoutesThroughTraefik(t *testing.T) {
 	}
 	endpoints(t, env, "web", hostIP, shared)
 
-	// Traefik's entry point, and the Gateway whose listener uses its port.
-	port := testsupport.FreePort(t)
-	class := "kube-fork-e2e-" + ns
-	create(t, env, &gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: class}, Spec: gwv1.GatewayClassSpec{ControllerName: "traefik.io/gateway-controller"}})
-	t.Cleanup(func() {
-		_ = env.Client.Delete(context.Background(), &gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: class}})
-	})
-	create(t, env, &gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Name: "public", Namespace: ns}, Spec: gwv1.GatewaySpec{
-		GatewayClassName: gwv1.ObjectName(class),
-		Listeners:        []gwv1.Listener{{Name: "http", Port: gwv1.PortNumber(port), Protocol: gwv1.HTTPProtocolType}},
-	}})
-	// The team's own route to its front door.
-	create(t, env, &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns}, Spec: gwv1.HTTPRouteSpec{
-		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "public"}}},
-		Hostnames:       []gwv1.Hostname{"shop.preview.test"},
-		Rules:           []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: gwv1.BackendRef{BackendObjectReference: gwv1.BackendObjectReference{Name: "web", Port: ptr.To[gwv1.PortNumber](80)}}}}}},
-	}})
+	port := traefikGateway(t, env)
 	create(t, env, &forkv1.ForkProfile{ObjectMeta: metav1.ObjectMeta{Name: forkv1.DefaultProfileName, Namespace: ns}, Spec: forkv1.ForkProfileSpec{
-		Preview: &forkv1.Preview{Gateway: forkv1.GatewayRef{Name: "public"}, BaseDomain: "preview.test", Service: "web", Port: 80, Scheme: "http"},
+		Preview: previewProfile,
 	}})
-
-	sb, err := sandbox.Open(testcluster.SandboxName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := exec.Command(traefik, "--entryPoints.web.address="+net.JoinHostPort("127.0.0.1", fmt.Sprint(port)),
-		"--providers.kubernetesgateway=true", "--providers.kubernetesgateway.namespaces="+ns,
-		"--providers.kubernetesgateway.throttleDuration=0s", "--log.level=DEBUG")
-	proxy.Env = append(os.Environ(), "KUBECONFIG="+sb.KubeconfigPath())
-	startLogged(t, proxy, "traefik", filepath.Join(t.TempDir(), "traefik.log"))
 	runController(t, ns)
 
 	get := func(host string) (int, reply) {
-		req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/", port), nil)
-		req.Host = host
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return 0, reply{}
-		}
-		defer resp.Body.Close()
+		code, body := viaGateway(port, host)
 		var r reply
-		_ = json.NewDecoder(resp.Body).Decode(&r)
-		return resp.StatusCode, r
+		_ = json.Unmarshal([]byte(body), &r)
+		return code, r
 	}
 	eventually := func(what string, ok func() bool) {
 		t.Helper()
@@ -165,6 +130,62 @@ func TestForkPreviewRoutesThroughTraefik(t *testing.T) {
 	if code, r := get("shop.preview.test"); code != http.StatusOK || r.Backend != "shared" {
 		t.Fatalf("after the fork, the team's host answers %d %+v", code, r)
 	}
+}
+
+// traefikGateway runs Traefik (built from the module proxy, outside the
+// cluster, reading the sandbox's API server) for a GatewayClass of the test's
+// own and makes the Gateway "public" in the test's namespace; it returns the
+// port of the Gateway's HTTP listener on 127.0.0.1.
+func traefikGateway(t *testing.T, env *testcluster.Env) int {
+	t.Helper()
+	ns := env.Namespace
+	traefik, err := sandbox.EnsureTestTool(context.Background(), &progress.Reporter{Out: os.Stderr}, "traefik")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := testsupport.FreePort(t)
+	class := "kube-fork-e2e-" + ns
+	create(t, env, &gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: class}, Spec: gwv1.GatewayClassSpec{ControllerName: "traefik.io/gateway-controller"}})
+	t.Cleanup(func() {
+		_ = env.Client.Delete(context.Background(), &gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: class}})
+	})
+	create(t, env, &gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Name: "public", Namespace: ns}, Spec: gwv1.GatewaySpec{
+		GatewayClassName: gwv1.ObjectName(class),
+		Listeners:        []gwv1.Listener{{Name: "http", Port: gwv1.PortNumber(port), Protocol: gwv1.HTTPProtocolType}},
+	}})
+	sb, err := sandbox.Open(testcluster.SandboxName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := exec.Command(traefik, "--entryPoints.web.address="+net.JoinHostPort("127.0.0.1", fmt.Sprint(port)),
+		"--providers.kubernetesgateway=true", "--providers.kubernetesgateway.namespaces="+ns,
+		"--providers.kubernetesgateway.throttleDuration=0s", "--log.level=DEBUG")
+	proxy.Env = append(os.Environ(), "KUBECONFIG="+sb.KubeconfigPath())
+	startLogged(t, proxy, "traefik", filepath.Join(t.TempDir(), "traefik.log"))
+	// The team's own route to its front door.
+	create(t, env, &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns}, Spec: gwv1.HTTPRouteSpec{
+		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "public"}}},
+		Hostnames:       []gwv1.Hostname{"shop.preview.test"},
+		Rules:           []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: gwv1.BackendRef{BackendObjectReference: gwv1.BackendObjectReference{Name: "web", Port: ptr.To[gwv1.PortNumber](80)}}}}}},
+	}})
+	return port
+}
+
+// previewProfile puts forks at <id>.preview.test on the Gateway "public",
+// entering through the Service web.
+var previewProfile = &forkv1.Preview{Gateway: forkv1.GatewayRef{Name: "public"}, BaseDomain: "preview.test", Service: "web", Port: 80, Scheme: "http"}
+
+// viaGateway sends GET / for host to the Gateway's port: the status and body.
+func viaGateway(port int, host string) (int, string) {
+	req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/", port), nil)
+	req.Host = host
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 // reply is what a backend answers: who it is and the fork identifier it saw.

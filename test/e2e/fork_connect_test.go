@@ -247,4 +247,3 @@ func startAgent(t *testing.T, env *testcluster.Env, pod *corev1.Pod) int {
 	})
 	return control
 }
-

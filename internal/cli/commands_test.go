@@ -389,6 +389,15 @@ func TestOperateCommandsParseFlags(t *testing.T) {
 	if fk.ID != "bob" || !fk.NoWait {
 		t.Errorf("fork delete: %+v", fk)
 	}
+	var in *InfraOptions
+	exec(newInfraCmd(f, func(_ context.Context, o *InfraOptions) error { in = o; return nil }), "targets", "--base", "origin/main", "-C", "/infra", "-o", "json")
+	if in.Action != "targets" || in.Base != "origin/main" || in.Head != "HEAD" || in.Repo != "/infra" || in.Output != outputJSON {
+		t.Errorf("infra targets: %+v", in)
+	}
+	exec(newInfraCmd(f, func(_ context.Context, o *InfraOptions) error { in = o; return nil }), "tags", "plan.json", "--schemas", "s.json")
+	if in.Action != "tags" || strings.Join(in.Args, " ") != "plan.json" || in.Schemas != "s.json" {
+		t.Errorf("infra tags: %+v", in)
+	}
 	var fc *ForkConnectOptions
 	exec(newForkConnectCmd(ff, func(_ context.Context, o *ForkConnectOptions) error { fc = o; return nil }),
 		"alice", "--workload", "web", "--port", "8080=3000", "--takeover", "--keep", "--no-secrets", "--env-file", ".env", "--forward", "8081=orders:80", "--transport", "spdy", "--", "go", "run", "./cmd/web", "--flag")

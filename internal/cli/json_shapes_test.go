@@ -11,6 +11,7 @@ import (
 	"github.com/kube-idp/kube/internal/deploy"
 	"github.com/kube-idp/kube/internal/forks"
 	"github.com/kube-idp/kube/internal/generate"
+	"github.com/kube-idp/kube/internal/infra"
 	"github.com/kube-idp/kube/internal/propose"
 	"github.com/kube-idp/kube/internal/sandbox"
 	"github.com/kube-idp/kube/internal/slo"
@@ -47,6 +48,8 @@ func TestJSONShapesOfClusterCommands(t *testing.T) {
 		"addons-deploy":    &[]addons.Result{},
 		"fork-status":      &forks.View{},
 		"fork-list":        &[]forks.View{},
+		"infra-targets":    &infraMatrix{},
+		"infra-tags":       &infra.TagReport{},
 	} {
 		t.Run(name, func(t *testing.T) {
 			fill(reflect.ValueOf(v).Elem(), 0)

@@ -214,7 +214,7 @@ Exit codes: docs/exit-codes.md.`,
 	root.AddCommand(newDeployCmd(f, nil), newDiffCmd(f, nil), newStatusCmd(f, nil), newHistoryCmd(f, nil),
 		newRollbackCmd(f, nil), newRunCmd(f, nil))
 	root.AddCommand(newClustersCmd(f, nil), newUseCmd(f, nil), newKubectlCmd(f, nil))
-	root.AddCommand(newForkCmd(f), newAlertsCmd(f, nil), newSLOCmd(f, nil), newAddonsCmd(f), newUpgradeCmd(f, nil), newCatalogCmd(f, nil), newConsoleCmd(f, nil))
+	root.AddCommand(newForkCmd(f), newAlertsCmd(f, nil), newSLOCmd(f, nil), newAddonsCmd(f), newUpgradeCmd(f, nil), newCatalogCmd(f, nil), newConsoleCmd(f, nil), newInfraCmd(f, nil))
 	root.AddCommand(newPsCmd(f, nil), newLogsCmd(f, nil), newScaleCmd(f, nil), newExecCmd(f, nil))
 	return root
 }

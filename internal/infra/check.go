@@ -1,0 +1,59 @@
+package infra
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+
+	tfjson "github.com/hashicorp/terraform-json"
+)
+
+// TargetsOf are the roots of repository dir that head changes since its
+// merge base with base: CI's plan matrix for a pull request.
+func TargetsOf(ctx context.Context, dir, base, head string) ([]Target, error) {
+	mb, err := MergeBase(ctx, dir, base, head)
+	if err != nil {
+		return nil, InputError{err}
+	}
+	changed, err := Changed(ctx, dir, mb, head)
+	if err != nil {
+		return nil, err
+	}
+	return Targets(&GitTree{Dir: dir, Rev: mb}, &GitTree{Dir: dir, Rev: head}, changed)
+}
+
+// CheckPlanFile holds the plan JSON at planPath (and the provider schemas
+// at schemasPath, if given) to the repository's required tags.
+func CheckPlanFile(repo, planPath, schemasPath string) (TagReport, error) {
+	c, err := LoadConfig(repo)
+	if err != nil {
+		return TagReport{}, InputError{err}
+	}
+	data, err := os.ReadFile(filepath.Clean(planPath))
+	if err != nil {
+		return TagReport{}, InputError{err}
+	}
+	plan, err := ReadPlan(data)
+	if err != nil {
+		return TagReport{}, InputError{err}
+	}
+	var schemas *tfjson.ProviderSchemas
+	if schemasPath != "" {
+		data, err := os.ReadFile(filepath.Clean(schemasPath))
+		if err != nil {
+			return TagReport{}, InputError{err}
+		}
+		if schemas, err = ReadSchemas(data); err != nil {
+			return TagReport{}, InputError{err}
+		}
+	}
+	return CheckTags(c, plan, schemas), nil
+}
+
+// InputError is input kube cannot work with (exit 2).
+type InputError struct{ error }
+
+// ExitStatus is 2: docs/exit-codes.md.
+func (InputError) ExitStatus() int { return 2 }
+
+func (e InputError) Unwrap() error { return e.error }

@@ -1,0 +1,143 @@
+// Package infra is kube infra: infrastructure self-service with OpenTofu (or
+// Terraform) in a repository of roots and modules. OpenTofu plans, applies and
+// keeps state and its locks; CI runs the jobs; kube decides which roots a
+// change touches and whether a plan is acceptable (required tags), and writes
+// the text. It keeps no server and no state of its own.
+package infra
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/kube-idp/kube/internal/strictyaml"
+)
+
+// FileName marks a root (any content, even none) and, at the repository's
+// top, holds the repository's settings.
+const FileName = "kube-infra.yaml"
+
+// Config is the repository's kube-infra.yaml.
+type Config struct {
+	Tool    string `yaml:"tool" enum:"tofu,terraform" doc:"the program that plans and applies (default tofu)"`
+	Version string `yaml:"version" required:"true" doc:"its exact version, e.g. 1.12.6: plans and applies refuse another"`
+	// RequiredTags must be on every created or updated taggable resource.
+	RequiredTags []string `yaml:"requiredTags" doc:"tag keys every created or updated taggable resource must carry (provider default_tags count)"`
+	// UnknownTags is the verdict on tags only known after apply.
+	UnknownTags string `yaml:"unknownTags" enum:"warn,fail" doc:"tags unknown at plan time: warn (default) or fail"`
+	// Exempt are resource types or addresses the tag rule skips.
+	Exempt []string `yaml:"exempt" doc:"resource types (aws_iam_role) or addresses (module.x.aws_s3_bucket.y) the tag rule skips"`
+	// Approval lists resource types whose delete or replace needs the label.
+	Approval Approval `yaml:"approval" doc:"destroys and replaces that need an explicit approval label on the pull request"`
+	Lock     string   `yaml:"lock" enum:"apply,pull-request" doc:"apply (default): only applies are serialised, by the state backend's lock; pull-request: also a Lease from plan to merge"`
+	Loc      strictyaml.Loc
+	// Path is the file's path.
+	Path string `yaml:"-"`
+}
+
+// Approval is the rule for dangerous changes.
+type Approval struct {
+	Types []string `yaml:"types" doc:"resource types (aws_db_instance, google_sql_database_instance)"`
+	Label string   `yaml:"label" doc:"the pull request label that approves them (default infra-approved-destroy)"`
+}
+
+var version = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`)
+var tagKey = regexp.MustCompile(`^[A-Za-z0-9_.:/=+\-@ ]{1,128}$`)
+
+// LoadConfig reads the repository's kube-infra.yaml.
+func LoadConfig(repo string) (*Config, error) {
+	data, err := strictyaml.ReadFileIn(repo, FileName)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s: no %s at the repository's top: it names the tool and its version (docs/infra.md)", filepath.Join(repo, FileName), FileName)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return ParseConfig(filepath.Join(repo, FileName), data)
+}
+
+// ParseConfig decodes and checks a repository's kube-infra.yaml.
+func ParseConfig(path string, data []byte) (*Config, error) {
+	c := &Config{}
+	if errs := strictyaml.Unmarshal(path, data, c); errs != nil {
+		return nil, errs
+	}
+	c.Path = path
+	var errs strictyaml.Errors
+	bad := func(p strictyaml.Pos, format string, args ...any) {
+		errs = append(errs, strictyaml.Error{File: path, Pos: p, Msg: fmt.Sprintf(format, args...)})
+	}
+	if c.Tool == "" {
+		c.Tool = "tofu"
+	}
+	if !version.MatchString(c.Version) {
+		bad(c.Loc.At("version"), "version %q is not an exact version such as 1.12.6: plans and applies must use one", c.Version)
+	}
+	seen := map[string]bool{}
+	for _, k := range c.RequiredTags {
+		if !tagKey.MatchString(k) {
+			bad(c.Loc.At("requiredTags"), "%q is not a tag key", k)
+		}
+		if seen[k] {
+			bad(c.Loc.At("requiredTags"), "tag %q is required twice", k)
+		}
+		seen[k] = true
+	}
+	if c.UnknownTags == "" {
+		c.UnknownTags = "warn"
+	}
+	if c.Lock == "" {
+		c.Lock = "apply"
+	}
+	for _, e := range []struct{ key, value, allowed string }{{"tool", c.Tool, "tofu,terraform"}, {"unknownTags", c.UnknownTags, "warn,fail"}, {"lock", c.Lock, "apply,pull-request"}} {
+		if !slices.Contains(strings.Split(e.allowed, ","), e.value) {
+			bad(c.Loc.At(e.key), "%s must be one of %s, not %q", e.key, strings.ReplaceAll(e.allowed, ",", ", "), e.value)
+		}
+	}
+	if c.Approval.Label == "" {
+		c.Approval.Label = "infra-approved-destroy"
+	}
+	slices.Sort(c.Exempt)
+	if errs != nil {
+		return nil, errs
+	}
+	return c, nil
+}
+
+// rootFile is a root's kube-infra.yaml: it marks the directory; nothing in it
+// is needed, and nothing unknown is accepted.
+type rootFile struct {
+	Loc strictyaml.Loc
+}
+
+// CheckRoot reads a root's kube-infra.yaml: empty, comments or {}.
+func CheckRoot(path string, data []byte) error {
+	blank := true
+	for _, line := range strings.Split(string(data), "\n") {
+		if l := strings.TrimSpace(line); l != "" && !strings.HasPrefix(l, "#") {
+			blank = false
+		}
+	}
+	if blank {
+		return nil
+	}
+	if errs := strictyaml.Unmarshal(path, data, &rootFile{}); errs != nil {
+		return errs
+	}
+	return nil
+}
+
+// Schema is the JSON Schema (draft 2020-12) of the repository's
+// kube-infra.yaml, for editors and for CI outside kube.
+func Schema() map[string]any {
+	s := strictyaml.Schema(reflect.TypeOf(Config{}))
+	s["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+	s["$id"] = "https://kube-idp.dev/schemas/kube-infra.json"
+	s["title"] = "kube-infra.yaml (the repository's)"
+	return s
+}

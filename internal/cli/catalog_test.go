@@ -20,7 +20,7 @@ func TestCatalogCommands(t *testing.T) {
 
 	code, out, errOut := run(t, append([]string{"catalog"}, repo...)...)
 	if code != 0 || !regexp.MustCompile("(?m)^observability\tplatform-sre\tservicex\tlibrary\tactive\tplatform-devex$").MatchString(out) ||
-		!strings.Contains(errOut, "13 domain(s), 15 component(s)") {
+		!strings.Contains(errOut, "13 domain(s), 16 component(s)") {
 		t.Errorf("list: exit %d\n%s%s", code, out, errOut)
 	}
 

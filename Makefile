@@ -82,13 +82,14 @@ fuzz:
 
 ## bench: the sandbox (build, start, memory), kube generate on a fleet next to helm and kustomize,
 ## kube deploy next to kubectl and helm, kube-controller's fork and CronJob notifier loads,
-## servicex's cost per request over net/http
+## servicex's cost per request over net/http; kube infra on a generated monorepo
 bench: build
 	KUBE=$(BIN)/kube bench/sandbox.sh
 	KUBE=$(BIN)/kube bench/generate.sh
 	KUBE=$(BIN)/kube bench/deploy.sh
 	KUBE=$(BIN)/kube bench/fork.sh
 	KUBE=$(BIN)/kube bench/cronjob.sh
+	KUBE=$(BIN)/kube bench/infra.sh
 	bench/servicex.sh
 
 clean:

@@ -2,12 +2,13 @@ package addons
 
 import (
 	"context"
-	"github.com/kube-idp/kube/internal/testsupport"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kube-idp/kube/internal/testsupport"
 )
 
 const checkoutToken = "eC1hY2Nlc3MtdG9rZW46Z2hzX3NlY3JldA=="

@@ -2,10 +2,11 @@ package alerts
 
 import (
 	"fmt"
-	"github.com/kube-idp/kube/internal/contract"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/kube-idp/kube/internal/contract"
 )
 
 // Channels say which Slack channel receives each severity; "" sends it

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kube-idp/kube/internal/cluster"
 	"github.com/kube-idp/kube/internal/deploy"
+	"github.com/kube-idp/kube/internal/exitstatus"
 	"github.com/kube-idp/kube/internal/generate"
 	"github.com/kube-idp/kube/internal/spec"
 )
@@ -150,9 +151,9 @@ func Resolve(sel cluster.Selection, f Flags, need Need, env Env) (*App, error) {
 		case r.err != nil:
 			return nil, r.err
 		case r.spec == nil && need == NeedManifests:
-			return nil, UsageError{fmt.Errorf("no %s here: run from the app's repository, or pass -f DIR --app NAME", spec.FileName)}
+			return nil, exitstatus.Input(fmt.Errorf("no %s here: run from the app's repository, or pass -f DIR --app NAME", spec.FileName))
 		case r.spec == nil:
-			return nil, UsageError{fmt.Errorf("no %s here: run from the app's repository, or name the app: --app NAME [-n NAMESPACE]", spec.FileName)}
+			return nil, exitstatus.Input(fmt.Errorf("no %s here: run from the app's repository, or name the app: --app NAME [-n NAMESPACE]", spec.FileName))
 		}
 		a.Spec = r.spec
 		if a.Name == "" {
@@ -164,7 +165,7 @@ func Resolve(sel cluster.Selection, f Flags, need Need, env Env) (*App, error) {
 		a.SpecCluster = ManifestsCluster(env.WorkDir, t.Name)
 		a.Dir = filepath.Join(env.WorkDir, generate.OutputDir, a.SpecCluster)
 	} else if a.Name == "" {
-		return nil, UsageError{errors.New("--app is required with -f: it names the inventory that records what the app owns")}
+		return nil, exitstatus.Input(errors.New("--app is required with -f: it names the inventory that records what the app owns"))
 	} else if r.err == nil && r.spec != nil && r.spec.App == a.Name {
 		// -f names other manifests of this repository's own app: its
 		// policies (the error budget freeze, the platform's namespaces)
@@ -226,12 +227,3 @@ func NamespaceOf(objs []*unstructured.Unstructured) string {
 	}
 	return best
 }
-
-// UsageError marks a resolution that failed for lack of input on the command
-// line (the CLI exits 2).
-type UsageError struct{ error }
-
-func (e UsageError) Unwrap() error { return e.error }
-
-// ExitStatus is bad input's (docs/exit-codes.md).
-func (e UsageError) ExitStatus() int { return 2 }

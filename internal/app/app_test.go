@@ -2,15 +2,16 @@ package app
 
 import (
 	"errors"
-	"github.com/kube-idp/kube/internal/testsupport"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/kube-idp/kube/internal/cluster"
+	"github.com/kube-idp/kube/internal/exitstatus"
 	"github.com/kube-idp/kube/internal/generate"
 	"github.com/kube-idp/kube/internal/spec"
+	"github.com/kube-idp/kube/internal/testsupport"
 )
 
 const testKubeconfig = `apiVersion: v1
@@ -113,7 +114,7 @@ func TestResolveWithoutACheckout(t *testing.T) {
 	if err != nil || a.Namespace != "billing" {
 		t.Fatalf("--app alone: %v %+v", err, a)
 	}
-	var usage UsageError
+	var usage *exitstatus.BadInput
 	if _, err := Resolve(cluster.Selection{Cluster: "qa"}, Flags{}, NeedDeployed, w.env); !errors.As(err, &usage) || !strings.Contains(err.Error(), "--app NAME [-n NAMESPACE]") {
 		t.Fatalf("nothing named: %v", err)
 	}
@@ -128,7 +129,7 @@ func TestResolveADirectory(t *testing.T) {
 	w := newWorld(t)
 	dir := filepath.Join(w.dir, "manifests")
 	testsupport.WriteFile(t, filepath.Join(dir, "a.yaml"), configMapFile("ns-x", "a")+"---\n"+configMapFile("ns-y", "b")+"---\n"+configMapFile("ns-y", "c"))
-	var usage UsageError
+	var usage *exitstatus.BadInput
 	if _, err := Resolve(cluster.Selection{Cluster: "qa"}, Flags{Dir: dir}, NeedManifests, w.env); !errors.As(err, &usage) {
 		t.Fatalf("-f without --app: %v", err)
 	}

@@ -2,12 +2,13 @@ package cli
 
 import (
 	"encoding/json"
-	"github.com/kube-idp/kube/internal/testsupport"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/kube-idp/kube/internal/testsupport"
 )
 
 const exampleCatalogRepo = "../../examples/kube-platform"

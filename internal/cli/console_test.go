@@ -1,10 +1,11 @@
 package cli
 
 import (
-	"github.com/kube-idp/kube/internal/testsupport"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kube-idp/kube/internal/testsupport"
 )
 
 // A console with your cluster access never listens beyond this machine.

@@ -129,7 +129,7 @@ func or[O any](runF, run func(context.Context, *O) error) func(context.Context, 
 
 // exitStatus is an error that carries its exit status (docs/exit-codes.md),
 // as kapp's ExitStatus: domain packages give their errors one
-// (upgrade.UnreachableError is 3, app.UsageError 2) without knowing the CLI;
+// (upgrade.UnreachableError is 3, exitstatus.BadInput 2) without knowing the CLI;
 // exitStatusOf is the one place that maps errors to codes.
 type exitStatus interface{ ExitStatus() int }
 

@@ -3,11 +3,11 @@ package cli
 import (
 	"context"
 	"fmt"
-	"k8s.io/apimachinery/pkg/util/duration"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/util/duration"
 
 	"github.com/kube-idp/kube/internal/app"
 	"github.com/kube-idp/kube/internal/deploy"

@@ -10,7 +10,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"slices"
 	"sort"
 	"strings"
@@ -27,6 +26,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/tools/pager"
+	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	"github.com/kube-idp/kube/internal/contract"
 	"github.com/kube-idp/kube/internal/deploy"

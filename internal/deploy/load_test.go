@@ -1,9 +1,10 @@
 package deploy
 
 import (
-	"github.com/kube-idp/kube/internal/testsupport"
 	"strings"
 	"testing"
+
+	"github.com/kube-idp/kube/internal/testsupport"
 )
 
 // Lists are expanded as kubectl expands them (kube-prometheus ships

@@ -25,8 +25,10 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/kubectl/pkg/util/podutils"
 
 	forkv1 "github.com/kube-idp/kube/api/fork/v1alpha1"
+	"github.com/kube-idp/kube/internal/exitstatus"
 	"github.com/kube-idp/kube/internal/forks"
 	"github.com/kube-idp/kube/internal/tunnel"
 )
@@ -57,14 +59,6 @@ type Options struct {
 	// LeaseDuration is how long a Lease lasts unrenewed (default 15 s).
 	LeaseDuration time.Duration
 }
-
-// InputError is a request that cannot work as given (exit 2).
-type InputError struct{ error }
-
-// ExitStatus is 2: docs/exit-codes.md.
-func (InputError) ExitStatus() int { return 2 }
-
-func (e InputError) Unwrap() error { return e.error }
 
 // Session is a running connection.
 type Session struct {
@@ -140,7 +134,7 @@ func (s *Session) Ports() map[int32]int32 { return s.o.Ports }
 func (s *Session) checkWorkload(ctx context.Context) (map[int32]int32, error) {
 	d, err := s.kube.AppsV1().Deployments(s.o.Namespace).Get(ctx, s.o.Workload, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return nil, InputError{fmt.Errorf("no Deployment %s in namespace %s: --workload names a Deployment of the shared namespace", s.o.Workload, s.o.Namespace)}
+		return nil, exitstatus.Input(fmt.Errorf("no Deployment %s in namespace %s: --workload names a Deployment of the shared namespace", s.o.Workload, s.o.Namespace))
 	}
 	if err != nil {
 		return nil, err
@@ -157,11 +151,11 @@ func (s *Session) checkWorkload(ctx context.Context) (map[int32]int32, error) {
 		}
 	}
 	if len(ports) == 0 {
-		return nil, InputError{fmt.Errorf("container %s of Deployment %s declares no TCP port: nothing would reach your process", c.Name, d.Name)}
+		return nil, exitstatus.Input(fmt.Errorf("container %s of Deployment %s declares no TCP port: nothing would reach your process", c.Name, d.Name))
 	}
 	for remote, local := range s.o.Ports {
 		if _, ok := ports[remote]; !ok {
-			return nil, InputError{fmt.Errorf("--port %d=%d: container %s of Deployment %s has no port %d (it has %s)", remote, local, c.Name, d.Name, remote, portList(ports))}
+			return nil, exitstatus.Input(fmt.Errorf("--port %d=%d: container %s of Deployment %s has no port %d (it has %s)", remote, local, c.Name, d.Name, remote, portList(ports)))
 		}
 		ports[remote] = local
 	}
@@ -178,7 +172,7 @@ func container(d *appsv1.Deployment, name string) (*corev1.Container, error) {
 			return &cs[i], nil
 		}
 	}
-	return nil, InputError{fmt.Errorf("Deployment %s has no container %q", d.Name, name)}
+	return nil, exitstatus.Input(fmt.Errorf("Deployment %s has no container %q", d.Name, name))
 }
 
 func portList(ports map[int32]int32) string {
@@ -206,7 +200,7 @@ func (s *Session) markLocal(ctx context.Context) error {
 	if errors.As(err, &nf) {
 		f, err := forks.Build(forks.CreateOptions{ID: s.o.Fork, Namespace: s.o.Namespace, Owner: s.o.Owner, Deployments: []string{s.o.Workload}, TTL: s.o.TTL, TTLFrom: forkv1.TTLFromCreation})
 		if err != nil {
-			return InputError{err}
+			return exitstatus.Input(err)
 		}
 		f.Spec.Workloads[0].Local = local
 		f.Annotations = map[string]string{AnnotationSession: s.o.Holder}
@@ -246,7 +240,7 @@ func (s *Session) connect(ctx context.Context) error {
 	var pod *corev1.Pod
 	for i := range pods.Items {
 		p := &pods.Items[i]
-		if p.DeletionTimestamp == nil && podReady(p) && p.Annotations[forkv1.AnnotationAgentControlPort] != "" {
+		if p.DeletionTimestamp == nil && podutils.IsPodReady(p) && p.Annotations[forkv1.AnnotationAgentControlPort] != "" {
 			pod = p
 		}
 	}
@@ -283,15 +277,6 @@ func (s *Session) connect(ctx context.Context) error {
 	s.tunnel, s.pod = t, pod.Name
 	s.mu.Unlock()
 	return nil
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // Run passes the copy's connections to the local ports and renews the Lease

@@ -3,7 +3,6 @@ package generate
 import (
 	"context"
 	"fmt"
-	"github.com/kube-idp/kube/internal/testsupport"
 	"io"
 	"net/http"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kube-idp/kube/internal/testsupport"
 	"github.com/kube-idp/kube/servicex"
 	sxc "github.com/kube-idp/kube/servicex/contract"
 )

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 
 	tfjson "github.com/hashicorp/terraform-json"
+
+	"github.com/kube-idp/kube/internal/exitstatus"
 )
 
 // TargetsOf are the roots of repository dir that head changes since its
@@ -13,7 +15,7 @@ import (
 func TargetsOf(ctx context.Context, dir, base, head string) ([]Target, error) {
 	mb, err := MergeBase(ctx, dir, base, head)
 	if err != nil {
-		return nil, InputError{err}
+		return nil, exitstatus.Input(err)
 	}
 	changed, err := Changed(ctx, dir, mb, head)
 	if err != nil {
@@ -27,33 +29,25 @@ func TargetsOf(ctx context.Context, dir, base, head string) ([]Target, error) {
 func CheckPlanFile(repo, planPath, schemasPath string) (TagReport, error) {
 	c, err := LoadConfig(repo)
 	if err != nil {
-		return TagReport{}, InputError{err}
+		return TagReport{}, exitstatus.Input(err)
 	}
 	data, err := os.ReadFile(filepath.Clean(planPath))
 	if err != nil {
-		return TagReport{}, InputError{err}
+		return TagReport{}, exitstatus.Input(err)
 	}
 	plan, err := ReadPlan(data)
 	if err != nil {
-		return TagReport{}, InputError{err}
+		return TagReport{}, exitstatus.Input(err)
 	}
 	var schemas *tfjson.ProviderSchemas
 	if schemasPath != "" {
 		data, err := os.ReadFile(filepath.Clean(schemasPath))
 		if err != nil {
-			return TagReport{}, InputError{err}
+			return TagReport{}, exitstatus.Input(err)
 		}
 		if schemas, err = ReadSchemas(data); err != nil {
-			return TagReport{}, InputError{err}
+			return TagReport{}, exitstatus.Input(err)
 		}
 	}
 	return CheckTags(c, plan, schemas), nil
 }
-
-// InputError is input kube cannot work with (exit 2).
-type InputError struct{ error }
-
-// ExitStatus is 2: docs/exit-codes.md.
-func (InputError) ExitStatus() int { return 2 }
-
-func (e InputError) Unwrap() error { return e.error }

@@ -14,8 +14,8 @@ func TestParseConfig(t *testing.T) {
 		t.Errorf("defaults: %+v", c)
 	}
 	for text, want := range map[string]string{
-		"tool: tofu\n":                                  "kube-infra.yaml:1:1: missing required key \"version\"",
-		"version: latest\n":                             `kube-infra.yaml:1:1: version "latest" is not an exact version`,
+		"tool: tofu\n":      "kube-infra.yaml:1:1: missing required key \"version\"",
+		"version: latest\n": `kube-infra.yaml:1:1: version "latest" is not an exact version`,
 		"version: 1.12.6\nrequiredTags: [owner, owner]": `kube-infra.yaml:2:1: tag "owner" is required twice`,
 		"version: 1.12.6\nlock: always\n":               `kube-infra.yaml:2:1: lock must be one of apply, pull-request, not "always"`,
 		"version: 1.12.6\nrequiredtags: [owner]\n":      "kube-infra.yaml:2:1:",

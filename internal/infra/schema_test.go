@@ -46,9 +46,9 @@ func TestSchema(t *testing.T) {
 	}
 	for text, ok := range map[string]bool{
 		"version: 1.12.6\nrequiredTags: [owner, team]\nlock: apply\n": true,
-		"requiredTags: [owner]\n":                                      false,
-		"version: 1.12.6\nlock: always\n":                              false,
-		"version: 1.12.6\nextra: 1\n":                                  false,
+		"requiredTags: [owner]\n":                                     false,
+		"version: 1.12.6\nlock: always\n":                             false,
+		"version: 1.12.6\nextra: 1\n":                                 false,
 	} {
 		var v any
 		if err := yaml.Unmarshal([]byte(text), &v); err != nil {

@@ -79,30 +79,30 @@ func rootsOf(ts []Target) string {
 func TestTargets(t *testing.T) {
 	r := newRepo(t)
 	base := r.commit(map[string]string{
-		"kube-infra.yaml":                    "version: 1.12.6\n",
-		"modules/vpc/main.tf":                "variable \"cidr\" {}\n",
-		"modules/db/main.tf":                 "module \"net\" {\n  source = \"../vpc\"\n  cidr = \"10.0.0.0/16\"\n}\n",
-		"envs/prod/network/kube-infra.yaml":  "",
-		"envs/prod/network/main.tf":          "module \"vpc\" {\n  source = \"../../../modules/vpc\"\n  cidr = \"10.0.0.0/16\"\n}\n",
-		"envs/prod/db/kube-infra.yaml":       "# the database\n",
-		"envs/prod/db/main.tf":               "module \"db\" {\n  source = \"../../../modules/db\"\n}\nmodule \"remote\" {\n  source = \"terraform-aws-modules/vpc/aws\"\n  version = \"5.0.0\"\n}\n",
-		"envs/prod/db/prod.tfvars":           "size = 2\n",
-		"envs/dev/app/kube-infra.yaml":       "",
-		"envs/dev/app/main.tf":               "resource \"null_resource\" \"x\" {}\n",
-		"envs/dev/app/.terraform.lock.hcl":   "# lock\n",
-		"docs/README.md":                     "infra\n",
+		"kube-infra.yaml":                   "version: 1.12.6\n",
+		"modules/vpc/main.tf":               "variable \"cidr\" {}\n",
+		"modules/db/main.tf":                "module \"net\" {\n  source = \"../vpc\"\n  cidr = \"10.0.0.0/16\"\n}\n",
+		"envs/prod/network/kube-infra.yaml": "",
+		"envs/prod/network/main.tf":         "module \"vpc\" {\n  source = \"../../../modules/vpc\"\n  cidr = \"10.0.0.0/16\"\n}\n",
+		"envs/prod/db/kube-infra.yaml":      "# the database\n",
+		"envs/prod/db/main.tf":              "module \"db\" {\n  source = \"../../../modules/db\"\n}\nmodule \"remote\" {\n  source = \"terraform-aws-modules/vpc/aws\"\n  version = \"5.0.0\"\n}\n",
+		"envs/prod/db/prod.tfvars":          "size = 2\n",
+		"envs/dev/app/kube-infra.yaml":      "",
+		"envs/dev/app/main.tf":              "resource \"null_resource\" \"x\" {}\n",
+		"envs/dev/app/.terraform.lock.hcl":  "# lock\n",
+		"docs/README.md":                    "infra\n",
 	})
 	for name, c := range map[string]struct {
 		files map[string]string
 		want  string
 	}{
 		"a module used through another module": {map[string]string{"modules/vpc/main.tf": "variable \"cidr\" { type = string }\n"}, "envs/prod/db, envs/prod/network"},
-		"a module used directly":              {map[string]string{"modules/db/variables.tf": "variable \"size\" {}\n"}, "envs/prod/db"},
-		"tfvars":                              {map[string]string{"envs/prod/db/prod.tfvars": "size = 3\n"}, "envs/prod/db"},
-		"lock file":                           {map[string]string{"envs/dev/app/.terraform.lock.hcl": "# lock 2\n"}, "envs/dev/app"},
-		"nothing infra":                       {map[string]string{"docs/README.md": "more\n"}, ""},
-		"a deleted root":                      {map[string]string{"envs/dev/app/kube-infra.yaml": deleted, "envs/dev/app/main.tf": deleted, "envs/dev/app/.terraform.lock.hcl": deleted}, "envs/dev/app (deleted)"},
-		"a new root":                          {map[string]string{"envs/dev/cache/kube-infra.yaml": "{}\n", "envs/dev/cache/main.tf": "module \"v\" {\n  source = \"../../../modules/vpc\"\n}\n"}, "envs/dev/cache"},
+		"a module used directly":               {map[string]string{"modules/db/variables.tf": "variable \"size\" {}\n"}, "envs/prod/db"},
+		"tfvars":                               {map[string]string{"envs/prod/db/prod.tfvars": "size = 3\n"}, "envs/prod/db"},
+		"lock file":                            {map[string]string{"envs/dev/app/.terraform.lock.hcl": "# lock 2\n"}, "envs/dev/app"},
+		"nothing infra":                        {map[string]string{"docs/README.md": "more\n"}, ""},
+		"a deleted root":                       {map[string]string{"envs/dev/app/kube-infra.yaml": deleted, "envs/dev/app/main.tf": deleted, "envs/dev/app/.terraform.lock.hcl": deleted}, "envs/dev/app (deleted)"},
+		"a new root":                           {map[string]string{"envs/dev/cache/kube-infra.yaml": "{}\n", "envs/dev/cache/main.tf": "module \"v\" {\n  source = \"../../../modules/vpc\"\n}\n"}, "envs/dev/cache"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			r.git("checkout", "-q", "-B", "change-"+strings.ReplaceAll(name, " ", "-"), base)

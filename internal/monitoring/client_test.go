@@ -2,10 +2,11 @@ package monitoring
 
 import (
 	"context"
-	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
-	"github.com/prometheus/common/model"
 	"strings"
 	"testing"
+
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
 )
 
 // kube alerts list for shop shows shop's rules, not shop-payments' (whose

@@ -2,13 +2,13 @@ package propose
 
 import (
 	"context"
-	"github.com/kube-idp/kube/internal/testsupport"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/kube-idp/kube/internal/generate"
+	"github.com/kube-idp/kube/internal/testsupport"
 )
 
 const token = "ghp_kubeTestToken0123456789abcdefABCDEF"

@@ -1,10 +1,11 @@
 package spec
 
 import (
-	"github.com/kube-idp/kube/internal/strictyaml"
 	"reflect"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/kube-idp/kube/internal/strictyaml"
 )
 
 // PerCluster is a value that may differ by cluster. In the file it is either the

@@ -1,8 +1,9 @@
 package spec
 
 import (
-	"github.com/kube-idp/kube/internal/strictyaml"
 	"reflect"
+
+	"github.com/kube-idp/kube/internal/strictyaml"
 )
 
 // Schema returns the JSON Schema (draft 2020-12) of kube-generate.yaml with these

@@ -16,6 +16,7 @@ import (
 	"github.com/kube-idp/kube/internal/addons"
 	"github.com/kube-idp/kube/internal/app"
 	"github.com/kube-idp/kube/internal/deploy"
+	"github.com/kube-idp/kube/internal/exitstatus"
 	"github.com/kube-idp/kube/internal/generate"
 )
 
@@ -52,15 +53,6 @@ func (e *UnreachableError) Unwrap() error { return e.Err }
 
 // ExitStatus: the cluster is not there to ask (docs/exit-codes.md).
 func (e *UnreachableError) ExitStatus() int { return 3 }
-
-// InputError is a source given that cannot be checked (bad input).
-type InputError struct{ Err error }
-
-func (e *InputError) Error() string { return e.Err.Error() }
-func (e *InputError) Unwrap() error { return e.Err }
-
-// ExitStatus is bad input's (docs/exit-codes.md).
-func (e *InputError) ExitStatus() int { return 2 }
 
 // Run checks every source for the upgrade to target and returns the report,
 // findings sorted.
@@ -134,7 +126,7 @@ func (d *Data) cluster(ctx context.Context, s Sources, rep *Report, target Versi
 func (d *Data) repo(repo, clusterName string, target Version) ([]Finding, error) {
 	root, err := os.OpenRoot(repo)
 	if err != nil {
-		return nil, &InputError{fmt.Errorf("%s: %w", repo, err)}
+		return nil, exitstatus.Input(fmt.Errorf("%s: %w", repo, err))
 	}
 	defer root.Close()
 	var dirs []string
@@ -153,7 +145,7 @@ func (d *Data) repo(repo, clusterName string, target Version) ([]Finding, error)
 	var out []Finding
 	for _, dir := range dirs {
 		if _, err := fs.Stat(root.FS(), dir); err != nil {
-			return nil, &InputError{fmt.Errorf("%s has no %s: give app repositories whose manifests kube generate writes", repo, dir)}
+			return nil, exitstatus.Input(fmt.Errorf("%s has no %s: give app repositories whose manifests kube generate writes", repo, dir))
 		}
 		found, err := d.Files(SourceApp, repo, root.FS(), dir, filepath.Join(repo, filepath.FromSlash(dir)), target)
 		if err != nil {

@@ -3,12 +3,13 @@ package upgrade
 import (
 	"context"
 	"errors"
-	"github.com/kube-idp/kube/internal/testsupport"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/kube-idp/kube/internal/addons"
+	"github.com/kube-idp/kube/internal/exitstatus"
+	"github.com/kube-idp/kube/internal/testsupport"
 )
 
 // Offline, Run checks the apps' manifests of the cluster named (of every
@@ -78,7 +79,7 @@ func TestRunOffline(t *testing.T) {
 
 	// A repository without the cluster's manifests is bad input.
 	_, err = Run(context.Background(), Version{1, 25}, Sources{Cluster: "staging", Repos: []string{shop}})
-	var in *InputError
+	var in *exitstatus.BadInput
 	if !errors.As(err, &in) || !strings.Contains(err.Error(), "has no kubernetes/staging") {
 		t.Fatalf("missing manifests: %v", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/kube-idp/kube/internal/testsupport"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -27,6 +26,7 @@ import (
 	"github.com/kube-idp/kube/internal/progress"
 	"github.com/kube-idp/kube/internal/sandbox"
 	"github.com/kube-idp/kube/internal/testcluster"
+	"github.com/kube-idp/kube/internal/testsupport"
 )
 
 // slackAPI is a Slack-compatible chat.postMessage endpoint run by the test:

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"github.com/kube-idp/kube/internal/testsupport"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/kube-idp/kube/internal/progress"
 	"github.com/kube-idp/kube/internal/sandbox"
+	"github.com/kube-idp/kube/internal/testsupport"
 )
 
 // github-label-sync itself reads kube catalog export labels: its loader, its validation

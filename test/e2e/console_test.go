@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"github.com/kube-idp/kube/internal/testsupport"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -29,6 +28,7 @@ import (
 
 	"github.com/kube-idp/kube/internal/sandbox"
 	"github.com/kube-idp/kube/internal/testcluster"
+	"github.com/kube-idp/kube/internal/testsupport"
 )
 
 // consoleApp is an app with a web Deployment of the given image, a CronJob

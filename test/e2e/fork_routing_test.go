@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/kube-idp/kube/internal/testsupport"
 	"io"
 	"net"
 	"net/http"
@@ -28,6 +27,7 @@ import (
 	"github.com/kube-idp/kube/internal/progress"
 	"github.com/kube-idp/kube/internal/sandbox"
 	"github.com/kube-idp/kube/internal/testcluster"
+	"github.com/kube-idp/kube/internal/testsupport"
 	"github.com/kube-idp/kube/servicex"
 )
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/kube-idp/kube/internal/testsupport"
 	"io"
 	"math"
 	"net/http"
@@ -24,6 +23,7 @@ import (
 	"github.com/kube-idp/kube/internal/sandbox"
 	"github.com/kube-idp/kube/internal/slo"
 	"github.com/kube-idp/kube/internal/testcluster"
+	"github.com/kube-idp/kube/internal/testsupport"
 )
 
 // The servicex example service (examples/orders) gets a load of which half

@@ -1,12 +1,12 @@
 package usage
 
 import (
-	"github.com/kube-idp/kube/internal/testsupport"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/kube-idp/kube/internal/catalog"
+	"github.com/kube-idp/kube/internal/testsupport"
 )
 
 // Add-ons pinned on every cluster of a platform repository and the apps of

@@ -23,6 +23,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/kubectl/pkg/util/podutils"
@@ -114,10 +115,25 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 		return nil, err
 	}
 	o.Progress("waiting for kube-controller to run the agent in the copy of %s", o.Workload)
-	if s.fork, err = fc.WaitReady(ctx, o.Namespace, o.Fork, nil); err != nil {
+	if s.fork, err = fc.WaitHandled(ctx, o.Namespace, o.Fork); err != nil {
 		return nil, err
 	}
-	if err := s.connect(ctx); err != nil {
+	// The agent answering through the tunnel is what counts: until then the
+	// pod may be starting (or its image being pulled).
+	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	var last error
+	err = wait.PollUntilContextCancel(wctx, time.Second, true, func(ctx context.Context) (bool, error) {
+		last = s.connect(ctx)
+		if perm := (*PermissionError)(nil); errors.As(last, &perm) {
+			return false, last // waiting cannot fix it
+		}
+		return last == nil, nil
+	})
+	if err != nil {
+		if last != nil {
+			return nil, last
+		}
 		return nil, err
 	}
 	return s, nil
@@ -237,15 +253,20 @@ func (s *Session) connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// A ready agent pod if there is one, else a running one: the readiness
+	// probe only says the agent listens, and the ping below says it too.
 	var pod *corev1.Pod
 	for i := range pods.Items {
 		p := &pods.Items[i]
-		if p.DeletionTimestamp == nil && podutils.IsPodReady(p) && p.Annotations[forkv1.AnnotationAgentControlPort] != "" {
+		if p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning || p.Annotations[forkv1.AnnotationAgentControlPort] == "" {
+			continue
+		}
+		if pod == nil || (podutils.IsPodReady(p) && !podutils.IsPodReady(pod)) {
 			pod = p
 		}
 	}
 	if pod == nil {
-		return fmt.Errorf("no ready agent pod of the copy of %s (kube fork status %s)", s.o.Workload, s.o.Fork)
+		return fmt.Errorf("no running agent pod of the copy of %s (kube fork status %s)", s.o.Workload, s.o.Fork)
 	}
 	port, err := strconv.ParseInt(pod.Annotations[forkv1.AnnotationAgentControlPort], 10, 32)
 	if err != nil {

@@ -261,6 +261,16 @@ func (c *Client) Delete(ctx context.Context, ns, id string, waitGone bool) error
 // fork is Ready; a Degraded fork ends the wait with its reason. report is told
 // each new state.
 func (c *Client) WaitReady(ctx context.Context, ns, id string, report func(string)) (*forkv1.Fork, error) {
+	return c.wait(ctx, ns, id, report, true)
+}
+
+// WaitHandled waits until the controller has handled the current spec
+// without a problem (Degraded ends the wait), ready or not.
+func (c *Client) WaitHandled(ctx context.Context, ns, id string) (*forkv1.Fork, error) {
+	return c.wait(ctx, ns, id, nil, false)
+}
+
+func (c *Client) wait(ctx context.Context, ns, id string, report func(string), ready bool) (*forkv1.Fork, error) {
 	var f *forkv1.Fork
 	last := ""
 	err := wait.PollUntilContextCancel(ctx, 250*time.Millisecond, true, func(ctx context.Context) (bool, error) {
@@ -279,7 +289,7 @@ func (c *Client) WaitReady(ctx context.Context, ns, id string, report func(strin
 		if d := meta.FindStatusCondition(f.Status.Conditions, forkv1.ConditionDegraded); d != nil && d.Status == metav1.ConditionTrue {
 			return false, fmt.Errorf("fork %s is degraded: %s", id, d.Message)
 		}
-		return meta.IsStatusConditionTrue(f.Status.Conditions, forkv1.ConditionReady), nil
+		return !ready || meta.IsStatusConditionTrue(f.Status.Conditions, forkv1.ConditionReady), nil
 	})
 	if err != nil && ctx.Err() != nil {
 		return f, fmt.Errorf("fork %s not ready in time; last state: %s (kube fork status %s)", id, last, id)

@@ -125,8 +125,11 @@ func TestForkConnect(t *testing.T) {
 	create(t, env, &forkv1.Fork{ObjectMeta: metav1.ObjectMeta{Name: "alice", Namespace: ns}, Spec: forkv1.ForkSpec{
 		TTL: &metav1.Duration{Duration: time.Hour}, Workloads: []forkv1.Workload{{Name: "web", Local: &forkv1.LocalWorkload{}}}}})
 	pod := waitPod(t, env, "alice", "web")
-	// The copy's Service reaches the agent, which listens on the container's port here.
+	// The copy's Service reaches the agent, which listens on the container's
+	// port here; the fake pod's own address is taken out of the Service's
+	// endpoints by marking the pod not ready (nothing listens there).
 	endpoints(t, env, "web-fork-alice", hostIP, int(appPort))
+	notReady(t, env, pod)
 	control := startAgent(t, env, pod)
 	podPort, _ := strconv.ParseInt(pod.Annotations[forkv1.AnnotationAgentControlPort], 10, 32)
 	if err := testcluster.ForwardPod(ctx, env.Client, pod, map[int32]int{int32(podPort): control}); err != nil {
@@ -246,4 +249,19 @@ func startAgent(t *testing.T, env *testcluster.Env, pod *corev1.Pod) int {
 		return err == nil
 	})
 	return control
+}
+
+// notReady marks the fake pod not ready, so that its address (where nothing
+// listens) leaves its Services' endpoints.
+func notReady(t *testing.T, env *testcluster.Env, pod *corev1.Pod) {
+	t.Helper()
+	p := pod.DeepCopy()
+	for i, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady || c.Type == corev1.ContainersReady {
+			p.Status.Conditions[i].Status = corev1.ConditionFalse
+		}
+	}
+	if err := env.Client.Status().Update(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -48,8 +48,11 @@ func localService(t *testing.T, env *testcluster.Env, name string) {
 			},
 		},
 	}
-	if err := env.Client.Create(context.Background(), dep); err != nil {
-		t.Fatal(err)
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: env.Namespace}}
+	for _, o := range []client.Object{sa, dep} {
+		if err := env.Client.Create(context.Background(), o); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

@@ -449,7 +449,7 @@ change, nothing injected into any pod. See docs/fork.md.`,
 	cmd.Flags().StringVar(&o.Container, "container", "", "its container whose ports and environment to take (default: the first)")
 	cmd.Flags().StringArrayVar(&o.Ports, "port", nil, "CONTAINER_PORT=LOCAL_PORT: where the copy's connections go on this machine (default: the same port; repeatable)")
 	cmd.Flags().StringArrayVar(&o.Forwards, "forward", nil, "[LOCAL_PORT=]HOST:PORT: a port on 127.0.0.1 that reaches a cluster address, for clients that ignore proxy variables (repeatable)")
-	cmd.Flags().StringVar(&o.EnvFile, "env-file", "", "write the process's environment to this file (mode 0600)")
+	cmd.Flags().StringVar(&o.EnvFile, "env-file", "", "write the process's environment to this file, without the values of Secrets (mode 0600)")
 	cmd.Flags().BoolVar(&o.NoSecrets, "no-secrets", false, "leave the container's Secrets out of the environment")
 	cmd.Flags().BoolVar(&o.Takeover, "takeover", false, "take the fork over from another session")
 	cmd.Flags().BoolVar(&o.Keep, "keep", false, "leave the workload local when the session ends (its requests get 503 until someone connects)")

@@ -17,12 +17,15 @@ import (
 type Environment struct {
 	Vars    []string // K=V
 	Missing []string // "K: why"
+	// FromSecrets names the variables whose values come from Secrets: they
+	// go to the command's environment, never to a file.
+	FromSecrets map[string]bool
 }
 
 // Environment resolves the container's env and envFrom; noSecrets leaves
 // every Secret out.
 func (s *Session) Environment(ctx context.Context, noSecrets bool) *Environment {
-	r := &resolver{s: s, noSecrets: noSecrets, maps: map[string]map[string]string{}, errs: map[string]string{}}
+	r := &resolver{s: s, noSecrets: noSecrets, maps: map[string]map[string]string{}, errs: map[string]string{}, secret: map[string]bool{}}
 	vars := map[string]string{}
 	c := s.container
 	for _, ef := range c.EnvFrom {
@@ -33,18 +36,23 @@ func (s *Session) Environment(ctx context.Context, noSecrets bool) *Environment 
 		case ef.SecretRef != nil:
 			data, why := r.read(ctx, "Secret", ef.SecretRef.Name, ptrTrue(ef.SecretRef.Optional))
 			r.addAll(vars, ef.Prefix, data, why, "envFrom Secret "+ef.SecretRef.Name)
+			for k := range data {
+				r.secret[ef.Prefix+k] = true
+			}
 		}
 	}
 	for _, e := range c.Env {
 		switch {
 		case e.ValueFrom == nil:
 			vars[e.Name] = e.Value
+			delete(r.secret, e.Name)
 		case e.ValueFrom.ConfigMapKeyRef != nil:
 			ref := e.ValueFrom.ConfigMapKeyRef
 			r.addKey(ctx, vars, e.Name, "ConfigMap", ref.Name, ref.Key, ptrTrue(ref.Optional))
 		case e.ValueFrom.SecretKeyRef != nil:
 			ref := e.ValueFrom.SecretKeyRef
 			r.addKey(ctx, vars, e.Name, "Secret", ref.Name, ref.Key, ptrTrue(ref.Optional))
+			r.secret[e.Name] = true
 		case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.namespace":
 			vars[e.Name] = s.o.Namespace
 		case e.ValueFrom.FieldRef != nil:
@@ -53,7 +61,7 @@ func (s *Session) Environment(ctx context.Context, noSecrets bool) *Environment 
 			r.missing = append(r.missing, e.Name+": a resource field of the pod, which your process does not have")
 		}
 	}
-	env := &Environment{Missing: r.missing}
+	env := &Environment{Missing: r.missing, FromSecrets: r.secret}
 	for k, v := range vars {
 		env.Vars = append(env.Vars, k+"="+v)
 	}
@@ -67,6 +75,7 @@ type resolver struct {
 	maps      map[string]map[string]string
 	errs      map[string]string
 	missing   []string
+	secret    map[string]bool
 }
 
 func ptrTrue(b *bool) bool { return b != nil && *b }

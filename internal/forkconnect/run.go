@@ -24,7 +24,7 @@ type RunOptions struct {
 	// one, the session lasts until ctx ends.
 	Command []string
 	// EnvFile, if set, receives the environment as KEY=VALUE lines (for an
-	// IDE's run configuration), readable by the owner only.
+	// IDE's run configuration), without the values that come from Secrets.
 	EnvFile   string
 	NoSecrets bool
 	// Keep leaves the workload local (and the fork) when the session ends.
@@ -76,7 +76,7 @@ func Run(ctx context.Context, o RunOptions) (code int, err error) {
 	env := s.Environment(ctx, o.NoSecrets)
 	env.Vars = append(env.Vars, proxyEnv(proxy, o.Namespace, s.Fork().ID())...)
 	if o.EnvFile != "" {
-		if err := os.WriteFile(o.EnvFile, []byte(strings.Join(env.Vars, "\n")+"\n"), 0o600); err != nil {
+		if err := writeEnvFile(o.EnvFile, env); err != nil {
 			return 0, err
 		}
 	}
@@ -145,4 +145,20 @@ func proxyEnv(p *Proxy, namespace, id string) []string {
 		"KUBE_FORK_IDENTIFIER=" + id,
 		"KUBE_FORK_NAMESPACE=" + namespace,
 	}
+}
+
+// writeEnvFile writes the environment for an IDE, leaving out what comes
+// from Secrets: kube never stores a secret value. A variable left out is a
+// comment naming it.
+func writeEnvFile(path string, env *Environment) error {
+	var b strings.Builder
+	for _, kv := range env.Vars {
+		k, _, _ := strings.Cut(kv, "=")
+		if env.FromSecrets[k] {
+			fmt.Fprintf(&b, "# %s comes from a Secret: not written here (run your process under kube fork connect -- COMMAND to get it)\n", k)
+			continue
+		}
+		b.WriteString(kv + "\n")
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o600)
 }

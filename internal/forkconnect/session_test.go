@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -186,5 +188,20 @@ func TestForwardReachesAClusterAddress(t *testing.T) {
 		if _, err := ParseForwards([]string{bad}); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+func TestEnvFileLeavesSecretsOut(t *testing.T) {
+	path := filepath.Join(t.TempDir(), ".env.fork")
+	env := &Environment{Vars: []string{"MODE=fork", "TOKEN=s3cret"}, FromSecrets: map[string]bool{"TOKEN": true}}
+	if err := writeEnvFile(path, env); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	if strings.Contains(string(data), "s3cret") || !strings.Contains(string(data), "MODE=fork\n") || !strings.Contains(string(data), "# TOKEN comes from a Secret") {
+		t.Fatalf("%q", data)
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v", fi.Mode())
 	}
 }

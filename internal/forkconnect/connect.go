@@ -81,7 +81,7 @@ type Session struct {
 // Start prepares the connection: it checks the workload and the ports,
 // takes the Lease, marks the workload local and waits until the fork is
 // ready. Nothing is left changed when it fails.
-func Start(ctx context.Context, o Options) (s *Session, err error) {
+func Start(ctx context.Context, o Options) (_ *Session, err error) {
 	if o.LeaseDuration == 0 {
 		o.LeaseDuration = 15 * time.Second
 	}
@@ -96,7 +96,7 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s = &Session{o: o, kube: kube, forks: fc}
+	s := &Session{o: o, kube: kube, forks: fc}
 	if s.o.Ports, err = s.checkWorkload(ctx); err != nil {
 		return nil, err
 	}

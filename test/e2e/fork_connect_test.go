@@ -18,6 +18,8 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -45,6 +47,10 @@ func forkChild() {
 	_ = json.NewDecoder(resp.Body).Decode(&r)
 	resp.Body.Close()
 	fmt.Printf("orders=%s fork=%s id=%s token=%q\n", r.Backend, r.Fork, os.Getenv("KUBE_FORK_IDENTIFIER"), os.Getenv("TOKEN"))
+	// The fork's traffic reaches this process's session again (NO_PROXY
+	// keeps this call to the Gateway on 127.0.0.1 direct).
+	code, body := viaGateway(atoi(os.Getenv("KUBE_E2E_GATEWAY")), "alice.preview.test")
+	fmt.Printf("fork host: %d %s\n", code, strings.TrimSpace(body))
 	os.Exit(7)
 }
 
@@ -181,21 +187,96 @@ func TestForkConnect(t *testing.T) {
 	// yet) and runs the developer's process, which calls orders through the proxy.
 	cmd := exec.Command(kubeBin, "-c", "local", "fork", "connect", "alice", "-n", ns, "--workload", "web", "--takeover", "--transport", "spdy",
 		"--port", fmt.Sprintf("%d=%d", appPort, local), "--", os.Args[0])
-	cmd.Env = append(os.Environ(), helperChild+"=1")
+	cmd.Env = append(os.Environ(), helperChild+"=1", "KUBE_E2E_GATEWAY="+strconv.Itoa(gateway))
 	out, err := cmd.Output()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 		err = nil
 	}
-	if err != nil || code != 7 || !strings.Contains(string(out), fmt.Sprintf(`orders=orders fork=alice id=alice token="s3cret"`)) {
+	if err != nil || code != 7 || !strings.Contains(string(out), `orders=orders fork=alice id=alice token="s3cret"`) ||
+		!strings.Contains(string(out), `fork host: 200 {"Backend":"laptop","Fork":"alice"}`) {
 		t.Fatalf("the process under kube fork connect: exit %d, %v\n%s", code, err, out)
 	}
 	// The session ended without --keep: the workload runs the image again.
-	var f forkv1.Fork
-	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "alice"}, &f); err != nil || f.Spec.Workloads[0].Local != nil {
-		t.Fatalf("after the session: %v %+v", err, f.Spec.Workloads)
+	notLocal := func(when string) {
+		t.Helper()
+		var f forkv1.Fork
+		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "alice"}, &f); err != nil || f.Spec.Workloads[0].Local != nil {
+			t.Fatalf("%s: %v %+v", when, err, f.Spec.Workloads)
+		}
 	}
+	notLocal("after the session")
+
+	// A developer's own rights: without pods/portforward, connect says which
+	// permission is missing and leaves the fork as it was.
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "developer", Namespace: ns}, Rules: []rbacv1.PolicyRule{
+		{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: []string{"get"}},
+		{APIGroups: []string{""}, Resources: []string{"pods", "configmaps"}, Verbs: []string{"get", "list"}},
+		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "create", "update", "delete"}},
+		{APIGroups: []string{forkv1.GroupVersion.Group}, Resources: []string{"forks"}, Verbs: []string{"get", "update", "create", "delete"}},
+	}}
+	create(t, env, role)
+	create(t, env, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "developer", Namespace: ns},
+		RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "developer"}, Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, Name: "dev@example.com"}}})
+	dev := impersonating(t, "dev@example.com")
+	r = kube(t, nil, "--kubeconfig", dev, "fork", "connect", "alice", "-n", ns, "--workload", "web", "--port", fmt.Sprintf("%d=%d", appPort, local))
+	if r.code != 1 || !strings.Contains(r.stderr, "you may not create pods/portforward in namespace "+ns) {
+		t.Fatalf("without pods/portforward: exit %d %s", r.code, r.stderr)
+	}
+	notLocal("after a refused session")
+
+	// With it, the process runs; the Secret it may not read is named, not fetched.
+	role.Rules = append(role.Rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods/portforward"}, Verbs: []string{"create", "get"}})
+	if err := env.Client.Update(ctx, role); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go forwardNewPods(env, control, stop)
+	cmd = exec.Command(kubeBin, "--kubeconfig", dev, "fork", "connect", "alice", "-n", ns, "--workload", "web",
+		"--port", fmt.Sprintf("%d=%d", appPort, local), "--", os.Args[0])
+	cmd.Env = append(os.Environ(), helperChild+"=1", "KUBE_E2E_GATEWAY="+strconv.Itoa(gateway))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err = cmd.Output()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 7 || !strings.Contains(string(out), `token=""`) ||
+		!strings.Contains(stderr.String(), "Not in the environment: TOKEN: you may not get Secret web") {
+		t.Fatalf("with the developer's rights: %v\n%s%s", err, out, stderr.String())
+	}
+}
+
+// forwardNewPods points the control port of every agent pod of alice's copy
+// made from now on (connect marking the workload local makes one) at the
+// agent, as the test did for the first, until stop is closed.
+func forwardNewPods(env *testcluster.Env, control int, stop <-chan struct{}) {
+	done := map[string]bool{}
+	for {
+		select {
+		case <-stop:
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+		var pods corev1.PodList
+		if err := env.Client.List(context.Background(), &pods, client.InNamespace(env.Namespace), client.MatchingLabels{forkv1.LabelIdentifier: "alice", forkv1.LabelWorkload: "web"}); err != nil {
+			continue
+		}
+		for i := range pods.Items {
+			p := &pods.Items[i]
+			port, err := strconv.ParseInt(p.Annotations[forkv1.AnnotationAgentControlPort], 10, 32)
+			if done[p.Name] || err != nil {
+				continue
+			}
+			if err := testcluster.ForwardPod(context.Background(), env.Client, p, map[int32]int{int32(port): control}); err == nil || apierrors.IsAlreadyExists(err) {
+				done[p.Name] = true
+			}
+		}
+	}
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
 }
 
 func eventually(t *testing.T, what string, ok func() bool) {

@@ -79,8 +79,8 @@ type Session struct {
 }
 
 // Start prepares the connection: it checks the workload and the ports,
-// takes the Lease, marks the workload local and waits until the fork is
-// ready. Nothing is left changed when it fails.
+// takes the Lease, marks the workload local and waits until the agent
+// answers through the tunnel. Nothing is left changed when it fails.
 func Start(ctx context.Context, o Options) (_ *Session, err error) {
 	if o.LeaseDuration == 0 {
 		o.LeaseDuration = 15 * time.Second

@@ -26,6 +26,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -243,9 +244,14 @@ func TestForkWithGatewayAPI(t *testing.T) {
 		t.Fatalf("preview route: %+v", route.Spec)
 	}
 
-	// A new image reaches the copy.
-	f.Spec.Workloads[0].Containers[0].Image = "registry.example.com/web:my-branch-2"
-	if err := env.Client.Update(ctx, f); err != nil {
+	// A new image reaches the copy (the Fork read afresh: the controller may
+	// have written its status since).
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		get(t, env, "alice", f)
+		f.Spec.Workloads[0].Containers[0].Image = "registry.example.com/web:my-branch-2"
+		return env.Client.Update(ctx, f)
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	waitFork(t, env, "alice", ready)
@@ -260,7 +266,7 @@ func TestForkWithGatewayAPI(t *testing.T) {
 	if err := env.Client.Patch(ctx, f, patch); err != nil { // an event, since the requeue is an hour away in real time
 		t.Fatal(err)
 	}
-	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
 		for _, o := range []client.Object{&forkv1.Fork{}, &appsv1.Deployment{}, &corev1.Service{}, &gwv1.HTTPRoute{}} {
 			name := "web-fork-alice"
 			if _, ok := o.(*forkv1.Fork); ok {

@@ -46,6 +46,7 @@ func main() {
 	requests := flag.Int("requests", 1000, "sequential requests per path")
 	mb := flag.Int("mb", 100, "size of the bulk transfer, MB")
 	flag.Parse()
+	defer stopAll() // the agent, the controller, kubectl and kube stop with the run
 	ctx := context.Background()
 	cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
 	check(err)

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -20,6 +21,10 @@ type InfraOptions struct {
 	Args   []string
 	// Base and Head are targets' refs; Schemas is tags' provider schemas.
 	Base, Head, Schemas string
+	// Plan, apply and comment.
+	Out, Tool, LogURL, PlanDir, LockTimeout string
+	Labels                                  []string
+	Comment                                 infra.CommentOptions
 }
 
 func newInfraCmd(f *Factory, runF func(context.Context, *InfraOptions) error) *cobra.Command {
@@ -77,8 +82,84 @@ schema has a tags attribute; without, that the plan shows one.`,
 	}
 	tags.Flags().StringVar(&o.Schemas, "schemas", "", "provider schemas (tofu providers schema -json)")
 	outputFlag(tags, &o.Output)
-	cmd.AddCommand(targets, tags)
+	plan := &cobra.Command{
+		Use:   "plan ROOT",
+		Short: "Plan a root: init and plan, then the rules (tags, approval), the comment and what apply will check",
+		Long: `Run init and plan in ROOT with the tool and exact version kube-infra.yaml pins
+(found on PATH, or --tool), and write into --out, replacing it as a whole:
+
+  plan.tfplan    the saved plan, which kube infra apply applies as it is
+  plan.json      tofu show -json of it; plan.txt, tofu show of it
+  summary.json   the verdict: changes, required tags, approval
+  comment.md     the pull request comment (kube infra comment posts it)
+  metadata.json  the commit, the git trees of the root and its local modules,
+                 the tool's version, the lock file's and the plan's checksums
+
+A plan that fails, or breaks a rule (a missing tag, a guarded destroy without
+the approval label), gets a summary and a comment but no plan file and no
+metadata: there is nothing to apply. Credentials (what looks like one, and the
+values of environment variables named like one) are hidden in every text kube
+writes; the plan file itself is the tool's and holds what the plan holds.
+
+Exit codes: 0 the plan can be applied, 1 it failed or breaks a rule, 2 bad input
+(not a root, no tool, another version than the pinned one).`,
+		Example: `  kube infra plan envs/prod/db --out plan-out
+  kube infra plan envs/prod/db --out plan-out --labels "$LABELS"   # the pull request's`,
+		Args: cobra.ExactArgs(1),
+		RunE: action("plan"),
+	}
+	plan.Flags().StringVar(&o.Out, "out", "kube-infra-plan", "the directory to write (CI keeps it as the job's artifact)")
+	plan.Flags().StringSliceVar(&o.Labels, "labels", nil, "the pull request's labels (the approval rule looks for its label)")
+	plan.Flags().StringVar(&o.Tool, "tool", "", "the tool's path (default: the pinned tool on PATH)")
+	plan.Flags().StringVar(&o.LogURL, "log-url", actionsRunURL(), "where CI shows this run (default: the GitHub Actions run)")
+	outputFlag(plan, &o.Output)
+	apply := &cobra.Command{
+		Use:   "apply ROOT --plan DIR",
+		Short: "Apply a reviewed plan after merge, if it still matches what is merged",
+		Long: `Apply the plan kube infra plan wrote into DIR, after checking that it is what was
+reviewed and still what is merged: the same root, the same git trees of the root
+and its local modules at HEAD, the same tool version and dependency lock file,
+and the plan file unchanged. OpenTofu then refuses a plan whose state moved on
+(another apply came first), and serialises applies with the state backend's lock.
+
+The result goes into DIR too (apply.json, and apply.md for kube infra comment
+--apply). Exit codes: 0 applied, 1 refused (nothing ran) or the apply failed,
+2 bad input (no plan in DIR: its plan failed or broke a rule).`,
+		Example: `  kube infra apply envs/prod/db --plan plan-out --lock-timeout 10m`,
+		Args:    cobra.ExactArgs(1),
+		RunE:    action("apply"),
+	}
+	apply.Flags().StringVar(&o.PlanDir, "plan", "", "kube infra plan's output directory")
+	apply.Flags().StringVar(&o.Tool, "tool", "", "the tool's path (default: the pinned tool on PATH)")
+	apply.Flags().StringVar(&o.LockTimeout, "lock-timeout", "10m", "how long to wait for the state's lock (another apply)")
+	apply.Flags().StringVar(&o.LogURL, "log-url", actionsRunURL(), "where CI shows this run (default: the GitHub Actions run)")
+	outputFlag(apply, &o.Output)
+	comment := &cobra.Command{
+		Use:   "comment DIR --pr NUMBER",
+		Short: "Post a root's plan (or apply) comment on its pull request, updating the earlier one",
+		Long: `Post comment.md from kube infra plan's output directory on the pull request,
+in place of the root's earlier comment (one comment per root, however often it
+is planned); with --apply, the apply's result on the merged pull request. The
+token is $GITHUB_TOKEN (pull-requests: write), the API $GITHUB_API_URL.`,
+		Example: `  kube infra comment plan-out --pr 42 --repository acme/infra`,
+		Args:    cobra.ExactArgs(1),
+		RunE:    action("comment"),
+	}
+	comment.Flags().IntVar(&o.Comment.PR, "pr", 0, "the pull request's number")
+	comment.Flags().StringVar(&o.Comment.Repository, "repository", os.Getenv("GITHUB_REPOSITORY"), "owner/name on GitHub")
+	comment.Flags().BoolVar(&o.Comment.Apply, "apply", false, "post the apply's result instead of the plan")
+	outputFlag(comment, &o.Output)
+	cmd.AddCommand(targets, tags, plan, apply, comment)
 	return cmd
+}
+
+// actionsRunURL is the GitHub Actions run's page, when kube runs in one.
+func actionsRunURL() string {
+	server, repo, run := os.Getenv("GITHUB_SERVER_URL"), os.Getenv("GITHUB_REPOSITORY"), os.Getenv("GITHUB_RUN_ID")
+	if server == "" || repo == "" || run == "" {
+		return ""
+	}
+	return server + "/" + repo + "/actions/runs/" + run
 }
 
 func runInfra(ctx context.Context, o *InfraOptions) error {
@@ -103,6 +184,49 @@ func runInfra(ctx context.Context, o *InfraOptions) error {
 			t.row(x.Root, fmt.Sprint(x.Deleted), strings.Join(x.Why, ", "))
 		}
 		return t.print()
+	case "plan":
+		s, err := infra.Plan(ctx, infra.PlanOptions{Repo: o.Repo, Root: o.Args[0], Out: o.Out, Tool: o.Tool, Labels: o.Labels, LogURL: o.LogURL, Progress: o.IO.Progress()})
+		if err != nil {
+			return err
+		}
+		if done, err := o.IO.structured(o.Output, s); done || err != nil {
+			return failedIf(s.Failed, err)
+		}
+		printPlanSummary(o.IO, s)
+		return failedIf(s.Failed, nil)
+	case "apply":
+		r, err := infra.Apply(ctx, infra.ApplyOptions{Repo: o.Repo, Root: o.Args[0], PlanDir: o.PlanDir, Tool: o.Tool, LockTimeout: o.LockTimeout, LogURL: o.LogURL, Progress: o.IO.Progress()})
+		if err != nil {
+			return err
+		}
+		if done, err := o.IO.structured(o.Output, r); done || err != nil {
+			return failedIf(!r.Applied, err)
+		}
+		switch {
+		case r.Applied:
+			fmt.Fprintf(o.IO.Out, "Applied %s at %s.\n", r.Root, r.Commit)
+		case r.Refused != "":
+			fmt.Fprintf(o.IO.ErrOut, "Not applied: %s.\n", r.Refused)
+		default:
+			fmt.Fprintf(o.IO.ErrOut, "The apply of %s failed:\n%s\n", r.Root, r.Error)
+		}
+		return failedIf(!r.Applied, nil)
+	case "comment":
+		c := o.Comment
+		c.Dir, c.Token, c.APIURL = o.Args[0], os.Getenv("GITHUB_TOKEN"), os.Getenv("GITHUB_API_URL")
+		p, err := infra.Post(ctx, c)
+		if err != nil {
+			return err
+		}
+		if done, err := o.IO.structured(o.Output, p); done || err != nil {
+			return err
+		}
+		verb := "Commented"
+		if p.Updated {
+			verb = "Updated the comment"
+		}
+		fmt.Fprintf(o.IO.Out, "%s: %s\n", verb, p.URL)
+		return nil
 	default:
 		r, err := infra.CheckPlanFile(o.Repo, o.Args[0], o.Schemas)
 		if err != nil {
@@ -113,19 +237,47 @@ func runInfra(ctx context.Context, o *InfraOptions) error {
 		}
 		if o.Output == outputText {
 			for _, p := range r.Problems {
-				what := "lacks " + strings.Join(p.Missing, ", ")
-				if p.Verdict == infra.TagsUnknown {
-					what = "has tags only known after apply"
-				}
-				fmt.Fprintf(o.IO.Out, "%s %s\n", p.Address, what)
+				fmt.Fprintf(o.IO.Out, "%s %s\n", p.Address, tagProblem(p))
 			}
 			fmt.Fprintf(o.IO.ErrOut, "%d resource(s) checked, %d problem(s).\n", r.Checked, len(r.Problems))
 		}
-		if r.Failed {
-			return exitCode(exitFailure)
-		}
-		return nil
+		return failedIf(r.Failed, nil)
 	}
+}
+
+// printPlanSummary is kube infra plan's text output.
+func printPlanSummary(io *IOStreams, s *infra.Summary) {
+	c := s.Changes
+	switch s.Status {
+	case infra.StatusFailed:
+		fmt.Fprintf(io.ErrOut, "The plan of %s failed:\n%s\n", s.Root, s.Error)
+	case infra.StatusNoChanges:
+		fmt.Fprintf(io.Out, "%s: no changes.\n", s.Root)
+	default:
+		fmt.Fprintf(io.Out, "%s: %d to create, %d to update, %d to replace, %d to delete.\n", s.Root, len(c.Create), len(c.Update), len(c.Replace), len(c.Delete))
+	}
+	for _, p := range s.Tags.Problems {
+		fmt.Fprintf(io.Out, "tags: %s %s\n", p.Address, tagProblem(p))
+	}
+	if len(s.Approval.Needed) > 0 && !s.Approval.Approved {
+		fmt.Fprintf(io.Out, "approval: %s needs the %s label\n", strings.Join(s.Approval.Needed, ", "), s.Approval.Label)
+	}
+	fmt.Fprintf(io.ErrOut, "Wrote %s.\n", s.Dir)
+}
+
+func tagProblem(p infra.TagProblem) string {
+	if p.Verdict == infra.TagsUnknown {
+		return "has tags only known after apply"
+	}
+	return "lacks " + strings.Join(p.Missing, ", ")
+}
+
+// failedIf is exit 1 when failed (and err is nil).
+func failedIf(failed bool, err error) error {
+	if err == nil && failed {
+		return exitCode(exitFailure)
+	}
+	return err
 }
 
 // infraMatrix is kube infra targets -o json: a GitHub Actions matrix.

@@ -18,16 +18,21 @@ type GitHub struct {
 // NewGitHub returns a GitHub forge authenticated with token; apiURL is the
 // REST API's base ("" for github.com; GitHub Actions gives $GITHUB_API_URL).
 func NewGitHub(token, apiURL string) (*GitHub, error) {
-	opts := []github.ClientOptionsFunc{github.WithAuthToken(token), github.WithTimeout(60 * time.Second), github.WithUserAgent("kube-generate")}
-	if apiURL != "" {
-		base := strings.TrimSuffix(apiURL, "/") + "/"
-		opts = append(opts, github.WithURLs(&base, &base))
-	}
-	c, err := github.NewClient(opts...)
+	c, err := NewGitHubClient(token, apiURL, "kube-generate")
 	if err != nil {
 		return nil, err
 	}
 	return &GitHub{c: c}, nil
+}
+
+// NewGitHubClient is a go-github client for kube's commands that talk to GitHub.
+func NewGitHubClient(token, apiURL, userAgent string) (*github.Client, error) {
+	opts := []github.ClientOptionsFunc{github.WithAuthToken(token), github.WithTimeout(60 * time.Second), github.WithUserAgent(userAgent)}
+	if apiURL != "" {
+		base := strings.TrimSuffix(apiURL, "/") + "/"
+		opts = append(opts, github.WithURLs(&base, &base))
+	}
+	return github.NewClient(opts...)
 }
 
 // OpenPullRequests lists open pull requests page by page and keeps those
@@ -38,7 +43,7 @@ func (g *GitHub) OpenPullRequests(ctx context.Context, repo Repo, prefix string)
 	for {
 		prs, resp, err := g.c.PullRequests.List(ctx, repo.Owner, repo.Name, opts)
 		if err != nil {
-			return nil, apiError("listing pull requests", err)
+			return nil, APIError("listing pull requests", err)
 		}
 		for _, pr := range prs {
 			head := pr.GetHead()
@@ -57,7 +62,7 @@ func (g *GitHub) OpenPullRequests(ctx context.Context, repo Repo, prefix string)
 func (g *GitHub) ClosedUnmerged(ctx context.Context, repo Repo, head string) (PullRequest, bool, error) {
 	prs, _, err := g.c.PullRequests.List(ctx, repo.Owner, repo.Name, &github.PullRequestListOptions{State: "closed", Head: repo.Owner + ":" + head, ListOptions: github.ListOptions{PerPage: 10}})
 	if err != nil {
-		return PullRequest{}, false, apiError("listing closed pull requests", err)
+		return PullRequest{}, false, APIError("listing closed pull requests", err)
 	}
 	for _, pr := range prs {
 		if pr.MergedAt == nil && pr.GetHead().GetRef() == head {
@@ -78,7 +83,7 @@ func (g *GitHub) Create(ctx context.Context, repo Repo, pr NewPullRequest) (Pull
 		Title: &pr.Title, Body: &pr.Body, Head: &pr.Head, Base: &pr.Base, MaintainerCanModify: github.Ptr(true),
 	})
 	if err != nil {
-		return PullRequest{}, apiError("opening the pull request", err)
+		return PullRequest{}, APIError("opening the pull request", err)
 	}
 	out := PullRequest{Number: created.GetNumber(), URL: created.GetHTMLURL(), Head: pr.Head, Body: pr.Body}
 	if err := g.labels(ctx, repo, out.Number, pr.Labels); err != nil {
@@ -86,7 +91,7 @@ func (g *GitHub) Create(ctx context.Context, repo Repo, pr NewPullRequest) (Pull
 	}
 	if len(pr.TeamReviewers) > 0 {
 		if _, _, err := g.c.PullRequests.RequestReviewers(ctx, repo.Owner, repo.Name, out.Number, github.ReviewersRequest{TeamReviewers: pr.TeamReviewers}); err != nil {
-			return out, apiError(fmt.Sprintf("asking %s to review #%d", strings.Join(pr.TeamReviewers, ", "), out.Number), err)
+			return out, APIError(fmt.Sprintf("asking %s to review #%d", strings.Join(pr.TeamReviewers, ", "), out.Number), err)
 		}
 	}
 	return out, nil
@@ -94,7 +99,7 @@ func (g *GitHub) Create(ctx context.Context, repo Repo, pr NewPullRequest) (Pull
 
 func (g *GitHub) Update(ctx context.Context, repo Repo, number int, pr NewPullRequest) error {
 	if _, _, err := g.c.PullRequests.Edit(ctx, repo.Owner, repo.Name, number, &github.PullRequest{Title: &pr.Title, Body: &pr.Body}); err != nil {
-		return apiError(fmt.Sprintf("updating #%d", number), err)
+		return APIError(fmt.Sprintf("updating #%d", number), err)
 	}
 	return g.labels(ctx, repo, number, pr.Labels)
 }
@@ -104,24 +109,24 @@ func (g *GitHub) labels(ctx context.Context, repo Repo, number int, labels []str
 		return nil
 	}
 	if _, _, err := g.c.Issues.AddLabelsToIssue(ctx, repo.Owner, repo.Name, number, labels); err != nil {
-		return apiError(fmt.Sprintf("labelling #%d", number), err)
+		return APIError(fmt.Sprintf("labelling #%d", number), err)
 	}
 	return nil
 }
 
 func (g *GitHub) Close(ctx context.Context, repo Repo, number int, comment string) error {
 	if _, _, err := g.c.Issues.CreateComment(ctx, repo.Owner, repo.Name, number, &github.IssueComment{Body: &comment}); err != nil {
-		return apiError(fmt.Sprintf("commenting on #%d", number), err)
+		return APIError(fmt.Sprintf("commenting on #%d", number), err)
 	}
 	if _, _, err := g.c.PullRequests.Edit(ctx, repo.Owner, repo.Name, number, &github.PullRequest{State: github.Ptr("closed")}); err != nil {
-		return apiError(fmt.Sprintf("closing #%d", number), err)
+		return APIError(fmt.Sprintf("closing #%d", number), err)
 	}
 	return nil
 }
 
-// apiError says what failed and GitHub's answer, and what a 401/403/404
+// APIError says what failed and GitHub's answer, and what a 401/403/404
 // usually means for a bot token.
-func apiError(what string, err error) error {
+func APIError(what string, err error) error {
 	if e, ok := err.(*github.ErrorResponse); ok && e.Response != nil {
 		switch e.Response.StatusCode {
 		case http.StatusUnauthorized:

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,6 +29,11 @@ const (
 	HelmVersion = "v4.3.1"
 	// ActionlintVersion checks the GitHub Actions workflows kube ships.
 	ActionlintVersion = "v1.7.12"
+	// OpenTofuVersion plans and applies in the kube infra tests.
+	OpenTofuVersion = "v1.12.6"
+	// TestProviderVersion is what the infra tests' filesystem mirror calls
+	// hack/tools/tfprovider.
+	TestProviderVersion = "1.0.0"
 	// PrometheusRelease and AlertmanagerRelease are the same versions as the
 	// programs call themselves (config/monitoring asks the operator for them).
 	PrometheusRelease   = "3.16.0"
@@ -38,6 +44,8 @@ const (
 type testTool struct {
 	binary
 	Tags string
+	// Ours: its source is in its tools module, and the cache entry follows it.
+	Ours bool
 }
 
 // testTools are programs only tests use. They are not sandbox components, so
@@ -61,6 +69,12 @@ func testTools() []testTool {
 			"-s -w -X helm.sh/helm/v4/internal/version.version=" + HelmVersion}},
 		{binary: binary{"actionlint", "actionlint", "github.com/rhysd/actionlint/cmd/actionlint", ActionlintVersion,
 			"-s -w -X github.com/rhysd/actionlint.version=" + ActionlintVersion}},
+		// dev=no: a release build, which calls itself 1.12.6 (not 1.12.6-dev), as
+		// kube-infra.yaml's version pins it.
+		{binary: binary{"tofu", "opentofu", "github.com/opentofu/opentofu/cmd/tofu", OpenTofuVersion,
+			"-s -w -X github.com/opentofu/opentofu/version.dev=no"}},
+		// The provider the kube infra tests plan with (terraform-plugin-framework).
+		{binary: binary{"terraform-provider-kubetest", "tfprovider", ".", TestProviderVersion, "-s -w"}, Ours: true},
 	}
 }
 
@@ -85,6 +99,11 @@ func EnsureTestTool(ctx context.Context, p *progress.Reporter, name string) (str
 	if tool.Tags != "" { // only then, so that adding Tags kept earlier tools' cache entries
 		fmt.Fprintln(h, "tags", tool.Tags)
 	}
+	if tool.Ours {
+		if err := hashSources(h, tool.Module); err != nil {
+			return "", err
+		}
+	}
 	return cachedTool(ctx, fmt.Sprintf("%s-%s-%s", name, tool.Version, hex.EncodeToString(h.Sum(nil))[:10]), name,
 		func(tmp, dir string) error {
 			goBin, err := findGo(ctx)
@@ -104,6 +123,31 @@ func EnsureTestTool(ctx context.Context, p *progress.Reporter, name string) (str
 			}
 			return os.Remove(filepath.Join(tmp, "build.log"))
 		})
+}
+
+// hashSources adds the files of our own tools module to h.
+func hashSources(h io.Writer, module string) error {
+	tools, err := FindToolsDir()
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(tools, module)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%s %d\n", e.Name(), len(data))
+		h.Write(data)
+	}
+	return nil
 }
 
 // cachedTool returns the cache's tools/<entry>/<bin>, first running install

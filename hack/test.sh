@@ -45,7 +45,7 @@ ensure_deb() { # ensure_deb COMMAND PACKAGE
 timed "debian packages" ensure_deb npm npm # Renovate and github-label-sync come from the npm registry
 timed "debian packages" ensure_deb chromium chromium # the console's browser tests
 # Programs only tests use (Traefik for the fork routing test), built once into the cache.
-timed "test tools" go run ./hack/testtools traefik prometheus alertmanager kube-state-metrics prometheus-operator helm actionlint renovate github-label-sync
+timed "test tools" go run ./hack/testtools traefik prometheus alertmanager kube-state-metrics prometheus-operator helm actionlint tofu terraform-provider-kubetest renovate github-label-sync
 
 set +e
 # Every fuzz target runs a few seconds (make fuzz runs them longer), then every test.

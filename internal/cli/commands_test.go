@@ -398,6 +398,18 @@ func TestOperateCommandsParseFlags(t *testing.T) {
 	if in.Action != "tags" || strings.Join(in.Args, " ") != "plan.json" || in.Schemas != "s.json" {
 		t.Errorf("infra tags: %+v", in)
 	}
+	exec(newInfraCmd(f, func(_ context.Context, o *InfraOptions) error { in = o; return nil }), "plan", "envs/db", "--out", "p", "--labels", "a,b", "--tool", "/t")
+	if in.Action != "plan" || in.Args[0] != "envs/db" || in.Out != "p" || strings.Join(in.Labels, " ") != "a b" || in.Tool != "/t" {
+		t.Errorf("infra plan: %+v", in)
+	}
+	exec(newInfraCmd(f, func(_ context.Context, o *InfraOptions) error { in = o; return nil }), "apply", "envs/db", "--plan", "p", "--lock-timeout", "1m")
+	if in.Action != "apply" || in.PlanDir != "p" || in.LockTimeout != "1m" {
+		t.Errorf("infra apply: %+v", in)
+	}
+	exec(newInfraCmd(f, func(_ context.Context, o *InfraOptions) error { in = o; return nil }), "comment", "p", "--pr", "7", "--repository", "a/b", "--apply")
+	if in.Action != "comment" || in.Comment.PR != 7 || in.Comment.Repository != "a/b" || !in.Comment.Apply {
+		t.Errorf("infra comment: %+v", in)
+	}
 	var fc *ForkConnectOptions
 	exec(newForkConnectCmd(ff, func(_ context.Context, o *ForkConnectOptions) error { fc = o; return nil }),
 		"alice", "--workload", "web", "--port", "8080=3000", "--takeover", "--keep", "--no-secrets", "--env-file", ".env", "--forward", "8081=orders:80", "--transport", "spdy", "--", "go", "run", "./cmd/web", "--flag")

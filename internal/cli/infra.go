@@ -105,8 +105,9 @@ Exit codes: 0 the plan can be applied, 1 it failed or breaks a rule, 2 bad input
 (not a root, no tool, another version than the pinned one).`,
 		Example: `  kube infra plan envs/prod/db --out plan-out
   kube infra plan envs/prod/db --out plan-out --labels "$LABELS"   # the pull request's`,
-		Args: cobra.ExactArgs(1),
-		RunE: action("plan"),
+		Args:        cobra.ExactArgs(1),
+		RunE:        action("plan"),
+		Annotations: map[string]string{childStops: "tofu"},
 	}
 	plan.Flags().StringVar(&o.Out, "out", "kube-infra-plan", "the directory to write (CI keeps it as the job's artifact)")
 	plan.Flags().StringSliceVar(&o.Labels, "labels", nil, "the pull request's labels (the approval rule looks for its label)")
@@ -125,9 +126,10 @@ and the plan file unchanged. OpenTofu then refuses a plan whose state moved on
 The result goes into DIR too (apply.json, and apply.md for kube infra comment
 --apply). Exit codes: 0 applied, 1 refused (nothing ran) or the apply failed,
 2 bad input (no plan in DIR: its plan failed or broke a rule).`,
-		Example: `  kube infra apply envs/prod/db --plan plan-out --lock-timeout 10m`,
-		Args:    cobra.ExactArgs(1),
-		RunE:    action("apply"),
+		Example:     `  kube infra apply envs/prod/db --plan plan-out --lock-timeout 10m`,
+		Args:        cobra.ExactArgs(1),
+		RunE:        action("apply"),
+		Annotations: map[string]string{childStops: "tofu"},
 	}
 	apply.Flags().StringVar(&o.PlanDir, "plan", "", "kube infra plan's output directory")
 	apply.Flags().StringVar(&o.Tool, "tool", "", "the tool's path (default: the pinned tool on PATH)")

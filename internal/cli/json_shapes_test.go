@@ -50,6 +50,9 @@ func TestJSONShapesOfClusterCommands(t *testing.T) {
 		"fork-list":        &[]forks.View{},
 		"infra-targets":    &infraMatrix{},
 		"infra-tags":       &infra.TagReport{},
+		"infra-plan":       &infra.Summary{},
+		"infra-apply":      &infra.ApplyResult{},
+		"infra-comment":    &infra.Posted{},
 	} {
 		t.Run(name, func(t *testing.T) {
 			fill(reflect.ValueOf(v).Elem(), 0)

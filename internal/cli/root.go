@@ -63,14 +63,20 @@ func Main() int {
 // engine) must not make kube ignore Ctrl-C or CI's timeout.
 const interruptGrace = 10 * time.Second
 
-// passThroughRunning is set while kubectl, run or exec run: their child gets
-// the signals and decides.
-var passThroughRunning atomic.Bool
+// childDecides is set while kubectl, run or exec run, or OpenTofu plans or
+// applies: their child gets the signal and decides when to stop (OpenTofu
+// finishes the cloud calls in flight, writes the state and releases its lock;
+// killing it would leave the lock held and the state behind the cloud).
+var childDecides atomic.Bool
+
+// childStops marks commands whose child stops by itself on an interrupt
+// (kube infra plan and apply): kube waits for it, a second Ctrl-C does not.
+const childStops = "kube.signals/child-stops"
 
 func exitAfterGrace(ctx context.Context, stop context.CancelFunc) {
 	<-ctx.Done()
 	stop() // a second Ctrl-C ends kube at once
-	if passThroughRunning.Load() {
+	if childDecides.Load() {
 		return
 	}
 	timer := time.NewTimer(interruptGrace)
@@ -102,7 +108,7 @@ func Run(ctx context.Context, streams *IOStreams, args []string) int {
 	root := NewRootCmd(&Factory{IO: streams})
 	root.SetArgs(args)
 	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
-		passThroughRunning.Store(cmd.Annotations[passThrough] != "")
+		childDecides.Store(cmd.Annotations[passThrough] != "" || cmd.Annotations[childStops] != "")
 	}
 	cmd, err := root.ExecuteContextC(ctx)
 	if s := cluster.APIStats(); s != "" {

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
 	tfjson "github.com/hashicorp/terraform-json"
@@ -271,6 +272,11 @@ type tool struct {
 
 func (t tool) at(dir string) *tfexec.Terraform {
 	tf, _ := tfexec.NewTerraform(dir, t.path) // fails only on an empty dir or path
+	// Interrupted, OpenTofu finishes the cloud calls in flight, writes the
+	// state and releases its lock: however long that takes, it must not be
+	// killed (terraform-exec would after a minute), or the lock stays held and
+	// the state misses what was created.
+	tf.SetWaitDelay(time.Hour)
 	return tf
 }
 

@@ -23,6 +23,14 @@ type Target struct {
 	Deleted bool `json:"deleted,omitempty"`
 	// Why names the changed files (or modules) that touch it, a few at most.
 	Why []string `json:"why"`
+	// Artifact names the root's plan artifact in CI (artifact names cannot
+	// hold a slash): the plan job uploads it, the apply job downloads it.
+	Artifact string `json:"artifact"`
+}
+
+// ArtifactName is the CI artifact of a root's plan.
+func ArtifactName(root string) string {
+	return "kube-infra-plan-" + strings.NewReplacer("/", "__", ":", "_", "\\", "_", "\"", "_", "<", "_", ">", "_", "|", "_", "*", "_", "?", "_").Replace(root)
 }
 
 // Tree is what Targets reads of a commit: its files and their content.
@@ -60,11 +68,11 @@ func Targets(base, head Tree, changed []string) ([]Target, error) {
 	}
 	out := []Target{}
 	for r, files := range why {
-		out = append(out, Target{Root: r, Why: firstFew(files)})
+		out = append(out, Target{Root: r, Why: firstFew(files), Artifact: ArtifactName(r)})
 	}
 	for _, r := range roots(baseFiles) {
 		if !slices.Contains(headRoots, r) {
-			out = append(out, Target{Root: r, Deleted: true, Why: []string{r + "/" + FileName + " removed"}})
+			out = append(out, Target{Root: r, Deleted: true, Why: []string{r + "/" + FileName + " removed"}, Artifact: ArtifactName(r)})
 		}
 	}
 	slices.SortFunc(out, func(a, b Target) int { return strings.Compare(a.Root, b.Root) })

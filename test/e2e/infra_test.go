@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -373,13 +375,53 @@ func TestInfraKubernetesBackend(t *testing.T) {
 	if err != nil || len(sec.Data) == 0 {
 		t.Fatalf("the state Secret: %v", err)
 	}
-	leases, err := env.Kube.CoordinationV1().Leases(env.Namespace).List(ctx, metav1.ListOptions{})
-	if err != nil {
+	lockHolder := func() string {
+		l, err := env.Kube.CoordinationV1().Leases(env.Namespace).Get(ctx, "lock-tfstate-default-dev", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Spec.HolderIdentity == nil {
+			return ""
+		}
+		return *l.Spec.HolderIdentity
+	}
+	if h := lockHolder(); h != "" {
+		t.Fatalf("the state's lock is still held by %s", h)
+	}
+
+	// An apply interrupted (CI cancels the job: SIGTERM) while it holds the
+	// lock: OpenTofu stops and releases it, so the next apply is not blocked.
+	r.write(map[string]string{"envs/dev/main.tf": rootMain(backend, `resource "kubetest_bucket" "slow" {
+  name = "slow-apply"
+  tags = { team = "payments" }
+}
+`)})
+	slow := filepath.Join(out, "slow")
+	if res := r.kube("infra", "plan", "envs/dev", "--out", slow); res.code != 0 {
+		t.Fatalf("plan: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
+	cmd := exec.Command(kubeBin, "infra", "apply", "envs/dev", "--plan", slow, "-C", r.dir)
+	cmd.Env = append(os.Environ(), r.env...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	for _, l := range leases.Items {
-		if l.Spec.HolderIdentity != nil && *l.Spec.HolderIdentity != "" {
-			t.Errorf("lock %s is still held by %s", l.Name, *l.Spec.HolderIdentity)
+	deadline := time.Now().Add(time.Minute)
+	for lockHolder() == "" {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("the apply never took the lock\n%s", stderr.String())
 		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err == nil {
+		t.Fatalf("an interrupted apply succeeded\n%s", stderr.String())
+	}
+	if h := lockHolder(); h != "" {
+		t.Fatalf("an interrupted apply left the lock held by %s\n%s", h, stderr.String())
 	}
 }

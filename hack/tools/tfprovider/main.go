@@ -4,13 +4,16 @@
 // tags_all that merges the provider's default_tags in, as the AWS provider's
 // resources do; the provider's unknown_tags_all makes tags_all unknown until apply
 // (as when a tag's value comes from another resource). kubetest_note has no tags.
-// A bucket named "fail-on-apply" fails its create, for the failed-apply path.
+// A bucket named "fail-on-apply" fails its create, for the failed-apply path; one
+// named "slow-apply" takes 10 seconds, a cloud call in flight when an apply is
+// interrupted.
 package main
 
 import (
 	"context"
 	"log"
 	"maps"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
@@ -139,6 +142,14 @@ func (r *bucket) Create(ctx context.Context, req resource.CreateRequest, resp *r
 	if m.Name.ValueString() == "fail-on-apply" {
 		resp.Diagnostics.AddError("bucket refused", "the test provider refuses a bucket named fail-on-apply")
 		return
+	}
+	if m.Name.ValueString() == "slow-apply" {
+		select {
+		case <-ctx.Done(): // OpenTofu stopped the provider
+			resp.Diagnostics.AddError("stopped", "the apply was interrupted")
+			return
+		case <-time.After(10 * time.Second):
+		}
 	}
 	m.ID = types.StringValue("bucket-" + m.Name.ValueString())
 	m.TagsAll = r.merged(ctx, m.Tags)

@@ -39,7 +39,7 @@ func TestCommentListsEveryProblemDeleteAndReplace(t *testing.T) {
 // characters, not bytes), and says where the whole plan is.
 func TestCommentCutsALongPlanToGitHubsLimit(t *testing.T) {
 	line := strings.Repeat("é", 99) + "\n" // two bytes a character
-	plan := strings.Repeat(line, 2000)      // 200,000 characters
+	plan := strings.Repeat(line, 2000)     // 200,000 characters
 	c := Comment(planSummary(), plan, "https://github.com/acme/infra/actions/runs/7?token=x")
 	if n := utf8.RuneCountInString(c); n > CommentLimit || n < CommentLimit-200 {
 		t.Fatalf("comment has %d characters", n)

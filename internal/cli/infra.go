@@ -111,9 +111,13 @@ Exit codes: 0 the plan can be applied, 1 it failed or breaks a rule, 2 bad input
 	}
 	plan.Flags().StringVar(&o.Out, "out", "kube-infra-plan", "the directory to write (CI keeps it as the job's artifact)")
 	plan.Flags().StringSliceVar(&o.Labels, "labels", nil, "the pull request's labels (the approval rule looks for its label)")
-	plan.Flags().StringVar(&o.Tool, "tool", "", "the tool's path (default: the pinned tool on PATH)")
-	plan.Flags().StringVar(&o.LogURL, "log-url", actionsRunURL(), "where CI shows this run (default: the GitHub Actions run)")
-	outputFlag(plan, &o.Output)
+	// tofuFlags are plan's and apply's.
+	tofuFlags := func(c *cobra.Command) {
+		c.Flags().StringVar(&o.Tool, "tool", "", "the tool's path (default: the pinned tool on PATH)")
+		c.Flags().StringVar(&o.LogURL, "log-url", actionsRunURL(), "where CI shows this run (default: the GitHub Actions run)")
+		outputFlag(c, &o.Output)
+	}
+	tofuFlags(plan)
 	apply := &cobra.Command{
 		Use:   "apply ROOT --plan DIR",
 		Short: "Apply a reviewed plan after merge, if it still matches what is merged",
@@ -132,10 +136,8 @@ The result goes into DIR too (apply.json, and apply.md for kube infra comment
 		Annotations: map[string]string{childStops: "tofu"},
 	}
 	apply.Flags().StringVar(&o.PlanDir, "plan", "", "kube infra plan's output directory")
-	apply.Flags().StringVar(&o.Tool, "tool", "", "the tool's path (default: the pinned tool on PATH)")
 	apply.Flags().StringVar(&o.LockTimeout, "lock-timeout", "10m", "how long to wait for the state's lock (another apply)")
-	apply.Flags().StringVar(&o.LogURL, "log-url", actionsRunURL(), "where CI shows this run (default: the GitHub Actions run)")
-	outputFlag(apply, &o.Output)
+	tofuFlags(apply)
 	comment := &cobra.Command{
 		Use:   "comment DIR --pr NUMBER",
 		Short: "Post a root's plan (or apply) comment on its pull request, updating the earlier one",
@@ -197,6 +199,9 @@ func runInfra(ctx context.Context, o *InfraOptions) error {
 		printPlanSummary(o.IO, s)
 		return failedIf(s.Failed, nil)
 	case "apply":
+		if o.PlanDir == "" {
+			return usageError{fmt.Errorf("name the plan's directory with --plan (kube infra plan's --out)")}
+		}
 		r, err := infra.Apply(ctx, infra.ApplyOptions{Repo: o.Repo, Root: o.Args[0], PlanDir: o.PlanDir, Tool: o.Tool, LockTimeout: o.LockTimeout, LogURL: o.LogURL, Progress: o.IO.Progress()})
 		if err != nil {
 			return err

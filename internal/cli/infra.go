@@ -25,6 +25,8 @@ type InfraOptions struct {
 	Out, Tool, LogURL, PlanDir, LockTimeout string
 	Labels                                  []string
 	Comment                                 infra.CommentOptions
+	// SlackWebhooks is follow-up's file of channel webhooks.
+	SlackWebhooks string
 }
 
 func newInfraCmd(f *Factory, runF func(context.Context, *InfraOptions) error) *cobra.Command {
@@ -153,7 +155,31 @@ token is $GITHUB_TOKEN (pull-requests: write), the API $GITHUB_API_URL.`,
 	comment.Flags().StringVar(&o.Comment.Repository, "repository", os.Getenv("GITHUB_REPOSITORY"), "owner/name on GitHub")
 	comment.Flags().BoolVar(&o.Comment.Apply, "apply", false, "post the apply's result instead of the plan")
 	outputFlag(comment, &o.Output)
-	cmd.AddCommand(targets, tags, plan, apply, comment)
+	followUp := &cobra.Command{
+		Use:   "follow-up ROOT --plan DIR --pr NUMBER",
+		Short: "After a failed or refused apply: open a follow-up pull request and tell the root's team on Slack",
+		Long: `Read the apply's result in DIR (kube infra apply writes it) and, if the apply did
+not finish, open a follow-up pull request from the merged commit (it adds
+ROOT/.kube-infra-follow-up, so the workflow plans the root again and the fix has a
+place; a re-run finds the open one), and tell the channel the root's
+kube-infra.yaml names (slack: '#payments-infra') through the webhook that
+--slack-webhooks maps it to: a YAML map of channel (without #) to incoming
+webhook URL, the same keys as kube-controller's slack-webhooks Secret.
+
+The token is $GITHUB_TOKEN (contents: write, pull-requests: write). An apply
+that succeeded needs nothing (exit 0). A channel that cannot be told is said,
+not an error: the follow-up pull request is open.`,
+		Example: `  kube infra follow-up envs/prod/db --plan plan-out --pr 42 --slack-webhooks hooks.yaml`,
+		Args:    cobra.ExactArgs(1),
+		RunE:    action("follow-up"),
+	}
+	followUp.Flags().StringVar(&o.PlanDir, "plan", "", "the plan's directory, with the apply's result")
+	followUp.Flags().IntVar(&o.Comment.PR, "pr", 0, "the merged pull request's number")
+	followUp.Flags().StringVar(&o.Comment.Repository, "repository", os.Getenv("GITHUB_REPOSITORY"), "owner/name on GitHub")
+	followUp.Flags().StringVar(&o.SlackWebhooks, "slack-webhooks", "", "YAML file: channel (without #) to incoming webhook URL")
+	followUp.Flags().StringVar(&o.LogURL, "log-url", actionsRunURL(), "where CI shows this run (default: the GitHub Actions run)")
+	outputFlag(followUp, &o.Output)
+	cmd.AddCommand(targets, tags, plan, apply, comment, followUp)
 	return cmd
 }
 
@@ -233,6 +259,30 @@ func runInfra(ctx context.Context, o *InfraOptions) error {
 			verb = "Updated the comment"
 		}
 		fmt.Fprintf(o.IO.Out, "%s: %s\n", verb, p.URL)
+		return nil
+	case "follow-up":
+		if o.PlanDir == "" {
+			return usageError{fmt.Errorf("name the plan's directory with --plan (where kube infra apply wrote its result)")}
+		}
+		f, err := infra.FollowUpAfterApply(ctx, infra.FollowUpOptions{Repo: o.Repo, Root: o.Args[0], PlanDir: o.PlanDir,
+			Repository: o.Comment.Repository, PR: o.Comment.PR, Token: os.Getenv("GITHUB_TOKEN"), APIURL: os.Getenv("GITHUB_API_URL"),
+			SlackWebhooks: o.SlackWebhooks, LogURL: o.LogURL})
+		if err != nil {
+			return err
+		}
+		if done, err := o.IO.structured(o.Output, f); done || err != nil {
+			return err
+		}
+		if f.PullRequest == "" {
+			fmt.Fprintf(o.IO.ErrOut, "The apply of %s succeeded: nothing to follow up.\n", f.Root)
+			return nil
+		}
+		fmt.Fprintf(o.IO.Out, "Follow-up pull request: %s\n", f.PullRequest)
+		if f.SlackProblem != "" {
+			fmt.Fprintf(o.IO.ErrOut, "Slack not told: %s.\n", f.SlackProblem)
+		} else {
+			fmt.Fprintf(o.IO.Out, "Told %s.\n", f.Slack)
+		}
 		return nil
 	default:
 		r, err := infra.CheckPlanFile(o.Repo, o.Args[0], o.Schemas)

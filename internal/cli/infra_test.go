@@ -31,7 +31,7 @@ func TestInfraWorkflow(t *testing.T) {
 	}
 	lines := regexp.MustCompile(`kube infra [a-z][^)\n]*`).FindAllString(string(data), -1)
 	seen := map[string]bool{}
-	vars := strings.NewReplacer(`"$BASE"`, "origin/main", `"$ROOT"`, "envs/prod/db", `"$LABELS"`, "a,b", `"$PR"`, "42")
+	vars := strings.NewReplacer(`"$BASE"`, "origin/main", `"$ROOT"`, "envs/prod/db", `"$LABELS"`, "a,b", `"$PR"`, "42", `"$RUNNER_TEMP/hooks.yaml"`, "hooks.yaml")
 	for _, line := range lines {
 		args := strings.Fields(vars.Replace(strings.TrimPrefix(line, "kube infra ")))
 		var got *InfraOptions
@@ -48,7 +48,7 @@ func TestInfraWorkflow(t *testing.T) {
 			t.Errorf("%q: %+v", line, got.Comment)
 		}
 	}
-	for _, a := range []string{"targets", "plan", "apply", "comment"} {
+	for _, a := range []string{"targets", "plan", "apply", "comment", "follow-up"} {
 		if !seen[a] {
 			t.Errorf("the workflow never runs kube infra %s", a)
 		}

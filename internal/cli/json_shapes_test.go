@@ -53,6 +53,7 @@ func TestJSONShapesOfClusterCommands(t *testing.T) {
 		"infra-plan":       &infra.Summary{},
 		"infra-apply":      &infra.ApplyResult{},
 		"infra-comment":    &infra.Posted{},
+		"infra-follow-up":  &infra.FollowUp{},
 	} {
 		t.Run(name, func(t *testing.T) {
 			fill(reflect.ValueOf(v).Elem(), 0)

@@ -109,27 +109,41 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	return c, nil
 }
 
-// rootFile is a root's kube-infra.yaml: it marks the directory; nothing in it
-// is needed, and nothing unknown is accepted.
-type rootFile struct {
-	Loc strictyaml.Loc
+// RootFile is a root's kube-infra.yaml. It marks the directory and may be
+// empty; it may name the team that owns the root and its Slack channel, told
+// when an apply fails after merge. Nothing else is accepted, so nobody expects
+// a repository setting to work there.
+type RootFile struct {
+	Team  string `yaml:"team" doc:"the team that owns the root's resources"`
+	Slack string `yaml:"slack" doc:"the team's Slack channel (#name), told when an apply of the root fails"`
+	Loc   strictyaml.Loc
 }
 
-// CheckRoot reads a root's kube-infra.yaml: empty, comments or {}.
-func CheckRoot(path string, data []byte) error {
-	blank := true
-	for _, line := range strings.Split(string(data), "\n") {
-		if l := strings.TrimSpace(line); l != "" && !strings.HasPrefix(l, "#") {
-			blank = false
+var channel = regexp.MustCompile(`^#[a-z0-9][a-z0-9._-]{0,79}$`)
+
+// CheckRoot reads a root's kube-infra.yaml: empty, comments, {} or its owner.
+func CheckRoot(path string, data []byte) (*RootFile, error) {
+	rf := &RootFile{}
+	if strings.TrimSpace(stripComments(string(data))) == "" {
+		return rf, nil
+	}
+	if errs := strictyaml.Unmarshal(path, data, rf); errs != nil {
+		return nil, errs
+	}
+	if rf.Slack != "" && !channel.MatchString(rf.Slack) {
+		return nil, strictyaml.Errors{{File: path, Pos: rf.Loc.At("slack"), Msg: fmt.Sprintf("slack %q is not a channel such as '#payments-infra'", rf.Slack)}}
+	}
+	return rf, nil
+}
+
+func stripComments(text string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(text, "\n") {
+		if l := strings.TrimSpace(line); !strings.HasPrefix(l, "#") {
+			b.WriteString(l + "\n")
 		}
 	}
-	if blank {
-		return nil
-	}
-	if errs := strictyaml.Unmarshal(path, data, &rootFile{}); errs != nil {
-		return errs
-	}
-	return nil
+	return b.String()
 }
 
 // Schema is the JSON Schema (draft 2020-12) of the repository's

@@ -27,13 +27,23 @@ func TestParseConfig(t *testing.T) {
 	}
 }
 
+func TestRootFileMarksAndNamesItsOwner(t *testing.T) {
+	rf, err := CheckRoot("r/kube-infra.yaml", []byte("# owner\nteam: payments\nslack: '#payments-infra'\n"))
+	if err != nil || rf.Team != "payments" || rf.Slack != "#payments-infra" {
+		t.Fatalf("%+v %v", rf, err)
+	}
+	if _, err := CheckRoot("r/kube-infra.yaml", []byte("team: x\nslack: payments\n")); err == nil || !strings.Contains(err.Error(), "r/kube-infra.yaml:2:") {
+		t.Errorf("a channel without #: %v", err)
+	}
+}
+
 func TestRootFileMarksOnly(t *testing.T) {
 	for _, ok := range []string{"", "# the network of prod\n", "{}\n"} {
-		if err := CheckRoot("envs/prod/kube-infra.yaml", []byte(ok)); err != nil {
+		if _, err := CheckRoot("envs/prod/kube-infra.yaml", []byte(ok)); err != nil {
 			t.Errorf("%q: %v", ok, err)
 		}
 	}
-	if err := CheckRoot("envs/prod/kube-infra.yaml", []byte("version: 1.2.3\n")); err == nil || !strings.Contains(err.Error(), "envs/prod/kube-infra.yaml:1:1") {
+	if _, err := CheckRoot("envs/prod/kube-infra.yaml", []byte("version: 1.2.3\n")); err == nil || !strings.Contains(err.Error(), "envs/prod/kube-infra.yaml:1:1") {
 		t.Errorf("a root's file with settings: %v", err)
 	}
 }

@@ -258,7 +258,7 @@ func loadRoot(repo, root string) (*Config, string, error) {
 		return nil, "", exitstatus.Input(err)
 	}
 	if rel != "." {
-		if err := CheckRoot(marker, data); err != nil {
+		if _, err := CheckRoot(marker, data); err != nil {
 			return nil, "", exitstatus.Input(err)
 		}
 	}

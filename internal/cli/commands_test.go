@@ -414,6 +414,10 @@ func TestOperateCommandsParseFlags(t *testing.T) {
 	if in.Action != "follow-up" || in.PlanDir != "p" || in.Comment.PR != 7 || in.SlackWebhooks != "h.yaml" {
 		t.Errorf("infra follow-up: %+v", in)
 	}
+	exec(newInfraCmd(f, func(_ context.Context, o *InfraOptions) error { in = o; return nil }), "replan", "envs/db", "--after", "7", "--commit", "abc")
+	if in.Action != "replan" || in.Comment.PR != 7 || in.Commit != "abc" {
+		t.Errorf("infra replan: %+v", in)
+	}
 	var fc *ForkConnectOptions
 	exec(newForkConnectCmd(ff, func(_ context.Context, o *ForkConnectOptions) error { fc = o; return nil }),
 		"alice", "--workload", "web", "--port", "8080=3000", "--takeover", "--keep", "--no-secrets", "--env-file", ".env", "--forward", "8081=orders:80", "--transport", "spdy", "--", "go", "run", "./cmd/web", "--flag")

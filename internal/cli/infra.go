@@ -27,6 +27,8 @@ type InfraOptions struct {
 	Comment                                 infra.CommentOptions
 	// SlackWebhooks is follow-up's file of channel webhooks.
 	SlackWebhooks string
+	// Commit is replan's applied commit.
+	Commit string
 }
 
 func newInfraCmd(f *Factory, runF func(context.Context, *InfraOptions) error) *cobra.Command {
@@ -179,7 +181,26 @@ not an error: the follow-up pull request is open.`,
 	followUp.Flags().StringVar(&o.SlackWebhooks, "slack-webhooks", "", "YAML file: channel (without #) to incoming webhook URL")
 	followUp.Flags().StringVar(&o.LogURL, "log-url", actionsRunURL(), "where CI shows this run (default: the GitHub Actions run)")
 	outputFlag(followUp, &o.Output)
-	cmd.AddCommand(targets, tags, plan, apply, comment, followUp)
+	replan := &cobra.Command{
+		Use:   "replan ROOT --after NUMBER",
+		Short: "After an apply: ask the open pull requests planned against the same root to plan again",
+		Long: `Find every open pull request with a plan comment of ROOT (other than the one
+just applied, --after), mark that comment stale (its apply would be refused: the
+state moved on) and set the kube-infra-replan label afresh, so that the workflow
+plans it again from the new state.
+
+The token is $GITHUB_TOKEN (pull-requests: write). Labels set with a workflow's
+own GITHUB_TOKEN start no workflow run (GitHub's rule): use a GitHub App's token
+for the label to re-plan by itself.`,
+		Example: `  kube infra replan envs/prod/db --after 42`,
+		Args:    cobra.ExactArgs(1),
+		RunE:    action("replan"),
+	}
+	replan.Flags().IntVar(&o.Comment.PR, "after", 0, "the pull request whose apply it was")
+	replan.Flags().StringVar(&o.Comment.Repository, "repository", os.Getenv("GITHUB_REPOSITORY"), "owner/name on GitHub")
+	replan.Flags().StringVar(&o.Commit, "commit", os.Getenv("GITHUB_SHA"), "the applied commit")
+	outputFlag(replan, &o.Output)
+	cmd.AddCommand(targets, tags, plan, apply, comment, followUp, replan)
 	return cmd
 }
 
@@ -259,6 +280,20 @@ func runInfra(ctx context.Context, o *InfraOptions) error {
 			verb = "Updated the comment"
 		}
 		fmt.Fprintf(o.IO.Out, "%s: %s\n", verb, p.URL)
+		return nil
+	case "replan":
+		asked, err := infra.Replan(ctx, infra.ReplanOptions{Root: o.Args[0], Applied: o.Comment.PR, Commit: o.Commit,
+			Repository: o.Comment.Repository, Token: os.Getenv("GITHUB_TOKEN"), APIURL: os.Getenv("GITHUB_API_URL")})
+		if err != nil {
+			return err
+		}
+		if done, err := o.IO.structured(o.Output, asked); done || err != nil {
+			return err
+		}
+		for _, r := range asked {
+			fmt.Fprintf(o.IO.Out, "#%d %s\n", r.Number, r.URL)
+		}
+		fmt.Fprintf(o.IO.ErrOut, "%d open pull request(s) asked to plan %s again.\n", len(asked), o.Args[0])
 		return nil
 	case "follow-up":
 		if o.PlanDir == "" {

@@ -48,7 +48,7 @@ func TestInfraWorkflow(t *testing.T) {
 			t.Errorf("%q: %+v", line, got.Comment)
 		}
 	}
-	for _, a := range []string{"targets", "plan", "apply", "comment", "follow-up"} {
+	for _, a := range []string{"targets", "plan", "apply", "comment", "follow-up", "replan"} {
 		if !seen[a] {
 			t.Errorf("the workflow never runs kube infra %s", a)
 		}

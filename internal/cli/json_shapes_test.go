@@ -54,6 +54,7 @@ func TestJSONShapesOfClusterCommands(t *testing.T) {
 		"infra-apply":      &infra.ApplyResult{},
 		"infra-comment":    &infra.Posted{},
 		"infra-follow-up":  &infra.FollowUp{},
+		"infra-replan":     &[]infra.Replanned{},
 	} {
 		t.Run(name, func(t *testing.T) {
 			fill(reflect.ValueOf(v).Elem(), 0)

@@ -29,6 +29,8 @@ type InfraOptions struct {
 	SlackWebhooks string
 	// Commit is replan's applied commit.
 	Commit string
+	// PoliciesFrom is the git ref plan and policy read the Rego policies from.
+	PoliciesFrom string
 }
 
 func newInfraCmd(f *Factory, runF func(context.Context, *InfraOptions) error) *cobra.Command {
@@ -115,6 +117,7 @@ Exit codes: 0 the plan can be applied, 1 it failed or breaks a rule, 2 bad input
 	}
 	plan.Flags().StringVar(&o.Out, "out", "kube-infra-plan", "the directory to write (CI keeps it as the job's artifact)")
 	plan.Flags().StringSliceVar(&o.Labels, "labels", nil, "the pull request's labels (the approval rule looks for its label)")
+	plan.Flags().StringVar(&o.PoliciesFrom, "policies-from", "", "read the Rego policies from this git ref (the branch the pull request goes to), not from the working tree")
 	// tofuFlags are plan's and apply's.
 	tofuFlags := func(c *cobra.Command) {
 		c.Flags().StringVar(&o.Tool, "tool", "", "the tool's path (default: the pinned tool on PATH)")
@@ -200,7 +203,25 @@ for the label to re-plan by itself.`,
 	replan.Flags().StringVar(&o.Comment.Repository, "repository", os.Getenv("GITHUB_REPOSITORY"), "owner/name on GitHub")
 	replan.Flags().StringVar(&o.Commit, "commit", os.Getenv("GITHUB_SHA"), "the applied commit")
 	outputFlag(replan, &o.Output)
-	cmd.AddCommand(targets, tags, plan, apply, comment, followUp, replan)
+	policy := &cobra.Command{
+		Use:   "policy PLAN_JSON",
+		Short: "Check a plan's JSON with the repository's Rego policies (exit 1 on a deny)",
+		Long: `Evaluate the Rego policies kube-infra.yaml names (policies: [policies/]) over a
+plan's JSON (tofu show -json PLAN), as conftest does: package main, with deny (or
+violation) rules that fail the plan and warn rules that only say. Files ending in
+_test.rego are left out. kube infra plan runs the same check itself; this is for
+plans made elsewhere.
+
+With --policies-from REF the policies are read from git at REF (the branch the
+pull request goes to), so that a pull request cannot loosen the policies it is
+judged by.`,
+		Example: `  kube infra policy plan.json --policies-from origin/main`,
+		Args:    cobra.ExactArgs(1),
+		RunE:    action("policy"),
+	}
+	policy.Flags().StringVar(&o.PoliciesFrom, "policies-from", "", "read the policies from this git ref, not from the working tree")
+	outputFlag(policy, &o.Output)
+	cmd.AddCommand(targets, tags, plan, apply, comment, followUp, replan, policy)
 	return cmd
 }
 
@@ -236,7 +257,8 @@ func runInfra(ctx context.Context, o *InfraOptions) error {
 		}
 		return t.print()
 	case "plan":
-		s, err := infra.Plan(ctx, infra.PlanOptions{Repo: o.Repo, Root: o.Args[0], Out: o.Out, Tool: o.Tool, Labels: o.Labels, LogURL: o.LogURL, Progress: o.IO.Progress()})
+		s, err := infra.Plan(ctx, infra.PlanOptions{Repo: o.Repo, Root: o.Args[0], Out: o.Out, Tool: o.Tool, Labels: o.Labels,
+			PoliciesFrom: o.PoliciesFrom, LogURL: o.LogURL, Progress: o.IO.Progress()})
 		if err != nil {
 			return err
 		}
@@ -281,6 +303,17 @@ func runInfra(ctx context.Context, o *InfraOptions) error {
 		}
 		fmt.Fprintf(o.IO.Out, "%s: %s\n", verb, p.URL)
 		return nil
+	case "policy":
+		r, err := infra.CheckPlanPolicies(ctx, o.Repo, o.PoliciesFrom, o.Args[0])
+		if err != nil {
+			return err
+		}
+		if done, err := o.IO.structured(o.Output, r); done || err != nil {
+			return failedIf(r.Failed, err)
+		}
+		printPolicies(o.IO, r)
+		fmt.Fprintf(o.IO.ErrOut, "%d polic(ies), %d deny, %d warn.\n", len(r.Policies), len(r.Deny), len(r.Warn))
+		return failedIf(r.Failed, nil)
 	case "replan":
 		asked, err := infra.Replan(ctx, infra.ReplanOptions{Root: o.Args[0], Applied: o.Comment.PR, Commit: o.Commit,
 			Repository: o.Comment.Repository, Token: os.Getenv("GITHUB_TOKEN"), APIURL: os.Getenv("GITHUB_API_URL")})
@@ -351,10 +384,20 @@ func printPlanSummary(io *IOStreams, s *infra.Summary) {
 	for _, p := range s.Tags.Problems {
 		fmt.Fprintf(io.Out, "tags: %s %s\n", p.Address, tagProblem(p))
 	}
+	printPolicies(io, s.Policies)
 	if len(s.Approval.Needed) > 0 && !s.Approval.Approved {
 		fmt.Fprintf(io.Out, "approval: %s needs the %s label\n", strings.Join(s.Approval.Needed, ", "), s.Approval.Label)
 	}
 	fmt.Fprintf(io.ErrOut, "Wrote %s.\n", s.Dir)
+}
+
+func printPolicies(io *IOStreams, r infra.PolicyReport) {
+	for _, m := range r.Deny {
+		fmt.Fprintf(io.Out, "deny: %s\n", m.Message)
+	}
+	for _, m := range r.Warn {
+		fmt.Fprintf(io.Out, "warn: %s\n", m.Message)
+	}
 }
 
 func tagProblem(p infra.TagProblem) string {

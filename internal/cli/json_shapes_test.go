@@ -55,6 +55,7 @@ func TestJSONShapesOfClusterCommands(t *testing.T) {
 		"infra-comment":    &infra.Posted{},
 		"infra-follow-up":  &infra.FollowUp{},
 		"infra-replan":     &[]infra.Replanned{},
+		"infra-policy":     &infra.PolicyReport{},
 	} {
 		t.Run(name, func(t *testing.T) {
 			fill(reflect.ValueOf(v).Elem(), 0)

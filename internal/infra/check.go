@@ -2,6 +2,7 @@ package infra
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 
@@ -50,4 +51,25 @@ func CheckPlanFile(repo, planPath, schemasPath string) (TagReport, error) {
 		}
 	}
 	return CheckTags(c, plan, schemas), nil
+}
+
+// CheckPlanPolicies evaluates the repository's Rego policies (from git at ref
+// when set) over the plan JSON at planPath.
+func CheckPlanPolicies(ctx context.Context, repo, ref, planPath string) (PolicyReport, error) {
+	c, err := LoadConfig(repo)
+	if err != nil {
+		return PolicyReport{}, exitstatus.Input(err)
+	}
+	if len(c.Policies) == 0 {
+		return PolicyReport{}, exitstatus.Input(fmt.Errorf("%s names no policies", c.Path))
+	}
+	mods, err := LoadPolicies(ctx, c, repo, ref)
+	if err != nil {
+		return PolicyReport{}, err
+	}
+	data, err := os.ReadFile(filepath.Clean(planPath))
+	if err != nil {
+		return PolicyReport{}, exitstatus.Input(err)
+	}
+	return CheckPolicies(ctx, mods, data)
 }

@@ -48,6 +48,15 @@ func Comment(s *Summary, text, logURL string) string {
 			fmt.Fprintf(&b, "- %s `%s` %s%s\n", mark, p.Address, what, inModule(p.Module))
 		}
 	}
+	if p := s.Policies; len(p.Deny)+len(p.Warn) > 0 {
+		b.WriteString("\n#### Policies\n\n")
+		for _, m := range p.Deny {
+			fmt.Fprintf(&b, "- :x: %s\n", oneLine(m.Message))
+		}
+		for _, m := range p.Warn {
+			fmt.Fprintf(&b, "- :warning: %s\n", oneLine(m.Message))
+		}
+	}
 	if n := s.Approval.Needed; len(n) > 0 {
 		state := fmt.Sprintf(":x: needs the `%s` label", s.Approval.Label)
 		if s.Approval.Approved {
@@ -97,6 +106,9 @@ func fit(head, title, text, logURL string) string {
 	}
 	return head + open + string(runes) + close + cutNote
 }
+
+// oneLine keeps a policy's message to one list item.
+func oneLine(text string) string { return strings.Join(strings.Fields(text), " ") }
 
 // fence keeps text from closing the code block it is in.
 func fence(text string) string { return strings.ReplaceAll(text, "```", "`\u200b``") }

@@ -34,6 +34,8 @@ type Config struct {
 	Exempt []string `yaml:"exempt" doc:"resource types (aws_iam_role) or addresses (module.x.aws_s3_bucket.y) the tag rule skips"`
 	// Approval lists resource types whose delete or replace needs the label.
 	Approval Approval `yaml:"approval" doc:"destroys and replaces that need an explicit approval label on the pull request"`
+	// Policies are Rego files in conftest's style.
+	Policies []string `yaml:"policies" doc:"directories or .rego files (from the repository's top) of Rego policies in conftest's style: package main, deny, violation and warn rules over the plan's JSON"`
 	Lock     string   `yaml:"lock" enum:"apply,pull-request" doc:"apply (default): only applies are serialised, by the state backend's lock; pull-request: also a Lease from plan to merge"`
 	Loc      strictyaml.Loc
 	// Path is the file's path.
@@ -97,6 +99,11 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	for _, e := range []struct{ key, value, allowed string }{{"tool", c.Tool, "tofu,terraform"}, {"unknownTags", c.UnknownTags, "warn,fail"}, {"lock", c.Lock, "apply,pull-request"}} {
 		if !slices.Contains(strings.Split(e.allowed, ","), e.value) {
 			bad(c.Loc.At(e.key), "%s must be one of %s, not %q", e.key, strings.ReplaceAll(e.allowed, ",", ", "), e.value)
+		}
+	}
+	for _, pol := range c.Policies {
+		if clean := filepath.ToSlash(filepath.Clean(pol)); strings.HasPrefix(clean, "/") || filepath.IsAbs(pol) || clean == ".." || strings.HasPrefix(clean, "../") {
+			bad(c.Loc.At("policies"), "policy %q is not inside the repository: name it from the repository's top (policies/)", pol)
 		}
 	}
 	if c.Approval.Label == "" {

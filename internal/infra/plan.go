@@ -49,6 +49,9 @@ type PlanOptions struct {
 	Tool string
 	// Labels are the pull request's, for the approval rule.
 	Labels []string
+	// PoliciesFrom is the git ref the Rego policies are read from (the branch
+	// the pull request goes to); "" reads them from the working tree.
+	PoliciesFrom string
 	// LogURL is where CI shows the whole run (the comment links it when it
 	// has to cut the plan).
 	LogURL   string
@@ -78,6 +81,7 @@ type Summary struct {
 	Status   string         `json:"status"`
 	Changes  Changes        `json:"changes"`
 	Tags     TagReport      `json:"tags"`
+	Policies PolicyReport   `json:"policies"`
 	Approval ApprovalReport `json:"approval"`
 	// Error is why the plan failed, credentials hidden.
 	Error string `json:"error,omitempty"`
@@ -122,12 +126,17 @@ func Plan(ctx context.Context, o PlanOptions) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	policies, err := LoadPolicies(ctx, c, o.Repo, o.PoliciesFrom)
+	if err != nil {
+		return nil, err
+	}
 	out, err := newOutDir(o.Out)
 	if err != nil {
 		return nil, err
 	}
 	defer out.discard()
 	s := &Summary{Root: root, Commit: src.Commit, Changes: emptyChanges(), Tags: TagReport{Problems: []TagProblem{}},
+		Policies: PolicyReport{Policies: []string{}, Deny: []PolicyMessage{}, Warn: []PolicyMessage{}},
 		Approval: ApprovalReport{Needed: []string{}, Label: c.Approval.Label}, Dir: o.Out}
 	scrub := newScrubber()
 	tf := tool.at(filepath.Join(o.Repo, filepath.FromSlash(root)))
@@ -169,11 +178,20 @@ func Plan(ctx context.Context, o PlanOptions) (*Summary, error) {
 	}
 	s.Tags = CheckTags(c, plan, schemas)
 	s.Approval = approval(c, plan, o.Labels)
-	s.Failed = s.Tags.Failed || (len(s.Approval.Needed) > 0 && !s.Approval.Approved)
 	planJSON, err := json.MarshalIndent(plan, "", "  ")
 	if err != nil {
 		return nil, err
 	}
+	if s.Policies, err = CheckPolicies(ctx, policies, planJSON); err != nil {
+		return nil, err
+	}
+	for i := range s.Policies.Deny {
+		s.Policies.Deny[i].Message = scrub(s.Policies.Deny[i].Message)
+	}
+	for i := range s.Policies.Warn {
+		s.Policies.Warn[i].Message = scrub(s.Policies.Warn[i].Message)
+	}
+	s.Failed = s.Tags.Failed || s.Policies.Failed || (len(s.Approval.Needed) > 0 && !s.Approval.Approved)
 	if err := out.write(PlanJSON, []byte(scrub(string(planJSON)))); err != nil {
 		return nil, err
 	}

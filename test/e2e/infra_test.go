@@ -35,6 +35,24 @@ version: 1.12.6
 requiredTags: [owner, team]
 approval:
   types: [kubetest_bucket]
+policies: [policies]
+`
+
+// notePolicy warns about notes and denies a bucket named forbidden, over the
+// plan's JSON that real OpenTofu wrote.
+const notePolicy = `package main
+
+warn contains msg if {
+	some rc in input.resource_changes
+	rc.type == "kubetest_note"
+	msg := sprintf("%s: notes are going away", [rc.address])
+}
+
+deny contains msg if {
+	some rc in input.resource_changes
+	rc.change.after.name == "forbidden"
+	msg := sprintf("%s may not be named forbidden", [rc.address])
+}
 `
 
 // storeModule is a local module the root uses; its bucket has no team tag.
@@ -79,6 +97,7 @@ func newInfraRepo(t *testing.T, config string) *infraRepo {
 	r.write(map[string]string{
 		infra.FileName:               config,
 		".gitignore":                 ".terraform/\n.terraform.lock.hcl\n",
+		"policies/notes.rego":        notePolicy,
 		"modules/store/main.tf":      storeModule,
 		"envs/dev/" + infra.FileName: "",
 	})
@@ -174,7 +193,7 @@ func TestInfraPlanAndApply(t *testing.T) {
 
 	// The module's bucket lacks team: the plan breaks the rule, nothing to apply.
 	res := r.kube("infra", "plan", "envs/dev", "--out", p1)
-	if res.code != 1 || !strings.Contains(res.stdout, "tags: module.store.kubetest_bucket.data lacks team") {
+	if res.code != 1 || !strings.Contains(res.stdout, "tags: module.store.kubetest_bucket.data lacks team") || !strings.Contains(res.stdout, "warn: kubetest_note.n: notes are going away") {
 		t.Fatalf("plan with a missing tag: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
 	}
 	s := readSummary(t, p1)
@@ -299,6 +318,12 @@ resource "kubetest_bucket" "secret" {
 	}
 	if s := readSummary(t, p2); s.Status != infra.StatusFailed || exists(filepath.Join(p2, infra.PlanFile)) || exists(filepath.Join(p2, infra.MetadataFile)) {
 		t.Fatalf("failed plan: %+v", s)
+	}
+
+	// A policy's deny fails the plan.
+	r.write(map[string]string{"envs/dev/broken.tf": "resource \"kubetest_note\" \"f\" {\n  text = \"x\"\n}\nresource \"kubetest_bucket\" \"f\" {\n  name = \"forbidden\"\n  tags = { team = \"x\" }\n}\n"})
+	if res := r.kube("infra", "plan", "envs/dev", "--out", filepath.Join(out, "deny")); res.code != 1 || !strings.Contains(res.stdout, "deny: kubetest_bucket.f may not be named forbidden") {
+		t.Fatalf("a denied plan: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
 	}
 
 	// Tags unknown until apply: their own verdict, a warning by default.

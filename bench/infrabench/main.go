@@ -1,11 +1,14 @@
 // Command infrabench times kube infra on a generated monorepo: targets of a
 // change on 500 roots and 100 modules (goal under 1 s), and the tag rule on a
-// plan of 5,000 resources (goal under 1 s), each as the kube binary runs it.
+// plan of 5,000 resources (goal under 1 s), each as the kube binary runs it;
+// then the same tag rule written in Rego, through kube infra policy and
+// through conftest (built from the module proxy) on the same plan.
 //
 //	infrabench -kube bin/kube [-roots 500] [-modules 100] [-resources 5000]
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -14,6 +17,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"time"
+
+	"github.com/kube-idp/kube/internal/progress"
+	"github.com/kube-idp/kube/internal/sandbox"
 )
 
 func main() {
@@ -33,7 +39,23 @@ func main() {
 		check(os.MkdirAll(filepath.Dir(p), 0o755))
 		check(os.WriteFile(p, []byte(content), 0o644))
 	}
-	write("kube-infra.yaml", "version: 1.12.6\nrequiredTags: [owner, team, service]\n")
+	write("kube-infra.yaml", "version: 1.12.6\nrequiredTags: [owner, team, service]\npolicies: [policies]\n")
+	// The same tag rule in Rego, for kube infra policy and conftest.
+	write("policies/tags.rego", `package main
+
+required := {"owner", "team", "service"}
+
+deny contains msg if {
+	some rc in input.resource_changes
+	rc.mode == "managed"
+	some action in rc.change.actions
+	action in {"create", "update"}
+	tags := object.get(rc.change.after, "tags_all", {})
+	missing := required - {k | tags[k]}
+	count(missing) > 0
+	msg := sprintf("%s lacks %v", [rc.address, sort(missing)])
+}
+`)
 	for m := range *modules {
 		dep := ""
 		if m > 0 {
@@ -88,8 +110,29 @@ func main() {
 	var r struct{ Checked, Problems any }
 	check(json.Unmarshal(out, &r))
 
+	// The same rule as Rego, in kube (OPA's Go library) and in conftest.
+	start = time.Now()
+	out, _ = exec.Command(kubeAbs, "infra", "policy", planPath, "-C", dir, "-o", "json").Output() // exits 1: denies
+	policy := time.Since(start)
+	var pr struct{ Deny []any }
+	check(json.Unmarshal(out, &pr))
+	conftest, err := sandbox.EnsureTestTool(context.Background(), &progress.Reporter{Out: os.Stderr}, "conftest")
+	check(err)
+	start = time.Now()
+	cmd := exec.Command(conftest, "test", planPath, "-p", filepath.Join(dir, "policies"), "--no-color", "-o", "json")
+	out, _ = cmd.Output() // exits 1: failures
+	conftestTime := time.Since(start)
+	var cr []struct{ Failures []any }
+	check(json.Unmarshal(out, &cr))
+	if len(cr) != 1 || len(cr[0].Failures) != len(pr.Deny) {
+		log.Fatalf("kube infra policy found %d denies, conftest %v", len(pr.Deny), cr)
+	}
+
 	fmt.Printf("kube infra targets: %d roots, %d modules, %d targets in %v (goal under 1 s: %.2fx of it)\n", *roots, *modules, len(m.Include), targets.Round(time.Millisecond), targets.Seconds())
 	fmt.Printf("kube infra tags:    %d resources (%d KB of plan JSON) in %v (goal under 1 s: %.2fx of it)\n", *resources, len(plan)/1024, tags.Round(time.Millisecond), tags.Seconds())
+	fmt.Printf("kube infra policy:  the same rule in Rego, %d denies, in %v\n", len(pr.Deny), policy.Round(time.Millisecond))
+	fmt.Printf("conftest test:      the same Rego on the same plan, %d failures, in %v (kube infra tags %.2fx, kube infra policy %.2fx of it)\n",
+		len(cr[0].Failures), conftestTime.Round(time.Millisecond), tags.Seconds()/conftestTime.Seconds(), policy.Seconds()/conftestTime.Seconds())
 }
 
 func check(err error) {

@@ -422,6 +422,10 @@ func TestOperateCommandsParseFlags(t *testing.T) {
 	if in.Action != "policy" || in.Args[0] != "plan.json" || in.PoliciesFrom != "origin/main" {
 		t.Errorf("infra policy: %+v", in)
 	}
+	exec(newInfraCmd(f, func(_ context.Context, o *InfraOptions) error { in = o; return nil }), "unlock", "envs/db", "--pr", "9")
+	if in.Action != "unlock" || in.Comment.PR != 9 || in.lock().PR != 9 || in.lock().Cluster == nil {
+		t.Errorf("infra unlock: %+v", in)
+	}
 	var fc *ForkConnectOptions
 	exec(newForkConnectCmd(ff, func(_ context.Context, o *ForkConnectOptions) error { fc = o; return nil }),
 		"alice", "--workload", "web", "--port", "8080=3000", "--takeover", "--keep", "--no-secrets", "--env-file", ".env", "--forward", "8081=orders:80", "--transport", "spdy", "--", "go", "run", "./cmd/web", "--flag")

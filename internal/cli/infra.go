@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/kube-idp/kube/internal/infra"
 )
@@ -31,10 +32,23 @@ type InfraOptions struct {
 	Commit string
 	// PoliciesFrom is the git ref plan and policy read the Rego policies from.
 	PoliciesFrom string
+	// Cluster connects to the cluster of the pull request locks (-c, --kubeconfig).
+	Cluster func() (kubernetes.Interface, error)
+}
+
+// lock is what plan, apply and unlock need of the pull request locks.
+func (o *InfraOptions) lock() infra.LockOptions {
+	return infra.LockOptions{PR: o.Comment.PR, Cluster: o.Cluster}
 }
 
 func newInfraCmd(f *Factory, runF func(context.Context, *InfraOptions) error) *cobra.Command {
-	o := &InfraOptions{IO: f.IO}
+	o := &InfraOptions{IO: f.IO, Cluster: func() (kubernetes.Interface, error) {
+		t, _, err := f.ResolveCluster()
+		if err != nil {
+			return nil, err
+		}
+		return kubernetes.NewForConfig(t.Config)
+	}}
 	cmd := &cobra.Command{
 		Use:   "infra",
 		Short: "Infrastructure self-service with OpenTofu: which roots a change touches, required tags on every plan",
@@ -125,6 +139,7 @@ Exit codes: 0 the plan can be applied, 1 it failed or breaks a rule, 2 bad input
 		outputFlag(c, &o.Output)
 	}
 	tofuFlags(plan)
+	plan.Flags().IntVar(&o.Comment.PR, "pr", 0, "the pull request (with lock: pull-request, it takes the root's lock)")
 	apply := &cobra.Command{
 		Use:   "apply ROOT --plan DIR",
 		Short: "Apply a reviewed plan after merge, if it still matches what is merged",
@@ -145,6 +160,7 @@ The result goes into DIR too (apply.json, and apply.md for kube infra comment
 	apply.Flags().StringVar(&o.PlanDir, "plan", "", "kube infra plan's output directory")
 	apply.Flags().StringVar(&o.LockTimeout, "lock-timeout", "10m", "how long to wait for the state's lock (another apply)")
 	tofuFlags(apply)
+	apply.Flags().IntVar(&o.Comment.PR, "pr", 0, "the merged pull request (with lock: pull-request, its lock is released)")
 	comment := &cobra.Command{
 		Use:   "comment DIR --pr NUMBER",
 		Short: "Post a root's plan (or apply) comment on its pull request, updating the earlier one",
@@ -221,7 +237,22 @@ judged by.`,
 	}
 	policy.Flags().StringVar(&o.PoliciesFrom, "policies-from", "", "read the policies from this git ref, not from the working tree")
 	outputFlag(policy, &o.Output)
-	cmd.AddCommand(targets, tags, plan, apply, comment, followUp, replan, policy)
+	unlock := &cobra.Command{
+		Use:   "unlock ROOT",
+		Short: "Free a root's pull request lock (lock: pull-request)",
+		Long: `Free the lock a pull request holds on ROOT from plan to merge (kube-infra.yaml's
+lock: pull-request): with --pr, only if that pull request holds it (the workflow
+runs this when a pull request is closed unmerged); without, whoever holds it. A
+lock also expires by itself after lockTTL without a new plan. The Leases are on
+the cluster -c or --kubeconfig names, in lockNamespace.`,
+		Example: `  kube infra unlock envs/prod/db --kubeconfig ci.kubeconfig
+  kube infra unlock envs/prod/db --pr 41 -c infra`,
+		Args: cobra.ExactArgs(1),
+		RunE: action("unlock"),
+	}
+	unlock.Flags().IntVar(&o.Comment.PR, "pr", 0, "free it only if this pull request holds it")
+	outputFlag(unlock, &o.Output)
+	cmd.AddCommand(targets, tags, plan, apply, comment, followUp, replan, policy, unlock)
 	return cmd
 }
 
@@ -258,7 +289,7 @@ func runInfra(ctx context.Context, o *InfraOptions) error {
 		return t.print()
 	case "plan":
 		s, err := infra.Plan(ctx, infra.PlanOptions{Repo: o.Repo, Root: o.Args[0], Out: o.Out, Tool: o.Tool, Labels: o.Labels,
-			PoliciesFrom: o.PoliciesFrom, LogURL: o.LogURL, Progress: o.IO.Progress()})
+			PoliciesFrom: o.PoliciesFrom, LogURL: o.LogURL, Progress: o.IO.Progress(), Lock: o.lock()})
 		if err != nil {
 			return err
 		}
@@ -271,7 +302,7 @@ func runInfra(ctx context.Context, o *InfraOptions) error {
 		if o.PlanDir == "" {
 			return usageError{fmt.Errorf("name the plan's directory with --plan (kube infra plan's --out)")}
 		}
-		r, err := infra.Apply(ctx, infra.ApplyOptions{Repo: o.Repo, Root: o.Args[0], PlanDir: o.PlanDir, Tool: o.Tool, LockTimeout: o.LockTimeout, LogURL: o.LogURL, Progress: o.IO.Progress()})
+		r, err := infra.Apply(ctx, infra.ApplyOptions{Repo: o.Repo, Root: o.Args[0], PlanDir: o.PlanDir, Tool: o.Tool, LockTimeout: o.LockTimeout, LogURL: o.LogURL, Progress: o.IO.Progress(), Lock: o.lock()})
 		if err != nil {
 			return err
 		}
@@ -302,6 +333,22 @@ func runInfra(ctx context.Context, o *InfraOptions) error {
 			verb = "Updated the comment"
 		}
 		fmt.Fprintf(o.IO.Out, "%s: %s\n", verb, p.URL)
+		return nil
+	case "unlock":
+		freed, err := infra.Unlock(ctx, o.Repo, o.Args[0], o.lock())
+		if err != nil {
+			return err
+		}
+		if done, err := o.IO.structured(o.Output, infraUnlock{Root: o.Args[0], Unlocked: freed}); done || err != nil {
+			return err
+		}
+		if freed {
+			fmt.Fprintf(o.IO.Out, "Unlocked %s.\n", o.Args[0])
+		} else if o.Comment.PR > 0 {
+			fmt.Fprintf(o.IO.ErrOut, "%s was not locked by #%d.\n", o.Args[0], o.Comment.PR)
+		} else {
+			fmt.Fprintf(o.IO.ErrOut, "%s was not locked.\n", o.Args[0])
+		}
 		return nil
 	case "policy":
 		r, err := infra.CheckPlanPolicies(ctx, o.Repo, o.PoliciesFrom, o.Args[0])
@@ -376,6 +423,8 @@ func printPlanSummary(io *IOStreams, s *infra.Summary) {
 	switch s.Status {
 	case infra.StatusFailed:
 		fmt.Fprintf(io.ErrOut, "The plan of %s failed:\n%s\n", s.Root, s.Error)
+	case infra.StatusLocked:
+		fmt.Fprintf(io.ErrOut, "Not planned: %s.\n", s.Error)
 	case infra.StatusNoChanges:
 		fmt.Fprintf(io.Out, "%s: no changes.\n", s.Root)
 	default:
@@ -413,6 +462,12 @@ func failedIf(failed bool, err error) error {
 		return exitCode(exitFailure)
 	}
 	return err
+}
+
+// infraUnlock is kube infra unlock -o json.
+type infraUnlock struct {
+	Root     string `json:"root"`
+	Unlocked bool   `json:"unlocked"`
 }
 
 // infraMatrix is kube infra targets -o json: a GitHub Actions matrix.

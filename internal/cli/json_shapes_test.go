@@ -56,6 +56,7 @@ func TestJSONShapesOfClusterCommands(t *testing.T) {
 		"infra-follow-up":  &infra.FollowUp{},
 		"infra-replan":     &[]infra.Replanned{},
 		"infra-policy":     &infra.PolicyReport{},
+		"infra-unlock":     &infraUnlock{},
 	} {
 		t.Run(name, func(t *testing.T) {
 			fill(reflect.ValueOf(v).Elem(), 0)

@@ -34,6 +34,9 @@ type ApplyOptions struct {
 	LockTimeout string
 	LogURL      string
 	Progress    *progress.Reporter
+	// Lock reaches the pull request locks: the merged pull request's is
+	// released once the apply ran, whatever its outcome.
+	Lock LockOptions
 }
 
 // ApplyResult is kube infra apply's outcome.
@@ -46,6 +49,9 @@ type ApplyResult struct {
 	Applied bool   `json:"applied"`
 	// Error is why the apply failed, credentials hidden.
 	Error string `json:"error,omitempty"`
+	// Unlocked: the merged pull request's lock of the root was released
+	// (lock: pull-request).
+	Unlocked bool `json:"unlocked,omitempty"`
 }
 
 // Apply applies a plan after checking that it is what was reviewed and is
@@ -74,8 +80,24 @@ func Apply(ctx context.Context, o ApplyOptions) (*ApplyResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	lock, err := o.Lock.prLock(c)
+	if err != nil {
+		return nil, exitstatus.Input(err)
+	}
 	r := &ApplyResult{Root: root, Commit: src.Commit}
-	finish := func() (*ApplyResult, error) { return r, writeApplyResult(o, r) }
+	finish := func() (*ApplyResult, error) {
+		if lock != nil && o.Lock.PR > 0 {
+			// The pull request is merged: its lock has done its work, and a
+			// failed apply's follow-up must be able to plan.
+			released, err := lock.Release(context.WithoutCancel(ctx), root, o.Lock.PR)
+			r.Unlocked = released
+			if err != nil {
+				err = fmt.Errorf("releasing the lock of %s (it expires by itself): %w", root, err)
+			}
+			return r, errors.Join(writeApplyResult(o, r), err)
+		}
+		return r, writeApplyResult(o, r)
+	}
 	planFile := filepath.Join(o.PlanDir, PlanFile)
 	if r.Refused = stale(md, t, src, planFile); r.Refused != "" {
 		return finish()

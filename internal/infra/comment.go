@@ -26,6 +26,9 @@ func Comment(s *Summary, text, logURL string) string {
 	case StatusFailed:
 		fmt.Fprintf(&b, ":x: **The plan failed** at %s: nothing can be applied until a plan succeeds.\n\n```\n%s\n```\n", short(s.Commit), fence(s.Error))
 		return b.String()
+	case StatusLocked:
+		fmt.Fprintf(&b, ":lock: **Not planned**: %s.\n", s.Error)
+		return b.String()
 	case StatusNoChanges:
 		fmt.Fprintf(&b, "**No changes** at %s.\n", short(s.Commit))
 	default:

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/kube-idp/kube/internal/strictyaml"
 )
@@ -37,6 +38,11 @@ type Config struct {
 	// Policies are Rego files in conftest's style.
 	Policies []string `yaml:"policies" doc:"directories or .rego files (from the repository's top) of Rego policies in conftest's style: package main, deny, violation and warn rules over the plan's JSON"`
 	Lock     string   `yaml:"lock" enum:"apply,pull-request" doc:"apply (default): only applies are serialised, by the state backend's lock; pull-request: also a Lease from plan to merge"`
+	// LockNamespace and LockTTL are the pull request locks'.
+	LockNamespace string   `yaml:"lockNamespace" doc:"with lock: pull-request, the namespace of the Leases (default kube-infra)"`
+	LockTTL       string   `yaml:"lockTTL" doc:"with lock: pull-request, how long a lock lasts without a new plan, e.g. 72h (the default)"`
+	// LockFor is LockTTL read.
+	LockFor time.Duration `yaml:"-"`
 	Loc      strictyaml.Loc
 	// Path is the file's path.
 	Path string `yaml:"-"`
@@ -47,6 +53,12 @@ type Approval struct {
 	Types []string `yaml:"types" doc:"resource types (aws_db_instance, google_sql_database_instance)"`
 	Label string   `yaml:"label" doc:"the pull request label that approves them (default infra-approved-destroy)"`
 }
+
+// Lock modes.
+const (
+	LockApply       = "apply"
+	LockPullRequest = "pull-request"
+)
 
 var version = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`)
 var tagKey = regexp.MustCompile(`^[A-Za-z0-9_.:/=+\-@ ]{1,128}$`)
@@ -95,6 +107,17 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	}
 	if c.Lock == "" {
 		c.Lock = "apply"
+	}
+	if c.LockNamespace == "" {
+		c.LockNamespace = "kube-infra"
+	}
+	if c.LockTTL == "" {
+		c.LockTTL = "72h"
+	}
+	if d, err := time.ParseDuration(c.LockTTL); err != nil || d < time.Minute || d > 60*24*time.Hour {
+		bad(c.Loc.At("lockTTL"), "lockTTL %q is not a duration between 1m and 1440h, such as 72h", c.LockTTL)
+	} else {
+		c.LockFor = d
 	}
 	for _, e := range []struct{ key, value, allowed string }{{"tool", c.Tool, "tofu,terraform"}, {"unknownTags", c.UnknownTags, "warn,fail"}, {"lock", c.Lock, "apply,pull-request"}} {
 		if !slices.Contains(strings.Split(e.allowed, ","), e.value) {

@@ -38,6 +38,7 @@ const (
 	StatusChanges   = "changes"
 	StatusNoChanges = "no-changes"
 	StatusFailed    = "failed" // tofu init or plan failed: nothing to apply
+	StatusLocked    = "locked" // another pull request holds the root (lock: pull-request)
 )
 
 // PlanOptions say which root to plan and where to write.
@@ -56,6 +57,8 @@ type PlanOptions struct {
 	// has to cut the plan).
 	LogURL   string
 	Progress *progress.Reporter
+	// Lock reaches the pull request locks (kube-infra.yaml's lock: pull-request).
+	Lock LockOptions
 }
 
 // Changes lists a plan's resource changes by kind.
@@ -130,6 +133,13 @@ func Plan(ctx context.Context, o PlanOptions) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	lock, err := o.Lock.prLock(c)
+	if err != nil {
+		return nil, exitstatus.Input(err)
+	}
+	if lock != nil && o.Lock.PR <= 0 {
+		return nil, exitstatus.Input(fmt.Errorf("%s says lock: pull-request: name the pull request with --pr", c.Path))
+	}
 	out, err := newOutDir(o.Out)
 	if err != nil {
 		return nil, err
@@ -139,6 +149,15 @@ func Plan(ctx context.Context, o PlanOptions) (*Summary, error) {
 		Policies: PolicyReport{Policies: []string{}, Deny: []PolicyMessage{}, Warn: []PolicyMessage{}},
 		Approval: ApprovalReport{Needed: []string{}, Label: c.Approval.Label}, Dir: o.Out}
 	scrub := newScrubber()
+	if lock != nil {
+		var held *LockedError
+		if err := lock.Acquire(ctx, root, o.Lock.PR, src.Commit); errors.As(err, &held) {
+			s.Status, s.Failed, s.Error = StatusLocked, true, held.Error()
+			return s, out.finish(o, s, "", nil)
+		} else if err != nil {
+			return nil, err
+		}
+	}
 	tf := tool.at(filepath.Join(o.Repo, filepath.FromSlash(root)))
 	var plan *tfjson.Plan
 	var text string

@@ -31,6 +31,8 @@ const (
 	ActionlintVersion = "v1.7.12"
 	// OpenTofuVersion plans and applies in the kube infra tests.
 	OpenTofuVersion = "v1.12.6"
+	// ConftestVersion runs next to kube infra in bench/infra.sh.
+	ConftestVersion = "v0.71.1"
 	// TestProviderVersion is what the infra tests' filesystem mirror calls
 	// hack/tools/tfprovider.
 	TestProviderVersion = "1.0.0"
@@ -73,6 +75,8 @@ func testTools() []testTool {
 		// kube-infra.yaml's version pins it.
 		{binary: binary{"tofu", "opentofu", "github.com/opentofu/opentofu/cmd/tofu", OpenTofuVersion,
 			"-s -w -X github.com/opentofu/opentofu/version.dev=no"}},
+		{binary: binary{"conftest", "conftest", "github.com/open-policy-agent/conftest", ConftestVersion,
+			"-s -w -X github.com/open-policy-agent/conftest/internal/version.Version=" + strings.TrimPrefix(ConftestVersion, "v")}},
 		// The provider the kube infra tests plan with (terraform-plugin-framework).
 		{binary: binary{"terraform-provider-kubetest", "tfprovider", ".", TestProviderVersion, "-s -w"}, Ours: true},
 	}

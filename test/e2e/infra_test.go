@@ -450,3 +450,89 @@ func TestInfraKubernetesBackend(t *testing.T) {
 		t.Fatalf("an interrupted apply left the lock held by %s\n%s", h, stderr.String())
 	}
 }
+
+// lock: pull-request: a root is held by one pull request from plan to merge,
+// the apply of the merged one releases it, unlock frees it, and a lock left
+// by a forgotten pull request expires.
+func TestInfraPullRequestLock(t *testing.T) {
+	env := testcluster.Sandbox(t)
+	sb, err := sandbox.Open(testcluster.SandboxName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newInfraRepo(t, infraConfig+"lock: pull-request\nlockNamespace: "+env.Namespace+"\nlockTTL: 1h\n")
+	state := filepath.Join(t.TempDir(), "terraform.tfstate")
+	r.write(map[string]string{"envs/dev/main.tf": rootMain(fmt.Sprintf("%q {\n    path = %q\n  }", "local", state), ""),
+		"modules/store/main.tf": strings.Replace(storeModule, `name = "data"`, `name = "data"
+  tags = { team = "payments" }`, 1)})
+	out := t.TempDir()
+	kc := "--kubeconfig=" + sb.KubeconfigPath()
+	plan := func(pr, dir string) result {
+		return r.kube("infra", "plan", "envs/dev", "--out", filepath.Join(out, dir), "--pr", pr, kc)
+	}
+	ctx := context.Background()
+	lease := func() (string, bool) {
+		l, err := env.Kube.CoordinationV1().Leases(env.Namespace).Get(ctx, infra.LockName("envs/dev"), metav1.GetOptions{})
+		if err != nil {
+			return "", false
+		}
+		return *l.Spec.HolderIdentity, true
+	}
+
+	if res := r.kube("infra", "plan", "envs/dev", "--out", filepath.Join(out, "x"), kc); res.code != 2 || !strings.Contains(res.stderr, "name the pull request with --pr") {
+		t.Fatalf("no --pr: exit %d\n%s", res.code, res.stderr)
+	}
+	if res := plan("1", "a"); res.code != 0 {
+		t.Fatalf("plan of #1: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
+	if h, ok := lease(); !ok || h != "pull-request-1" {
+		t.Fatalf("the lock is held by %q (%v)", h, ok)
+	}
+	res := plan("2", "b")
+	if res.code != 1 || !strings.Contains(res.stderr, "envs/dev is locked by pull request #1") || exists(filepath.Join(out, "b", infra.MetadataFile)) {
+		t.Fatalf("plan of #2 while #1 holds the root: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
+	if s := readSummary(t, filepath.Join(out, "b")); s.Status != infra.StatusLocked {
+		t.Fatalf("summary: %+v", s)
+	}
+	if res := r.kube("infra", "unlock", "envs/dev", "--pr", "2", kc); res.code != 0 || !strings.Contains(res.stderr, "was not locked by #2") {
+		t.Fatalf("unlock by #2: exit %d\n%s", res.code, res.stderr)
+	}
+	if res := plan("1", "a"); res.code != 0 {
+		t.Fatalf("plan of #1 again: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
+	res = r.kube("infra", "apply", "envs/dev", "--plan", filepath.Join(out, "a"), "--pr", "1", kc, "-o", "json")
+	var ar infra.ApplyResult
+	if err := json.Unmarshal([]byte(res.stdout), &ar); err != nil || res.code != 0 || !ar.Applied || !ar.Unlocked {
+		t.Fatalf("apply of #1: exit %d %v\n%s\n%s", res.code, err, res.stdout, res.stderr)
+	}
+	if _, ok := lease(); ok {
+		t.Fatal("the apply of the merged pull request left its lock")
+	}
+
+	// A lock whose pull request was forgotten expires: #2's, renewed two hours
+	// ago with a one-hour TTL, does not hold #3 back.
+	if res := plan("2", "b"); res.code != 0 {
+		t.Fatalf("plan of #2: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
+	l, err := env.Kube.CoordinationV1().Leases(env.Namespace).Get(ctx, infra.LockName("envs/dev"), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Spec.RenewTime = &metav1.MicroTime{Time: time.Now().Add(-2 * time.Hour)}
+	if _, err := env.Kube.CoordinationV1().Leases(env.Namespace).Update(ctx, l, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if res := plan("3", "c"); res.code != 0 {
+		t.Fatalf("plan of #3 after #2's lock expired: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
+	if h, _ := lease(); h != "pull-request-3" {
+		t.Fatalf("the lock is held by %q", h)
+	}
+	if res := r.kube("infra", "unlock", "envs/dev", kc); res.code != 0 || !strings.Contains(res.stdout, "Unlocked envs/dev") {
+		t.Fatalf("unlock: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
+	if _, ok := lease(); ok {
+		t.Fatal("unlock left the lock")
+	}
+}

@@ -39,11 +39,11 @@ type Config struct {
 	Policies []string `yaml:"policies" doc:"directories or .rego files (from the repository's top) of Rego policies in conftest's style: package main, deny, violation and warn rules over the plan's JSON"`
 	Lock     string   `yaml:"lock" enum:"apply,pull-request" doc:"apply (default): only applies are serialised, by the state backend's lock; pull-request: also a Lease from plan to merge"`
 	// LockNamespace and LockTTL are the pull request locks'.
-	LockNamespace string   `yaml:"lockNamespace" doc:"with lock: pull-request, the namespace of the Leases (default kube-infra)"`
-	LockTTL       string   `yaml:"lockTTL" doc:"with lock: pull-request, how long a lock lasts without a new plan, e.g. 72h (the default)"`
+	LockNamespace string `yaml:"lockNamespace" doc:"with lock: pull-request, the namespace of the Leases (default kube-infra)"`
+	LockTTL       string `yaml:"lockTTL" doc:"with lock: pull-request, how long a lock lasts without a new plan, e.g. 72h (the default)"`
 	// LockFor is LockTTL read.
 	LockFor time.Duration `yaml:"-"`
-	Loc      strictyaml.Loc
+	Loc     strictyaml.Loc
 	// Path is the file's path.
 	Path string `yaml:"-"`
 }

@@ -37,8 +37,8 @@ type PRLock struct {
 
 // LockedError is a root another pull request holds.
 type LockedError struct {
-	Root        string
-	PR          int
+	Root         string
+	PR           int
 	Since, Until time.Time
 }
 

@@ -85,7 +85,7 @@ fuzz:
 
 ## bench: the sandbox (build, start, memory), kube generate on a fleet next to helm and kustomize,
 ## kube deploy next to kubectl and helm, kube-controller's fork and CronJob notifier loads,
-## servicex's cost per request over net/http; kube infra on a generated monorepo
+## servicex's cost per request over net/http; kube infra on a generated monorepo, next to conftest
 bench: build
 	KUBE=$(BIN)/kube bench/sandbox.sh
 	KUBE=$(BIN)/kube bench/generate.sh

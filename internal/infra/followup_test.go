@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/kube-idp/kube/internal/slack"
+	"github.com/kube-idp/kube/internal/slack/slacktest"
 )
 
 // followUpGitHub answers the calls a follow-up makes, checking each one's
@@ -90,13 +91,7 @@ func TestFollowUpOpensAPullRequestAndTellsTheTeam(t *testing.T) {
 	gh := &followUpGitHub{t: t, branches: map[string]string{}}
 	srv := httptest.NewServer(gh)
 	defer srv.Close()
-	var messages []slack.Message
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var m slack.Message
-		json.NewDecoder(r.Body).Decode(&m)
-		messages = append(messages, m)
-	}))
-	defer hook.Close()
+	hook, hookURL := slacktest.New(t)
 
 	repo, dir := t.TempDir(), t.TempDir()
 	os.WriteFile(filepath.Join(repo, FileName), []byte("version: 1.12.6\n"), 0o644)
@@ -106,7 +101,7 @@ func TestFollowUpOpensAPullRequestAndTellsTheTeam(t *testing.T) {
 	data, _ := json.Marshal(r)
 	os.WriteFile(filepath.Join(dir, ApplyFile), data, 0o644)
 	hooks := filepath.Join(t.TempDir(), "hooks.yaml")
-	os.WriteFile(hooks, []byte("payments-infra: "+hook.URL+"/T0/B0/secret\n"), 0o600)
+	os.WriteFile(hooks, []byte("payments-infra: "+hookURL+"\n"), 0o600)
 	o := FollowUpOptions{Repo: repo, Root: "envs/prod", PlanDir: dir, Repository: "acme/infra", PR: 42, Token: "t", APIURL: srv.URL,
 		SlackWebhooks: hooks, Slack: &slack.Client{Wait: func(context.Context, time.Duration) error { return nil }}}
 
@@ -125,8 +120,8 @@ func TestFollowUpOpensAPullRequestAndTellsTheTeam(t *testing.T) {
 	if !strings.Contains(body, "Error: quota exceeded") || !strings.Contains(body, "Owner: payments") || gh.pulls[0]["head"].(map[string]any)["ref"] != FollowUpBranch("envs/prod", r.Commit) {
 		t.Errorf("pull request: %v", gh.pulls[0])
 	}
-	if len(messages) != 1 || !strings.Contains(messages[0].Text, "acme/infra#42") || !strings.Contains(messages[0].Text, f.PullRequest) {
-		t.Errorf("slack: %+v", messages)
+	if texts := hook.Texts(); len(texts) != 1 || !strings.Contains(texts[0], "acme/infra#42") || !strings.Contains(texts[0], f.PullRequest) {
+		t.Errorf("slack: %+v", texts)
 	}
 
 	again, err := FollowUpAfterApply(context.Background(), o)
@@ -135,11 +130,18 @@ func TestFollowUpOpensAPullRequestAndTellsTheTeam(t *testing.T) {
 	}
 
 	// An apply that succeeded needs nothing; a channel without a webhook is said.
-	os.WriteFile(hooks, []byte("other: "+hook.URL+"\n"), 0o600)
+	os.WriteFile(hooks, []byte("other: "+hookURL+"\n"), 0o600)
 	gh.pulls = nil
 	f, err = FollowUpAfterApply(context.Background(), o)
-	if err != nil || !strings.Contains(f.SlackProblem, `no webhook for #payments-infra (key "payments-infra")`) || strings.Contains(f.SlackProblem, hook.URL) {
+	if err != nil || !strings.Contains(f.SlackProblem, `no webhook for #payments-infra (key "payments-infra")`) || strings.Contains(f.SlackProblem, "SECRETPART") {
 		t.Fatalf("no webhook: %+v %v", f, err)
+	}
+	// A webhook Slack refuses: said, its URL never shown.
+	_, refusedURL := slacktest.New(t, http.StatusNotFound)
+	os.WriteFile(hooks, []byte("payments-infra: "+refusedURL+"\n"), 0o600)
+	f, err = FollowUpAfterApply(context.Background(), o)
+	if err != nil || !strings.Contains(f.SlackProblem, "HTTP 404") || strings.Contains(f.SlackProblem, "SECRETPART") || strings.Contains(f.SlackProblem, "xoxb-") {
+		t.Fatalf("a refused webhook: %+v %v", f, err)
 	}
 	data, _ = json.Marshal(ApplyResult{Root: "envs/prod", Commit: "0123456789abcdef", Applied: true})
 	os.WriteFile(filepath.Join(dir, ApplyFile), data, 0o644)

@@ -2,54 +2,16 @@ package slack
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/kube-idp/kube/internal/slack/slacktest"
 )
 
-// server answers with the given statuses in turn (the last one repeats) and
-// records the messages it received.
-type server struct {
-	mu       sync.Mutex
-	statuses []int
-	header   http.Header
-	got      []Message
-	times    []time.Time
-}
-
-func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.times = append(s.times, time.Now())
-	status := s.statuses[0]
-	if len(s.statuses) > 1 {
-		s.statuses = s.statuses[1:]
-	}
-	for k, v := range s.header {
-		w.Header()[k] = v
-	}
-	if status == http.StatusOK {
-		var m Message
-		body, _ := io.ReadAll(r.Body)
-		_ = json.Unmarshal(body, &m)
-		s.got = append(s.got, m)
-	}
-	w.WriteHeader(status)
-	_, _ = w.Write([]byte("answer token=xoxb-123456789012-abcdef"))
-}
-
-func newServer(t *testing.T, statuses ...int) (*server, string) {
-	s := &server{statuses: statuses}
-	ts := httptest.NewServer(s)
-	t.Cleanup(ts.Close)
-	return s, ts.URL + "/services/T000/B000/SECRETPART"
-}
+func newServer(t *testing.T, statuses ...int) (*slacktest.Server, string) { return slacktest.New(t, statuses...) }
 
 func TestRetriesServerErrorsThenDeliversOnce(t *testing.T) {
 	s, url := newServer(t, 500, 500, 500, 200)
@@ -59,8 +21,8 @@ func TestRetriesServerErrorsThenDeliversOnce(t *testing.T) {
 	if err != nil || n != 4 {
 		t.Fatalf("Send() = %d, %v", n, err)
 	}
-	if len(s.got) != 1 || s.got[0].Text != "job failed" {
-		t.Fatalf("received %+v, want exactly one message", s.got)
+	if got := s.Texts(); len(got) != 1 || got[0] != "job failed" {
+		t.Fatalf("received %+v, want exactly one message", got)
 	}
 	if strings.Join(retries, ",") != "500,500,500" {
 		t.Fatalf("retries %v", retries)
@@ -69,14 +31,14 @@ func TestRetriesServerErrorsThenDeliversOnce(t *testing.T) {
 
 func TestHonoursRetryAfter(t *testing.T) {
 	s, url := newServer(t, 429, 200)
-	s.header = http.Header{"Retry-After": []string{"1"}}
+	s.Header = http.Header{"Retry-After": []string{"1"}}
 	var waited []time.Duration
 	c := &Client{BaseDelay: time.Millisecond, Wait: func(_ context.Context, d time.Duration) error { waited = append(waited, d); return nil }}
 	if _, err := c.Send(context.Background(), url, Message{Text: "x"}); err != nil {
 		t.Fatal(err)
 	}
-	if len(waited) != 1 || waited[0] != time.Second || len(s.times) != 2 {
-		t.Fatalf("waited %v between %d attempts, want the server's Retry-After of 1s once", waited, len(s.times))
+	if len(waited) != 1 || waited[0] != time.Second || s.Requests() != 2 {
+		t.Fatalf("waited %v between %d attempts, want the server's Retry-After of 1s once", waited, s.Requests())
 	}
 }
 
@@ -120,15 +82,15 @@ func TestBackoffDoublesUpToMax(t *testing.T) {
 // capped (a controller requeues rather than sleeping for an hour), else backoff.
 func TestPostSaysHowLongToWait(t *testing.T) {
 	s, url := newServer(t, 429)
-	s.header = http.Header{"Retry-After": []string{"3600"}}
+	s.Header = http.Header{"Retry-After": []string{"3600"}}
 	c := &Client{BaseDelay: time.Second}
 	err := c.Post(context.Background(), url, Message{Text: "x"}, 1)
 	var retry *RetryableError
-	if !errors.As(err, &retry) || retry.Wait != 5*time.Minute || retry.Reason != "429" || len(s.times) != 1 {
-		t.Fatalf("Post() = %v (%+v), %d requests", err, retry, len(s.times))
+	if !errors.As(err, &retry) || retry.Wait != 5*time.Minute || retry.Reason != "429" || s.Requests() != 1 {
+		t.Fatalf("Post() = %v (%+v), %d requests", err, retry, s.Requests())
 	}
 	s2, url2 := newServer(t, 503)
-	if err := c.Post(context.Background(), url2, Message{Text: "x"}, 3); !errors.As(err, &retry) || retry.Wait != 4*time.Second || len(s2.times) != 1 {
+	if err := c.Post(context.Background(), url2, Message{Text: "x"}, 3); !errors.As(err, &retry) || retry.Wait != 4*time.Second || s2.Requests() != 1 {
 		t.Fatalf("Post() attempt 3 = %v (%+v)", err, retry)
 	}
 }

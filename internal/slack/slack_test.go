@@ -11,7 +11,9 @@ import (
 	"github.com/kube-idp/kube/internal/slack/slacktest"
 )
 
-func newServer(t *testing.T, statuses ...int) (*slacktest.Server, string) { return slacktest.New(t, statuses...) }
+func newServer(t *testing.T, statuses ...int) (*slacktest.Server, string) {
+	return slacktest.New(t, statuses...)
+}
 
 func TestRetriesServerErrorsThenDeliversOnce(t *testing.T) {
 	s, url := newServer(t, 500, 500, 500, 200)

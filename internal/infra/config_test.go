@@ -1,8 +1,11 @@
 package infra
 
 import (
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -50,8 +53,15 @@ func TestRootFileMarksOnly(t *testing.T) {
 
 func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte("version: 1.12.6\nrequiredTags: [owner]\n"))
-	f.Add([]byte("tool: terraform\nversion: 1.9.0\napproval: {types: [x], label: y}\nlock: pull-request\n"))
+	f.Add([]byte("tool: terraform\nversion: 1.9.0\napproval: {types: [x], label: y}\nlock: pull-request\nlockTTL: 2h\npolicies: [p]\n"))
+	f.Add([]byte("team: payments\nslack: '#payments-infra'\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// The same bytes as a root's file: it names at most an owner.
+		if rf, err := CheckRoot("r/kube-infra.yaml", data); err == nil && rf.Slack != "" && !channel.MatchString(rf.Slack) {
+			t.Fatalf("accepted channel %q", rf.Slack)
+		} else if err != nil && !strings.HasPrefix(err.Error(), "r/kube-infra.yaml") {
+			t.Fatalf("an error without its place: %v", err)
+		}
 		c, err := ParseConfig("kube-infra.yaml", data)
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "kube-infra.yaml") {
@@ -59,7 +69,11 @@ func FuzzParseConfig(f *testing.F) {
 			}
 			return
 		}
-		if !version.MatchString(c.Version) || (c.Tool != "tofu" && c.Tool != "terraform") {
+		if !version.MatchString(c.Version) || (c.Tool != "tofu" && c.Tool != "terraform") || c.LockFor < time.Minute ||
+			slices.ContainsFunc(c.Policies, func(p string) bool {
+				clean := filepath.ToSlash(filepath.Clean(p))
+				return clean == ".." || strings.HasPrefix(clean, "../") || strings.HasPrefix(clean, "/")
+			}) {
 			t.Fatalf("accepted %+v", c)
 		}
 	})

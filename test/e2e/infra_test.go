@@ -210,6 +210,9 @@ func TestInfraPlanAndApply(t *testing.T) {
 	if res := r.kube("infra", "apply", "envs/dev", "--plan", p1); res.code != 2 || !strings.Contains(res.stderr, "its plan failed or broke a rule") {
 		t.Fatalf("apply of a plan that broke a rule: exit %d\n%s", res.code, res.stderr)
 	}
+	if res := r.kube("infra", "apply", "envs/dev", "--plan", filepath.Join(out, "missing")); res.code != 2 || !strings.Contains(res.stderr, "is not the output of kube infra plan") {
+		t.Fatalf("apply without a plan: exit %d\n%s", res.code, res.stderr)
+	}
 
 	// Fixed: two plans of the same commit and state.
 	r.write(map[string]string{"modules/store/main.tf": strings.Replace(storeModule, `name = "data"`, `name = "data"

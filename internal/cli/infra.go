@@ -265,156 +265,184 @@ func actionsRunURL() string {
 	return server + "/" + repo + "/actions/runs/" + run
 }
 
-func runInfra(ctx context.Context, o *InfraOptions) error {
-	switch o.Action {
-	case "targets":
-		if o.Base == "" {
-			return usageError{fmt.Errorf("name the branch the change goes to with --base (e.g. origin/main)")}
-		}
-		ts, err := infra.TargetsOf(ctx, o.Repo, o.Base, o.Head)
-		if err != nil {
-			return err
-		}
-		if done, err := o.IO.structured(o.Output, infraMatrix{Include: ts}); done || err != nil {
-			return err
-		}
-		if len(ts) == 0 {
-			fmt.Fprintln(o.IO.ErrOut, "The change touches no root.")
-			return nil
-		}
-		t := o.IO.newTable("ROOT", "DELETED", "WHY")
-		for _, x := range ts {
-			t.row(x.Root, fmt.Sprint(x.Deleted), strings.Join(x.Why, ", "))
-		}
-		return t.print()
-	case "plan":
-		s, err := infra.Plan(ctx, infra.PlanOptions{Repo: o.Repo, Root: o.Args[0], Out: o.Out, Tool: o.Tool, Labels: o.Labels,
-			PoliciesFrom: o.PoliciesFrom, LogURL: o.LogURL, Progress: o.IO.Progress(), Lock: o.lock()})
-		if err != nil {
-			return err
-		}
-		if done, err := o.IO.structured(o.Output, s); done || err != nil {
-			return failedIf(s.Failed, err)
-		}
-		printPlanSummary(o.IO, s)
-		return failedIf(s.Failed, nil)
-	case "apply":
-		if o.PlanDir == "" {
-			return usageError{fmt.Errorf("name the plan's directory with --plan (kube infra plan's --out)")}
-		}
-		r, err := infra.Apply(ctx, infra.ApplyOptions{Repo: o.Repo, Root: o.Args[0], PlanDir: o.PlanDir, Tool: o.Tool, LockTimeout: o.LockTimeout, LogURL: o.LogURL, Progress: o.IO.Progress(), Lock: o.lock()})
-		if err != nil {
-			return err
-		}
-		if done, err := o.IO.structured(o.Output, r); done || err != nil {
-			return failedIf(!r.Applied, err)
-		}
-		switch {
-		case r.Applied:
-			fmt.Fprintf(o.IO.Out, "Applied %s at %s.\n", r.Root, r.Commit)
-		case r.Refused != "":
-			fmt.Fprintf(o.IO.ErrOut, "Not applied: %s.\n", r.Refused)
-		default:
-			fmt.Fprintf(o.IO.ErrOut, "The apply of %s failed:\n%s\n", r.Root, r.Error)
-		}
-		return failedIf(!r.Applied, nil)
-	case "comment":
-		c := o.Comment
-		c.Dir, c.Token, c.APIURL = o.Args[0], os.Getenv("GITHUB_TOKEN"), os.Getenv("GITHUB_API_URL")
-		p, err := infra.Post(ctx, c)
-		if err != nil {
-			return err
-		}
-		if done, err := o.IO.structured(o.Output, p); done || err != nil {
-			return err
-		}
-		verb := "Commented"
-		if p.Updated {
-			verb = "Updated the comment"
-		}
-		fmt.Fprintf(o.IO.Out, "%s: %s\n", verb, p.URL)
-		return nil
-	case "unlock":
-		freed, err := infra.Unlock(ctx, o.Repo, o.Args[0], o.lock())
-		if err != nil {
-			return err
-		}
-		if done, err := o.IO.structured(o.Output, infraUnlock{Root: o.Args[0], Unlocked: freed}); done || err != nil {
-			return err
-		}
-		if freed {
-			fmt.Fprintf(o.IO.Out, "Unlocked %s.\n", o.Args[0])
-		} else if o.Comment.PR > 0 {
-			fmt.Fprintf(o.IO.ErrOut, "%s was not locked by #%d.\n", o.Args[0], o.Comment.PR)
-		} else {
-			fmt.Fprintf(o.IO.ErrOut, "%s was not locked.\n", o.Args[0])
-		}
-		return nil
-	case "policy":
-		r, err := infra.CheckPlanPolicies(ctx, o.Repo, o.PoliciesFrom, o.Args[0])
-		if err != nil {
-			return err
-		}
-		if done, err := o.IO.structured(o.Output, r); done || err != nil {
-			return failedIf(r.Failed, err)
-		}
-		printPolicies(o.IO, r)
-		fmt.Fprintf(o.IO.ErrOut, "%d polic(ies), %d deny, %d warn.\n", len(r.Policies), len(r.Deny), len(r.Warn))
-		return failedIf(r.Failed, nil)
-	case "replan":
-		asked, err := infra.Replan(ctx, infra.ReplanOptions{Root: o.Args[0], Applied: o.Comment.PR, Commit: o.Commit,
-			Repository: o.Comment.Repository, Token: os.Getenv("GITHUB_TOKEN"), APIURL: os.Getenv("GITHUB_API_URL")})
-		if err != nil {
-			return err
-		}
-		if done, err := o.IO.structured(o.Output, asked); done || err != nil {
-			return err
-		}
-		for _, r := range asked {
-			fmt.Fprintf(o.IO.Out, "#%d %s\n", r.Number, r.URL)
-		}
-		fmt.Fprintf(o.IO.ErrOut, "%d open pull request(s) asked to plan %s again.\n", len(asked), o.Args[0])
-		return nil
-	case "follow-up":
-		if o.PlanDir == "" {
-			return usageError{fmt.Errorf("name the plan's directory with --plan (where kube infra apply wrote its result)")}
-		}
-		f, err := infra.FollowUpAfterApply(ctx, infra.FollowUpOptions{Repo: o.Repo, Root: o.Args[0], PlanDir: o.PlanDir,
-			Repository: o.Comment.Repository, PR: o.Comment.PR, Token: os.Getenv("GITHUB_TOKEN"), APIURL: os.Getenv("GITHUB_API_URL"),
-			SlackWebhooks: o.SlackWebhooks, LogURL: o.LogURL})
-		if err != nil {
-			return err
-		}
-		if done, err := o.IO.structured(o.Output, f); done || err != nil {
-			return err
-		}
-		if f.PullRequest == "" {
-			fmt.Fprintf(o.IO.ErrOut, "The apply of %s succeeded: nothing to follow up.\n", f.Root)
-			return nil
-		}
-		fmt.Fprintf(o.IO.Out, "Follow-up pull request: %s\n", f.PullRequest)
-		if f.SlackProblem != "" {
-			fmt.Fprintf(o.IO.ErrOut, "Slack not told: %s.\n", f.SlackProblem)
-		} else {
-			fmt.Fprintf(o.IO.Out, "Told %s.\n", f.Slack)
-		}
-		return nil
-	default:
-		r, err := infra.CheckPlanFile(o.Repo, o.Args[0], o.Schemas)
-		if err != nil {
-			return err
-		}
-		if _, err := o.IO.structured(o.Output, r); err != nil {
-			return err
-		}
-		if o.Output == outputText {
-			for _, p := range r.Problems {
-				fmt.Fprintf(o.IO.Out, "%s %s\n", p.Address, tagProblem(p))
-			}
-			fmt.Fprintf(o.IO.ErrOut, "%d resource(s) checked, %d problem(s).\n", r.Checked, len(r.Problems))
-		}
-		return failedIf(r.Failed, nil)
+// infraRuns are the kube infra subcommands' run functions, by name.
+var infraRuns = map[string]func(context.Context, *InfraOptions) error{
+	"targets":   runInfraTargets,
+	"plan":      runInfraPlan,
+	"apply":     runInfraApply,
+	"comment":   runInfraComment,
+	"unlock":    runInfraUnlock,
+	"policy":    runInfraPolicy,
+	"replan":    runInfraReplan,
+	"follow-up": runInfraFollowUp,
+	"tags":      runInfraTags,
+}
+
+func runInfra(ctx context.Context, o *InfraOptions) error { return infraRuns[o.Action](ctx, o) }
+
+func runInfraTargets(ctx context.Context, o *InfraOptions) error {
+	if o.Base == "" {
+		return usageError{fmt.Errorf("name the branch the change goes to with --base (e.g. origin/main)")}
 	}
+	ts, err := infra.TargetsOf(ctx, o.Repo, o.Base, o.Head)
+	if err != nil {
+		return err
+	}
+	if done, err := o.IO.structured(o.Output, infraMatrix{Include: ts}); done || err != nil {
+		return err
+	}
+	if len(ts) == 0 {
+		fmt.Fprintln(o.IO.ErrOut, "The change touches no root.")
+		return nil
+	}
+	t := o.IO.newTable("ROOT", "DELETED", "WHY")
+	for _, x := range ts {
+		t.row(x.Root, fmt.Sprint(x.Deleted), strings.Join(x.Why, ", "))
+	}
+	return t.print()
+}
+
+func runInfraPlan(ctx context.Context, o *InfraOptions) error {
+	s, err := infra.Plan(ctx, infra.PlanOptions{Repo: o.Repo, Root: o.Args[0], Out: o.Out, Tool: o.Tool, Labels: o.Labels,
+		PoliciesFrom: o.PoliciesFrom, LogURL: o.LogURL, Progress: o.IO.Progress(), Lock: o.lock()})
+	if err != nil {
+		return err
+	}
+	if done, err := o.IO.structured(o.Output, s); done || err != nil {
+		return failedIf(s.Failed, err)
+	}
+	printPlanSummary(o.IO, s)
+	return failedIf(s.Failed, nil)
+}
+
+func runInfraApply(ctx context.Context, o *InfraOptions) error {
+	if o.PlanDir == "" {
+		return usageError{fmt.Errorf("name the plan's directory with --plan (kube infra plan's --out)")}
+	}
+	r, err := infra.Apply(ctx, infra.ApplyOptions{Repo: o.Repo, Root: o.Args[0], PlanDir: o.PlanDir, Tool: o.Tool, LockTimeout: o.LockTimeout, LogURL: o.LogURL, Progress: o.IO.Progress(), Lock: o.lock()})
+	if err != nil {
+		return err
+	}
+	if done, err := o.IO.structured(o.Output, r); done || err != nil {
+		return failedIf(!r.Applied, err)
+	}
+	switch {
+	case r.Applied:
+		fmt.Fprintf(o.IO.Out, "Applied %s at %s.\n", r.Root, r.Commit)
+	case r.Refused != "":
+		fmt.Fprintf(o.IO.ErrOut, "Not applied: %s.\n", r.Refused)
+	default:
+		fmt.Fprintf(o.IO.ErrOut, "The apply of %s failed:\n%s\n", r.Root, r.Error)
+	}
+	return failedIf(!r.Applied, nil)
+}
+
+func runInfraComment(ctx context.Context, o *InfraOptions) error {
+	c := o.Comment
+	c.Dir, c.Token, c.APIURL = o.Args[0], os.Getenv("GITHUB_TOKEN"), os.Getenv("GITHUB_API_URL")
+	p, err := infra.Post(ctx, c)
+	if err != nil {
+		return err
+	}
+	if done, err := o.IO.structured(o.Output, p); done || err != nil {
+		return err
+	}
+	verb := "Commented"
+	if p.Updated {
+		verb = "Updated the comment"
+	}
+	fmt.Fprintf(o.IO.Out, "%s: %s\n", verb, p.URL)
+	return nil
+}
+
+func runInfraUnlock(ctx context.Context, o *InfraOptions) error {
+	freed, err := infra.Unlock(ctx, o.Repo, o.Args[0], o.lock())
+	if err != nil {
+		return err
+	}
+	if done, err := o.IO.structured(o.Output, infraUnlock{Root: o.Args[0], Unlocked: freed}); done || err != nil {
+		return err
+	}
+	if freed {
+		fmt.Fprintf(o.IO.Out, "Unlocked %s.\n", o.Args[0])
+	} else if o.Comment.PR > 0 {
+		fmt.Fprintf(o.IO.ErrOut, "%s was not locked by #%d.\n", o.Args[0], o.Comment.PR)
+	} else {
+		fmt.Fprintf(o.IO.ErrOut, "%s was not locked.\n", o.Args[0])
+	}
+	return nil
+}
+
+func runInfraPolicy(ctx context.Context, o *InfraOptions) error {
+	r, err := infra.CheckPlanPolicies(ctx, o.Repo, o.PoliciesFrom, o.Args[0])
+	if err != nil {
+		return err
+	}
+	if done, err := o.IO.structured(o.Output, r); done || err != nil {
+		return failedIf(r.Failed, err)
+	}
+	printPolicies(o.IO, r)
+	fmt.Fprintf(o.IO.ErrOut, "%d polic(ies), %d deny, %d warn.\n", len(r.Policies), len(r.Deny), len(r.Warn))
+	return failedIf(r.Failed, nil)
+}
+
+func runInfraReplan(ctx context.Context, o *InfraOptions) error {
+	asked, err := infra.Replan(ctx, infra.ReplanOptions{Root: o.Args[0], Applied: o.Comment.PR, Commit: o.Commit,
+		Repository: o.Comment.Repository, Token: os.Getenv("GITHUB_TOKEN"), APIURL: os.Getenv("GITHUB_API_URL")})
+	if err != nil {
+		return err
+	}
+	if done, err := o.IO.structured(o.Output, asked); done || err != nil {
+		return err
+	}
+	for _, r := range asked {
+		fmt.Fprintf(o.IO.Out, "#%d %s\n", r.Number, r.URL)
+	}
+	fmt.Fprintf(o.IO.ErrOut, "%d open pull request(s) asked to plan %s again.\n", len(asked), o.Args[0])
+	return nil
+}
+
+func runInfraFollowUp(ctx context.Context, o *InfraOptions) error {
+	if o.PlanDir == "" {
+		return usageError{fmt.Errorf("name the plan's directory with --plan (where kube infra apply wrote its result)")}
+	}
+	f, err := infra.FollowUpAfterApply(ctx, infra.FollowUpOptions{Repo: o.Repo, Root: o.Args[0], PlanDir: o.PlanDir,
+		Repository: o.Comment.Repository, PR: o.Comment.PR, Token: os.Getenv("GITHUB_TOKEN"), APIURL: os.Getenv("GITHUB_API_URL"),
+		SlackWebhooks: o.SlackWebhooks, LogURL: o.LogURL})
+	if err != nil {
+		return err
+	}
+	if done, err := o.IO.structured(o.Output, f); done || err != nil {
+		return err
+	}
+	if f.PullRequest == "" {
+		fmt.Fprintf(o.IO.ErrOut, "The apply of %s succeeded: nothing to follow up.\n", f.Root)
+		return nil
+	}
+	fmt.Fprintf(o.IO.Out, "Follow-up pull request: %s\n", f.PullRequest)
+	if f.SlackProblem != "" {
+		fmt.Fprintf(o.IO.ErrOut, "Slack not told: %s.\n", f.SlackProblem)
+	} else {
+		fmt.Fprintf(o.IO.Out, "Told %s.\n", f.Slack)
+	}
+	return nil
+}
+
+func runInfraTags(ctx context.Context, o *InfraOptions) error {
+	r, err := infra.CheckPlanFile(o.Repo, o.Args[0], o.Schemas)
+	if err != nil {
+		return err
+	}
+	if _, err := o.IO.structured(o.Output, r); err != nil {
+		return err
+	}
+	if o.Output == outputText {
+		for _, p := range r.Problems {
+			fmt.Fprintf(o.IO.Out, "%s %s\n", p.Address, tagProblem(p))
+		}
+		fmt.Fprintf(o.IO.ErrOut, "%d resource(s) checked, %d problem(s).\n", r.Checked, len(r.Problems))
+	}
+	return failedIf(r.Failed, nil)
 }
 
 // printPlanSummary is kube infra plan's text output.

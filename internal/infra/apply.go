@@ -98,7 +98,11 @@ func Apply(ctx context.Context, o ApplyOptions) (*ApplyResult, error) {
 		}
 		return r, writeApplyResult(o, r)
 	}
-	planFile := filepath.Join(o.PlanDir, PlanFile)
+	// Absolute: OpenTofu runs in the root's directory.
+	planFile, err := filepath.Abs(filepath.Join(o.PlanDir, PlanFile))
+	if err != nil {
+		return nil, err
+	}
 	if r.Refused = stale(md, t, src, planFile); r.Refused != "" {
 		return finish()
 	}

@@ -19,6 +19,12 @@ func newOutDir(final string) (*outDir, error) {
 	if final == "" {
 		return nil, fmt.Errorf("no output directory")
 	}
+	// Absolute: OpenTofu runs in the root's directory, and writes the plan
+	// file where it is told, relative to that.
+	final, err := filepath.Abs(final)
+	if err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(filepath.Dir(filepath.Clean(final)), 0o755); err != nil {
 		return nil, err
 	}

@@ -69,7 +69,7 @@ type Changes struct {
 	Replace []string `json:"replace"`
 }
 
-// Approval is the approval rule's verdict.
+// ApprovalReport is the approval rule's verdict.
 type ApprovalReport struct {
 	// Needed are the deletes and replaces of the config's approval types.
 	Needed   []string `json:"needed"`

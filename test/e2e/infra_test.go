@@ -155,6 +155,25 @@ func (r *infraRepo) kube(args ...string) result {
 	return kube(r.t, r.env, append(args, "-C", r.dir)...)
 }
 
+// kubeAt runs kube in dir, so that relative paths (--out, --plan) are
+// relative to dir, as in CI where they are relative to the checkout.
+func (r *infraRepo) kubeAt(dir string, args ...string) result {
+	r.t.Helper()
+	cmd := exec.Command(kubeBin, append(args, "-C", r.dir)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), r.env...)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	res := result{stdout: stdout.String(), stderr: stderr.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		res.code = ee.ExitCode()
+	} else if err != nil {
+		r.t.Fatal(err)
+	}
+	return res
+}
+
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -217,17 +236,18 @@ func TestInfraPlanAndApply(t *testing.T) {
 	// Fixed: two plans of the same commit and state.
 	r.write(map[string]string{"modules/store/main.tf": strings.Replace(storeModule, `name = "data"`, `name = "data"
   tags = { team = "payments" }`, 1)})
+	// Relative paths, as CI passes them: relative to where kube runs, not to the root.
 	p2, p3 := filepath.Join(out, "p2"), filepath.Join(out, "p3")
-	for _, p := range []string{p2, p3} {
-		if res := r.kube("infra", "plan", "envs/dev", "--out", p, "-o", "json"); res.code != 0 {
+	for _, p := range []string{"p2", "p3"} {
+		if res := r.kubeAt(out, "infra", "plan", "envs/dev", "--out", p, "-o", "json"); res.code != 0 {
 			t.Fatalf("plan: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
 		}
 	}
 	s = readSummary(t, p2)
-	if s.Status != infra.StatusChanges || len(s.Changes.Create) != 3 || s.Failed {
+	if s.Status != infra.StatusChanges || len(s.Changes.Create) != 3 || s.Failed || !exists(filepath.Join(p2, infra.PlanFile)) {
 		t.Fatalf("summary: %+v", s)
 	}
-	if res := r.kube("infra", "apply", "envs/dev", "--plan", p2); res.code != 0 || !strings.Contains(res.stdout, "Applied envs/dev") {
+	if res := r.kubeAt(out, "infra", "apply", "envs/dev", "--plan", "p2"); res.code != 0 || !strings.Contains(res.stdout, "Applied envs/dev") {
 		t.Fatalf("apply: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
 	}
 	// The second plan was made from the state before the first apply: OpenTofu refuses it.

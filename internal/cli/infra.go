@@ -30,6 +30,8 @@ type InfraOptions struct {
 	SlackWebhooks string
 	// Commit is replan's applied commit.
 	Commit string
+	// Catalog is the platform catalog the team tag is checked against.
+	Catalog string
 	// PoliciesFrom is the git ref plan and policy read the Rego policies from.
 	PoliciesFrom string
 	// Cluster connects to the cluster of the pull request locks (-c, --kubeconfig).
@@ -101,6 +103,7 @@ schema has a tags attribute; without, that the plan shows one.`,
 		RunE:    action("tags"),
 	}
 	tags.Flags().StringVar(&o.Schemas, "schemas", "", "provider schemas (tofu providers schema -json)")
+	tags.Flags().StringVar(&o.Catalog, "catalog", "", "the platform catalog (a platform repository's platform/) whose teams teamTag must name")
 	outputFlag(tags, &o.Output)
 	plan := &cobra.Command{
 		Use:   "plan ROOT",
@@ -131,6 +134,7 @@ Exit codes: 0 the plan can be applied, 1 it failed or breaks a rule, 2 bad input
 	}
 	plan.Flags().StringVar(&o.Out, "out", "kube-infra-plan", "the directory to write (CI keeps it as the job's artifact)")
 	plan.Flags().StringSliceVar(&o.Labels, "labels", nil, "the pull request's labels (the approval rule looks for its label)")
+	plan.Flags().StringVar(&o.Catalog, "catalog", "", "the platform catalog (a platform repository's platform/) whose teams teamTag must name")
 	plan.Flags().StringVar(&o.PoliciesFrom, "policies-from", "", "read the Rego policies from this git ref (the branch the pull request goes to), not from the working tree")
 	// tofuFlags are plan's and apply's.
 	tofuFlags := func(c *cobra.Command) {
@@ -429,7 +433,7 @@ func runInfraFollowUp(ctx context.Context, o *InfraOptions) error {
 }
 
 func runInfraTags(ctx context.Context, o *InfraOptions) error {
-	r, err := infra.CheckPlanFile(o.Repo, o.Args[0], o.Schemas)
+	r, err := infra.CheckPlanFile(o.Repo, o.Args[0], o.Schemas, o.Catalog)
 	if err != nil {
 		return err
 	}
@@ -478,8 +482,11 @@ func printPolicies(io *IOStreams, r infra.PolicyReport) {
 }
 
 func tagProblem(p infra.TagProblem) string {
-	if p.Verdict == infra.TagsUnknown {
+	switch p.Verdict {
+	case infra.TagsUnknown:
 		return "has tags only known after apply"
+	case infra.TagsNotATeam:
+		return fmt.Sprintf("is tagged with team %q, no team of the platform catalog", p.Team)
 	}
 	return "lacks " + strings.Join(p.Missing, ", ")
 }

@@ -112,11 +112,11 @@ func Apply(ctx context.Context, o ApplyOptions) (*ApplyResult, error) {
 		if err := tf.Init(ctx, tfexec.Upgrade(false)); err != nil {
 			return err
 		}
-		lock, err := lockFileSHA256(o.Repo, root)
+		lockFile, err := lockFileSHA256(o.Repo, root)
 		if err != nil {
 			return err
 		}
-		if lock != md.LockFileSHA256 {
+		if lockFile != md.LockFileSHA256 {
 			r.Refused = "the dependency lock file after init is not the one the plan was made with: commit .terraform.lock.hcl and plan again"
 			return nil
 		}

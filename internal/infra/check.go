@@ -8,6 +8,7 @@ import (
 
 	tfjson "github.com/hashicorp/terraform-json"
 
+	"github.com/kube-idp/kube/internal/catalog"
 	"github.com/kube-idp/kube/internal/exitstatus"
 )
 
@@ -26,11 +27,16 @@ func TargetsOf(ctx context.Context, dir, base, head string) ([]Target, error) {
 }
 
 // CheckPlanFile holds the plan JSON at planPath (and the provider schemas
-// at schemasPath, if given) to the repository's required tags.
-func CheckPlanFile(repo, planPath, schemasPath string) (TagReport, error) {
+// at schemasPath, if given) to the repository's required tags, the team tag
+// to the teams of the platform catalog at catalogDir.
+func CheckPlanFile(repo, planPath, schemasPath, catalogDir string) (TagReport, error) {
 	c, err := LoadConfig(repo)
 	if err != nil {
 		return TagReport{}, exitstatus.Input(err)
+	}
+	teams, err := LoadTeams(c, catalogDir)
+	if err != nil {
+		return TagReport{}, err
 	}
 	data, err := os.ReadFile(filepath.Clean(planPath))
 	if err != nil {
@@ -50,7 +56,7 @@ func CheckPlanFile(repo, planPath, schemasPath string) (TagReport, error) {
 			return TagReport{}, exitstatus.Input(err)
 		}
 	}
-	return CheckTags(c, plan, schemas), nil
+	return CheckTags(c, plan, schemas, teams), nil
 }
 
 // CheckPlanPolicies evaluates the repository's Rego policies (from git at ref
@@ -72,4 +78,28 @@ func CheckPlanPolicies(ctx context.Context, repo, ref, planPath string) (PolicyR
 		return PolicyReport{}, exitstatus.Input(err)
 	}
 	return CheckPolicies(ctx, mods, data)
+}
+
+// LoadTeams are the teams of the platform catalog in dir (a platform
+// repository's platform/): the owners of its domains and components. Nil
+// when the config checks no team tag.
+func LoadTeams(c *Config, dir string) (map[string]bool, error) {
+	if c.TeamTag == "" {
+		return nil, nil
+	}
+	if dir == "" {
+		return nil, exitstatus.Input(fmt.Errorf("%s says teamTag: %s: name the platform catalog with --catalog (a platform repository's platform/)", c.Path, c.TeamTag))
+	}
+	cat, err := catalog.Load(dir)
+	if err != nil {
+		return nil, exitstatus.Input(err)
+	}
+	teams := map[string]bool{}
+	for _, d := range cat.Domains {
+		teams[d.Owner] = true
+	}
+	for _, comp := range cat.Components {
+		teams[comp.Owner] = true
+	}
+	return teams, nil
 }

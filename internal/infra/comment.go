@@ -42,6 +42,9 @@ func Comment(s *Summary, text, logURL string) string {
 		b.WriteString("\n#### Required tags\n\n")
 		for _, p := range s.Tags.Problems {
 			mark, what := ":x:", "lacks "+strings.Join(code(p.Missing), ", ")
+			if p.Verdict == TagsNotATeam {
+				what = fmt.Sprintf("is tagged with team `%s`, no team of the platform catalog", p.Team)
+			}
 			if p.Verdict == TagsUnknown {
 				what = "has tags only known after apply"
 				if !s.Tags.Failed {

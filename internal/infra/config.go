@@ -29,6 +29,8 @@ type Config struct {
 	Version string `yaml:"version" required:"true" doc:"its exact version, e.g. 1.12.6: plans and applies refuse another"`
 	// RequiredTags must be on every created or updated taggable resource.
 	RequiredTags []string `yaml:"requiredTags" doc:"tag keys every created or updated taggable resource must carry (provider default_tags count)"`
+	// TeamTag is the required tag whose value must be a team of the catalog.
+	TeamTag string `yaml:"teamTag" doc:"a required tag (team) whose value must be a team of the platform catalog: an owner of one of its domains or components (kube infra plan --catalog)"`
 	// UnknownTags is the verdict on tags only known after apply.
 	UnknownTags string `yaml:"unknownTags" enum:"warn,fail" doc:"tags unknown at plan time: warn (default) or fail"`
 	// Exempt are resource types or addresses the tag rule skips.
@@ -101,6 +103,9 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 			bad(c.Loc.At("requiredTags"), "tag %q is required twice", k)
 		}
 		seen[k] = true
+	}
+	if c.TeamTag != "" && !slices.Contains(c.RequiredTags, c.TeamTag) {
+		bad(c.Loc.At("teamTag"), "teamTag %q is not one of requiredTags: the team must be there to be checked", c.TeamTag)
 	}
 	if c.UnknownTags == "" {
 		c.UnknownTags = "warn"

@@ -50,6 +50,9 @@ type PlanOptions struct {
 	Tool string
 	// Labels are the pull request's, for the approval rule.
 	Labels []string
+	// Catalog is the platform catalog (a platform repository's platform/)
+	// whose teams the config's teamTag must name.
+	Catalog string
 	// PoliciesFrom is the git ref the Rego policies are read from (the branch
 	// the pull request goes to); "" reads them from the working tree.
 	PoliciesFrom string
@@ -133,6 +136,10 @@ func Plan(ctx context.Context, o PlanOptions) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	teams, err := LoadTeams(c, o.Catalog)
+	if err != nil {
+		return nil, err
+	}
 	lock, err := o.Lock.prLock(c)
 	if err != nil {
 		return nil, exitstatus.Input(err)
@@ -195,7 +202,7 @@ func Plan(ctx context.Context, o PlanOptions) (*Summary, error) {
 	if len(s.Changes.Create)+len(s.Changes.Update)+len(s.Changes.Delete)+len(s.Changes.Replace) > 0 {
 		s.Status = StatusChanges
 	}
-	s.Tags = CheckTags(c, plan, schemas)
+	s.Tags = CheckTags(c, plan, schemas, teams)
 	s.Approval = approval(c, plan, o.Labels)
 	planJSON, err := json.MarshalIndent(plan, "", "  ")
 	if err != nil {

@@ -14,6 +14,8 @@ import (
 const (
 	TagsMissing = "missing"
 	TagsUnknown = "unknown"
+	// TagsNotATeam: the team tag's value is no team of the platform catalog.
+	TagsNotATeam = "not-a-team"
 )
 
 // TagProblem is a created or updated resource without a required tag.
@@ -24,6 +26,8 @@ type TagProblem struct {
 	// Verdict is TagsMissing or TagsUnknown (its tags are only known after apply).
 	Verdict string   `json:"verdict"`
 	Missing []string `json:"missing"`
+	// Team is the team tag's value when it is no team (TagsNotATeam).
+	Team string `json:"team,omitempty"`
 }
 
 // TagReport is the tag rule's verdict on a plan.
@@ -35,11 +39,11 @@ type TagReport struct {
 }
 
 // CheckTags holds a plan's created and updated resources to the required
-// tags. The tags are the plan's, not the code's: tags_all (which includes the
+// tags, and the config's teamTag to the teams (nil: not checked). The tags are the plan's, not the code's: tags_all (which includes the
 // provider's default_tags) when the resource has it, else tags. A resource
 // is taggable when its provider's schema has a tags attribute; without
 // schemas, when its planned values have tags or tags_all.
-func CheckTags(c *Config, plan *tfjson.Plan, schemas *tfjson.ProviderSchemas) TagReport {
+func CheckTags(c *Config, plan *tfjson.Plan, schemas *tfjson.ProviderSchemas, teams map[string]bool) TagReport {
 	r := TagReport{Problems: []TagProblem{}}
 	if len(c.RequiredTags) == 0 || plan == nil {
 		return r
@@ -78,6 +82,12 @@ func CheckTags(c *Config, plan *tfjson.Plan, schemas *tfjson.ProviderSchemas) Ta
 		}
 		if len(p.Missing) > 0 {
 			p.Verdict = TagsMissing
+			r.Problems = append(r.Problems, p)
+			r.Failed = true
+			continue
+		}
+		if team, ok := tags[c.TeamTag].(string); ok && teams != nil && c.TeamTag != "" && partly[c.TeamTag] != true && !teams[team] {
+			p.Verdict, p.Team, p.Missing = TagsNotATeam, team, []string{}
 			r.Problems = append(r.Problems, p)
 			r.Failed = true
 		}

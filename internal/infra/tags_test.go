@@ -46,7 +46,7 @@ func TestRequiredTagsFromThePlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := CheckTags(c, plan, nil)
+	r := CheckTags(c, plan, nil, nil)
 	got := []string{}
 	for _, p := range r.Problems {
 		got = append(got, fmt.Sprintf("%s %s %s %v", p.Address, p.Module, p.Verdict, p.Missing))
@@ -58,11 +58,11 @@ func TestRequiredTagsFromThePlan(t *testing.T) {
 
 	// Unknown alone fails only when the config says so.
 	onlyUnknown, _ := ReadPlan(planJSON(t, change("tagged_bucket.unknown", "tagged_bucket", []string{"create"}, map[string]any{}, map[string]any{"tags_all": true})))
-	if CheckTags(c, onlyUnknown, nil).Failed {
+	if CheckTags(c, onlyUnknown, nil, nil).Failed {
 		t.Error("unknown tags failed with unknownTags: warn")
 	}
 	c.UnknownTags = "fail"
-	if !CheckTags(c, onlyUnknown, nil).Failed {
+	if !CheckTags(c, onlyUnknown, nil, nil).Failed {
 		t.Error("unknown tags passed with unknownTags: fail")
 	}
 
@@ -73,7 +73,7 @@ func TestRequiredTagsFromThePlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := CheckTags(c, plan, schemas); len(r.Problems) != 3 || r.Problems[2].Address != "tagged_role.untaggable" {
+	if r := CheckTags(c, plan, schemas, nil); len(r.Problems) != 3 || r.Problems[2].Address != "tagged_role.untaggable" {
 		t.Errorf("with schemas: %+v", r.Problems)
 	}
 }
@@ -81,5 +81,36 @@ func TestRequiredTagsFromThePlan(t *testing.T) {
 func TestReadPlanRefusesOtherJSON(t *testing.T) {
 	if _, err := ReadPlan([]byte(`{"resource_changes": 3}`)); err == nil || !strings.Contains(err.Error(), "tofu show -json") {
 		t.Errorf("got %v", err)
+	}
+}
+
+// The team tag names a team of the platform catalog (the owners of its
+// domains and components), or the plan breaks the rule.
+func TestTeamTagNamesACatalogTeam(t *testing.T) {
+	c, err := ParseConfig("kube-infra.yaml", []byte("version: 1.12.6\nrequiredTags: [team]\nteamTag: team\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	teams, err := LoadTeams(c, "../../examples/kube-platform/platform")
+	if err != nil || !teams["platform-infra"] {
+		t.Fatalf("teams %v: %v", teams, err)
+	}
+	plan, err := ReadPlan(planJSON(t,
+		change("tagged_bucket.ok", "tagged_bucket", []string{"create"}, map[string]any{"tags_all": map[string]any{"team": "platform-infra"}}, map[string]any{}),
+		change("tagged_bucket.typo", "tagged_bucket", []string{"create"}, map[string]any{"tags_all": map[string]any{"team": "platfrom-infra"}}, map[string]any{}),
+		change("tagged_bucket.later", "tagged_bucket", []string{"create"}, map[string]any{"tags_all": map[string]any{}}, map[string]any{"tags_all": map[string]any{"team": true}}),
+	))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := CheckTags(c, plan, nil, teams)
+	if !r.Failed || len(r.Problems) != 1 || r.Problems[0].Address != "tagged_bucket.typo" || r.Problems[0].Verdict != TagsNotATeam || r.Problems[0].Team != "platfrom-infra" {
+		t.Fatalf("%+v", r)
+	}
+	if _, err := LoadTeams(c, ""); err == nil || !strings.Contains(err.Error(), "--catalog") {
+		t.Errorf("no catalog: %v", err)
+	}
+	if _, err := ParseConfig("kube-infra.yaml", []byte("version: 1.12.6\nrequiredTags: [owner]\nteamTag: team\n")); err == nil || !strings.Contains(err.Error(), "not one of requiredTags") {
+		t.Errorf("a team tag that is not required: %v", err)
 	}
 }

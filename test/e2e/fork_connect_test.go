@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -296,7 +298,9 @@ func waitPod(t *testing.T, env *testcluster.Env, fork, workload string) *corev1.
 			return false
 		}
 		for i := range pods.Items {
-			if p := &pods.Items[i]; p.Status.Phase == corev1.PodRunning {
+			// Running and Ready with its address: kwok has finished with it, so
+			// that notReady is not undone by kwok's own transition.
+			if p := &pods.Items[i]; p.Status.Phase == corev1.PodRunning && p.Status.PodIP != "" && podReady(p) {
 				pod = p
 				return true
 			}
@@ -304,6 +308,15 @@ func waitPod(t *testing.T, env *testcluster.Env, fork, workload string) *corev1.
 		return false
 	})
 	return pod
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }
 
 // startAgent runs kube-controller agent with the pod's arguments, its control
@@ -345,4 +358,20 @@ func notReady(t *testing.T, env *testcluster.Env, pod *corev1.Pod) {
 	if err := env.Client.Status().Update(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}
+	// The gateway routes to ready endpoints only: wait until every
+	// EndpointSlice has the pod's address not ready.
+	eventually(t, "the pod's endpoint to be not ready", func() bool {
+		var list discoveryv1.EndpointSliceList
+		if err := env.Client.List(context.Background(), &list, client.InNamespace(env.Namespace)); err != nil {
+			return false
+		}
+		for _, sl := range list.Items {
+			for _, ep := range sl.Endpoints {
+				if slices.Contains(ep.Addresses, pod.Status.PodIP) && (ep.Conditions.Ready == nil || *ep.Conditions.Ready) {
+					return false
+				}
+			}
+		}
+		return true
+	})
 }
